@@ -1,0 +1,70 @@
+//! `cairn`: runs one node on the embedded file log.
+
+use clap::Parser;
+
+fn main() {
+    // On a bad flag clap prints one clear message and exits with status 2.
+    let flags = cairn_server::Flags::parse();
+    let config = match cairn_server::Config::load(flags) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("cairn: {e}");
+            std::process::exit(2);
+        }
+    };
+    init_tracing(&config.loglevel);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cairn: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = runtime.block_on(serve(config)) {
+        eprintln!("cairn: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn serve(config: cairn_server::Config) -> anyhow::Result<()> {
+    let dir = config.dir.clone();
+    let fsync = config.appendfsync.name();
+    let server = cairn_server::Server::start(config).await?;
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    println!(
+        "cairn {} listening on {} (RESP2/RESP3), data in {}, appendfsync {fsync}",
+        env!("CARGO_PKG_VERSION"),
+        server.local_addr(),
+        dir.display()
+    );
+    let shared = server.shared.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("signal received: writing a snapshot and stopping");
+        cairn_server::request_shutdown(&shared);
+    });
+    server.run().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+fn init_tracing(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,214 @@
+//! Command families, one file each (`string.rs`, `keyspace.rs`, …), each exporting its rows
+//! of the command table as `COMMANDS`. Handlers are named after their command; shared logic is
+//! `*_generic`. This module holds what every family uses: argument parsing with Redis's exact
+//! rules and error texts, and the row constructor.
+
+pub mod command;
+pub mod connection;
+pub mod keyspace;
+pub mod server;
+pub mod string;
+
+use bytes::Bytes;
+use cairn_resp::Reply;
+
+use crate::table::{Group, Handler, Keys, Spec};
+
+/// Every family's rows; the table is their union.
+pub static FAMILIES: &[&[Spec]] = &[
+    string::COMMANDS,
+    keyspace::COMMANDS,
+    server::COMMANDS,
+    command::COMMANDS,
+    connection::COMMANDS,
+];
+
+// ---------------------------------------------------------------------------------------------
+// Error texts (Redis 7.0's, byte for byte)
+
+pub const SYNTAX: &str = "ERR syntax error";
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+pub const NO_SUCH_KEY: &str = "ERR no such key";
+pub const DB_OUT_OF_RANGE: &str = "ERR DB index is out of range";
+
+pub fn syntax_error() -> Reply {
+    Reply::error_static(SYNTAX)
+}
+
+pub fn wrong_type() -> Reply {
+    Reply::error_static(WRONGTYPE)
+}
+
+pub fn not_integer() -> Reply {
+    Reply::error_static(NOT_INTEGER)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Argument parsing
+
+/// Redis's `string2ll`: optional `-`, digits, no leading zeros (except "0"), no spaces, no
+/// `+`, fits in i64.
+pub fn parse_i64(s: &[u8]) -> Option<i64> {
+    // 20 bytes is the longest i64 ("-9223372036854775808").
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    let (negative, digits) = match s[0] {
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    match digits {
+        [] => return None,
+        [b'0'] => return if negative { None } else { Some(0) },
+        [b'0', ..] => return None,
+        _ => {}
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    if negative {
+        if v > i64::MAX as u64 + 1 {
+            None
+        } else {
+            Some((v as i64).wrapping_neg())
+        }
+    } else {
+        i64::try_from(v).ok()
+    }
+}
+
+/// Redis's `strtold`-based float parsing: no leading/trailing space, `inf`/`-inf` accepted,
+/// NaN rejected.
+pub fn parse_f64(s: &[u8]) -> Option<f64> {
+    if s.is_empty() || s[0].is_ascii_whitespace() || s[s.len() - 1].is_ascii_whitespace() {
+        return None;
+    }
+    let text = std::str::from_utf8(s).ok()?;
+    let lower = text.to_ascii_lowercase();
+    let v = match lower.trim_start_matches(['+', '-']) {
+        "inf" | "infinity" => {
+            if lower.starts_with('-') {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            }
+        }
+        t if t.starts_with("nan") => return None,
+        t if t.starts_with("0x") => return None,
+        _ => text.parse::<f64>().ok()?,
+    };
+    (!v.is_nan()).then_some(v)
+}
+
+/// An integer argument, or Redis's "not an integer" error.
+pub fn int_arg(arg: &[u8]) -> Result<i64, Reply> {
+    parse_i64(arg).ok_or_else(not_integer)
+}
+
+pub fn float_arg(arg: &[u8]) -> Result<f64, Reply> {
+    parse_f64(arg).ok_or_else(|| Reply::error_static(NOT_FLOAT))
+}
+
+pub fn eq_ignore_case(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+/// Formats an integer reply as bytes (for stored counters).
+pub fn i64_bytes(v: i64) -> Box<[u8]> {
+    itoa::Buffer::new().format(v).as_bytes().into()
+}
+
+pub fn bulk(bytes: &[u8]) -> Reply {
+    Reply::Bulk(Bytes::copy_from_slice(bytes))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row constructor: `cmd(...)` with the fields every row has, then `.sub(...)`/`.complexity(...)`.
+
+#[allow(clippy::too_many_arguments)] // reason: one argument per table column reads as a row
+pub const fn cmd(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    acl: u32,
+    keys: Keys,
+    group: Group,
+    since: &'static str,
+    summary: &'static str,
+    handler: Handler,
+) -> Spec {
+    Spec {
+        name,
+        arity,
+        flags,
+        acl,
+        keys,
+        group,
+        since,
+        summary,
+        complexity: "",
+        handler,
+        subcommands: &[],
+    }
+}
+
+impl Spec {
+    pub const fn complexity(mut self, text: &'static str) -> Spec {
+        self.complexity = text;
+        self
+    }
+
+    pub const fn sub(mut self, subcommands: &'static [Spec]) -> Spec {
+        self.subcommands = subcommands;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_parse_like_string2ll() {
+        for (s, v) in [
+            ("0", Some(0)),
+            ("-1", Some(-1)),
+            ("9223372036854775807", Some(i64::MAX)),
+        ] {
+            assert_eq!(parse_i64(s.as_bytes()), v, "{s}");
+        }
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        for bad in [
+            "",
+            "-",
+            "+1",
+            " 1",
+            "1 ",
+            "01",
+            "-0",
+            "9223372036854775808",
+            "1.0",
+            "abc",
+        ] {
+            assert_eq!(parse_i64(bad.as_bytes()), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn floats_parse_like_strtold() {
+        assert_eq!(parse_f64(b"1.5"), Some(1.5));
+        assert_eq!(parse_f64(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_f64(b"+inf"), Some(f64::INFINITY));
+        assert_eq!(parse_f64(b"1e3"), Some(1000.0));
+        for bad in ["", " 1", "1 ", "nan", "abc", "1.5x"] {
+            assert_eq!(parse_f64(bad.as_bytes()), None, "{bad}");
+        }
+    }
+}

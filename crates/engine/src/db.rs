@@ -1,0 +1,186 @@
+//! One logical database (`SELECT` index): the keyspace `Dict` and the expiry index.
+//!
+//! Expired keys are invisible at once: every lookup takes `now_ms` and treats a key whose
+//! `expire_at_ms < now_ms` as absent (Redis: a key expires once now > its expire time). Reads never delete (they are not logged); writes delete
+//! an expired key they touch, and tick entries delete the rest in `expire_at_ms` order.
+
+use std::cell::Cell;
+use std::collections::BTreeSet;
+
+use crate::dict::Dict;
+use crate::value::Value;
+
+/// A stored key: its value, its expire time, and its last access (for OBJECT IDLETIME).
+pub struct Slot {
+    pub value: Value,
+    /// Absolute Unix time in ms; `None` = persistent.
+    expire_at_ms: Option<u64>,
+    /// Seconds (node clock) of the last access. Not part of the replicated state: it differs
+    /// between nodes, and neither the digest nor the snapshot includes it.
+    access_s: Cell<u32>,
+}
+
+impl Slot {
+    pub fn expire_at_ms(&self) -> Option<u64> {
+        self.expire_at_ms
+    }
+
+    pub fn touch(&self, now_ms: u64) {
+        self.access_s.set((now_ms / 1000) as u32);
+    }
+
+    pub fn idle_s(&self, now_ms: u64) -> u64 {
+        (now_ms / 1000).saturating_sub(u64::from(self.access_s.get()))
+    }
+
+    fn is_expired(&self, now_ms: u64) -> bool {
+        self.expire_at_ms.is_some_and(|at| at < now_ms)
+    }
+}
+
+pub struct Db {
+    keys: Dict<Slot>,
+    /// (expire_at_ms, key) for every key with a TTL, ordered by time.
+    expires: BTreeSet<(u64, Box<[u8]>)>,
+}
+
+impl Db {
+    pub fn new(seed: u64) -> Db {
+        Db {
+            keys: Dict::new(seed),
+            expires: BTreeSet::new(),
+        }
+    }
+
+    /// Keys including expired ones not yet removed (what DBSIZE counts, as in Redis).
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    pub fn dict(&self) -> &Dict<Slot> {
+        &self.keys
+    }
+
+    /// A live key, or `None` when absent or expired at `now_ms`.
+    pub fn get(&self, key: &[u8], now_ms: u64) -> Option<&Slot> {
+        self.keys.get(key).filter(|slot| !slot.is_expired(now_ms))
+    }
+
+    pub fn get_value(&self, key: &[u8], now_ms: u64) -> Option<&Value> {
+        self.get(key, now_ms).map(|s| &s.value)
+    }
+
+    pub fn contains(&self, key: &[u8], now_ms: u64) -> bool {
+        self.get(key, now_ms).is_some()
+    }
+
+    /// For writes: removes the key if it has expired, then returns it if still there.
+    pub fn get_mut(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Slot> {
+        self.expire_if_due(key, now_ms);
+        self.keys.get_mut(key)
+    }
+
+    pub fn get_value_mut(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Value> {
+        self.get_mut(key, now_ms).map(|s| &mut s.value)
+    }
+
+    /// Removes `key` if it is expired at `now_ms`; true if it did.
+    pub fn expire_if_due(&mut self, key: &[u8], now_ms: u64) -> bool {
+        if self.keys.get(key).is_some_and(|s| s.is_expired(now_ms)) {
+            self.remove(key);
+            return true;
+        }
+        false
+    }
+
+    /// Stores `value` with the given expire time, replacing any old value and TTL.
+    pub fn set(&mut self, key: &[u8], value: Value, expire_at_ms: Option<u64>, now_ms: u64) {
+        let slot = Slot {
+            value,
+            expire_at_ms,
+            access_s: Cell::new((now_ms / 1000) as u32),
+        };
+        if let Some(at) = self.keys.insert(key, slot).and_then(|old| old.expire_at_ms) {
+            self.expires.remove(&(at, Box::from(key)));
+        }
+        if let Some(at) = expire_at_ms {
+            self.expires.insert((at, Box::from(key)));
+        }
+    }
+
+    /// Replaces the value of a live key and keeps its TTL; inserts without TTL otherwise.
+    pub fn set_keep_ttl(&mut self, key: &[u8], value: Value, now_ms: u64) {
+        match self.get_mut(key, now_ms) {
+            Some(slot) => {
+                slot.value = value;
+                slot.touch(now_ms);
+            }
+            None => self.set(key, value, None, now_ms),
+        }
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Slot> {
+        let slot = self.keys.remove(key)?;
+        if let Some(at) = slot.expire_at_ms {
+            self.expires.remove(&(at, Box::from(key)));
+        }
+        Some(slot)
+    }
+
+    /// Sets or clears the TTL of an existing key; false if the key does not exist.
+    pub fn set_expire(&mut self, key: &[u8], expire_at_ms: Option<u64>) -> bool {
+        let Some(slot) = self.keys.get_mut(key) else {
+            return false;
+        };
+        let old = std::mem::replace(&mut slot.expire_at_ms, expire_at_ms);
+        if let Some(at) = old {
+            self.expires.remove(&(at, Box::from(key)));
+        }
+        if let Some(at) = expire_at_ms {
+            self.expires.insert((at, Box::from(key)));
+        }
+        true
+    }
+
+    /// Removes up to `keys_max` keys with `expire_at_ms < now_ms`, earliest first.
+    pub fn remove_expired(&mut self, now_ms: u64, keys_max: usize) -> usize {
+        let mut removed = 0;
+        while removed < keys_max {
+            match self.expires.first() {
+                Some((at, _)) if *at < now_ms => {}
+                _ => break,
+            }
+            let (at, key) = self.expires.pop_first().expect("first exists");
+            let slot = self.keys.remove(&key);
+            debug_assert!(
+                slot.is_some_and(|s| s.expire_at_ms == Some(at)),
+                "index and keyspace agree"
+            );
+            removed += 1;
+        }
+        removed
+    }
+
+    /// The earliest expire time, if any key has one.
+    pub fn next_expiry_ms(&self) -> Option<u64> {
+        self.expires.first().map(|(at, _)| *at)
+    }
+
+    pub fn clear(&mut self) {
+        self.keys.clear();
+        self.expires.clear();
+    }
+
+    pub fn reseed(&mut self, seed: u64) {
+        let keys = std::mem::replace(&mut self.keys, Dict::new(seed));
+        self.keys = keys.reseeded(seed);
+    }
+}

@@ -1,0 +1,177 @@
+//! `Engine`: the deterministic state machine. `apply(entry)` is the only way replicated state
+//! changes; it reads time and randomness from the entry alone. `read` runs a read-only command
+//! against current state with the node's clock (to hide keys that expired since the last
+//! entry), and cannot change replicated state: it only gets `&Engine`.
+
+use bytes::Bytes;
+use cairn_resp::Reply;
+
+use crate::db::Db;
+use crate::entry::{Body, Entry};
+use crate::table::{self, Handler};
+
+/// A small deterministic generator (SplitMix64), seeded from a log entry.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// What a write handler sees: the whole engine (MOVE, SWAPDB and FLUSHALL span databases),
+/// the selected database, the entry's time and a generator seeded from the entry.
+pub struct WriteCtx<'a> {
+    pub engine: &'a mut Engine,
+    pub db: usize,
+    pub now_ms: u64,
+    pub rng: Rng,
+}
+
+impl WriteCtx<'_> {
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.engine.dbs[self.db]
+    }
+}
+
+/// What a read handler sees. `now_ms` is the node's clock (never earlier than the engine's
+/// logical time); `rng` is the node's own randomness: reads are not replicated.
+pub struct ReadCtx<'a> {
+    pub engine: &'a Engine,
+    pub db: usize,
+    pub now_ms: u64,
+    pub rng: Rng,
+}
+
+impl ReadCtx<'_> {
+    pub fn db(&self) -> &Db {
+        &self.engine.dbs[self.db]
+    }
+}
+
+pub struct Engine {
+    pub(crate) dbs: Vec<Db>,
+    /// Logical time: the max `time_ms` of every applied entry.
+    now_ms: u64,
+    hash_seed: u64,
+}
+
+/// The seed a fresh engine hashes with until the log's Init entry sets the real one.
+const HASH_SEED_DEFAULT: u64 = 0x5eed;
+
+impl Engine {
+    pub fn new(databases: usize) -> Engine {
+        Engine::with_seed(databases, HASH_SEED_DEFAULT, 0)
+    }
+
+    pub(crate) fn with_seed(databases: usize, hash_seed: u64, now_ms: u64) -> Engine {
+        let dbs = (0..databases).map(|_| Db::new(hash_seed)).collect();
+        Engine {
+            dbs,
+            now_ms,
+            hash_seed,
+        }
+    }
+
+    pub fn databases(&self) -> usize {
+        self.dbs.len()
+    }
+
+    pub fn db(&self, index: usize) -> &Db {
+        &self.dbs[index]
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    pub fn hash_seed(&self) -> u64 {
+        self.hash_seed
+    }
+
+    /// Applies one entry and returns the reply for its origin.
+    pub fn apply(&mut self, entry: &Entry) -> Reply {
+        self.now_ms = self.now_ms.max(entry.time_ms);
+        let db = entry.db as usize;
+        if db >= self.dbs.len() {
+            return Reply::error_static("ERR DB index is out of range");
+        }
+        match &entry.body {
+            Body::Command(argv) => {
+                let apply = match table::resolve(argv) {
+                    Ok(spec) => match spec.handler {
+                        Handler::Write(_, apply) => apply,
+                        _ => return Reply::error_static("ERR command is not a write"),
+                    },
+                    Err((_, reply)) => return reply,
+                };
+                let now_ms = self.now_ms;
+                let mut ctx = WriteCtx {
+                    engine: self,
+                    db,
+                    now_ms,
+                    rng: Rng::new(entry.seed),
+                };
+                apply(&mut ctx, argv)
+            }
+            Body::Tick { keys_max } => {
+                let mut left = *keys_max as usize;
+                let now_ms = self.now_ms;
+                for db in &mut self.dbs {
+                    left -= db.remove_expired(now_ms, left);
+                }
+                Reply::Int((*keys_max as usize - left) as i64)
+            }
+            Body::Init { hash_seed } => {
+                self.hash_seed = *hash_seed;
+                for db in &mut self.dbs {
+                    db.reseed(*hash_seed);
+                }
+                Reply::ok()
+            }
+        }
+    }
+
+    /// Runs a read-only handler with the node's clock and randomness.
+    pub fn read(
+        &self,
+        read: table::ReadFn,
+        db: usize,
+        argv: &[Bytes],
+        clock_ms: u64,
+        random: u64,
+    ) -> Reply {
+        let mut ctx = ReadCtx {
+            engine: self,
+            db,
+            now_ms: clock_ms.max(self.now_ms),
+            rng: Rng::new(random),
+        };
+        read(&mut ctx, argv)
+    }
+
+    /// Keys with an expire time at or before `clock_ms`, across databases: whether a tick
+    /// entry is worth appending.
+    pub fn expired_keys_due(&self, clock_ms: u64) -> bool {
+        self.dbs
+            .iter()
+            .any(|db| db.next_expiry_ms().is_some_and(|at| at < clock_ms))
+    }
+
+    pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        self.dbs.swap(a, b);
+    }
+
+    pub fn db_mut(&mut self, index: usize) -> &mut Db {
+        &mut self.dbs[index]
+    }
+}

@@ -1,0 +1,31 @@
+//! The deterministic state machine of Cairn.
+//!
+//! - `entry`: the log record (`Entry`) and its frozen encoding.
+//! - `engine`: `Engine::apply(entry)` (the only way replicated state changes) and
+//!   `Engine::read` (read-only commands against local state).
+//! - `table`: the command table (`Spec` rows), the single source of truth for every command.
+//! - `commands/`: one file per command family; each exports its table rows.
+//! - `db`, `dict`, `value`: the keyspace of one logical database, its hash table and values.
+//! - `snapshot`: state as bytes and as a digest.
+//! - `glob`: Redis's pattern matching (KEYS, SCAN MATCH).
+//! - `testing`: the transcript runner `check()` used by every family's tests.
+//!
+//! Architecture invariant: nothing in this crate reads a clock, draws OS randomness, does I/O
+//! or iterates a randomly seeded hash map. Time and seeds come from entries (writes) or from
+//! the caller (reads, which never change replicated state). clippy.toml enforces it.
+
+pub mod commands;
+pub mod db;
+pub mod dict;
+pub mod engine;
+pub mod entry;
+pub mod glob;
+pub mod snapshot;
+pub mod table;
+pub mod testing;
+pub mod value;
+
+pub use engine::{Engine, ReadCtx, Rng, WriteCtx};
+pub use entry::{Body, Entry, Origin};
+pub use table::{Handler, SessionCmd, Spec};
+pub use value::Value;

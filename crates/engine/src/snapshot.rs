@@ -1,0 +1,170 @@
+//! Engine state as bytes (snapshots) and as a digest (DEBUG DIGEST, determinism tests).
+//!
+//! Snapshot layout (version 1; the log crate adds compression and checksums around it):
+//! ```text
+//! u8 version | u64 now_ms | u64 hash_seed | u32 databases
+//! per database: u64 keys, then per key: u32 key_len, key, u64 expire_at_ms (0 = none),
+//!               u8 type, value (type 0 string: u32 len, bytes)
+//! ```
+//! Integers are little-endian.
+
+use crate::db::Slot;
+use crate::engine::Engine;
+use crate::value::Value;
+
+pub const SNAPSHOT_VERSION: u8 = 1;
+
+const TYPE_STRING: u8 = 0;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("snapshot truncated at byte {0}")]
+    Truncated(usize),
+    #[error("unknown snapshot version {0}")]
+    Version(u8),
+    #[error("unknown value type {0} in snapshot")]
+    Type(u8),
+    #[error("snapshot has {found} databases, this server is configured for {configured}")]
+    Databases { found: usize, configured: usize },
+}
+
+fn put_value(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Str(s) => {
+            out.push(TYPE_STRING);
+            out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            out.extend_from_slice(s);
+        }
+    }
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], SnapshotError> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len());
+        let end = end.ok_or(SnapshotError::Truncated(self.pos))?;
+        let out = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(out)
+    }
+
+    fn u8(&mut self) -> Result<u8, SnapshotError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, SnapshotError> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+
+    fn u64(&mut self) -> Result<u64, SnapshotError> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
+    }
+}
+
+impl Engine {
+    /// Serializes the replicated state. Key order follows the dict and does not matter.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.push(SNAPSHOT_VERSION);
+        out.extend_from_slice(&self.now_ms().to_le_bytes());
+        out.extend_from_slice(&self.hash_seed().to_le_bytes());
+        out.extend_from_slice(&(self.databases() as u32).to_le_bytes());
+        for db in &self.dbs {
+            out.extend_from_slice(&(db.len() as u64).to_le_bytes());
+            for (key, slot) in db.dict().iter() {
+                out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+                out.extend_from_slice(key);
+                out.extend_from_slice(&slot.expire_at_ms().unwrap_or(0).to_le_bytes());
+                put_value(&mut out, &slot.value);
+            }
+        }
+        out
+    }
+
+    pub fn restore(bytes: &[u8], databases: usize) -> Result<Engine, SnapshotError> {
+        let mut r = Reader { buf: bytes, pos: 0 };
+        let version = r.u8()?;
+        if version != SNAPSHOT_VERSION {
+            return Err(SnapshotError::Version(version));
+        }
+        let now_ms = r.u64()?;
+        let hash_seed = r.u64()?;
+        let found = r.u32()? as usize;
+        if found > databases {
+            return Err(SnapshotError::Databases {
+                found,
+                configured: databases,
+            });
+        }
+        let mut engine = Engine::with_seed(databases, hash_seed, now_ms);
+        for index in 0..found {
+            let keys = r.u64()?;
+            let db = engine.db_mut(index);
+            for _ in 0..keys {
+                let key_len = r.u32()? as usize;
+                let key = r.take(key_len)?;
+                let expire = r.u64()?;
+                let value = match r.u8()? {
+                    TYPE_STRING => {
+                        let len = r.u32()? as usize;
+                        Value::Str(r.take(len)?.into())
+                    }
+                    other => return Err(SnapshotError::Type(other)),
+                };
+                db.set(key, value, (expire != 0).then_some(expire), now_ms);
+            }
+        }
+        if r.pos != bytes.len() {
+            return Err(SnapshotError::Truncated(r.pos));
+        }
+        Ok(engine)
+    }
+
+    /// A digest of the replicated state, independent of iteration order: 40 hex digits, all
+    /// zeros for an empty keyspace (as Redis's DEBUG DIGEST).
+    pub fn digest(&self) -> String {
+        let mut acc = [0u8; 20];
+        for (index, db) in self.dbs.iter().enumerate() {
+            for (key, slot) in db.dict().iter() {
+                let d = key_digest(index, key, slot);
+                for (a, b) in acc.iter_mut().zip(d) {
+                    *a ^= b;
+                }
+            }
+        }
+        acc.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// The digest of one key: its database, name, expire time and value.
+pub fn key_digest(db: usize, key: &[u8], slot: &Slot) -> [u8; 20] {
+    let mut h = sha1_smol::Sha1::new();
+    h.update(&(db as u64).to_le_bytes());
+    h.update(&(key.len() as u64).to_le_bytes());
+    h.update(key);
+    h.update(&slot.expire_at_ms().unwrap_or(0).to_le_bytes());
+    let mut value = Vec::new();
+    put_value(&mut value, &slot.value);
+    h.update(&value);
+    h.digest().bytes()
+}
+
+/// DEBUG DIGEST-VALUE: the digest of a value alone (zeros when the key is missing).
+pub fn value_digest(value: Option<&Value>) -> String {
+    let Some(value) = value else {
+        return "0".repeat(40);
+    };
+    let mut bytes = Vec::new();
+    put_value(&mut bytes, value);
+    let mut h = sha1_smol::Sha1::new();
+    h.update(&bytes);
+    h.digest().to_string()
+}

@@ -1,0 +1,142 @@
+//! The ordered, durable log of Cairn.
+//!
+//! The database state is "the latest snapshot at seq S, plus every record after S replayed in
+//! order". This crate stores both halves. Records are opaque [`Bytes`] (an encoded entry made by
+//! another crate); the log never looks inside them.
+//!
+//! * [`Log`] / [`LogSink`] are the seam every backend implements: `append` never blocks on I/O,
+//!   and each append call gets exactly one outcome (`durable` or `failed`) delivered to the sink,
+//!   in append order, from the log's own thread.
+//! * [`FileLog`] is the local-disk backend: segment files with CRC-framed records, group commit
+//!   on a writer thread, torn-tail recovery, and a MISCONF-style failed state on I/O errors.
+//! * Snapshots ([`LogHandle::put_snapshot`], [`latest_snapshot`]) are lz4-compressed, CRC-checked
+//!   files written atomically next to the segments.
+//!
+//! The byte layout and every crash case are described in `docs/log-format.md`.
+
+mod error;
+mod faults;
+mod handle;
+mod reader;
+mod recovery;
+mod segment;
+mod snapshot;
+mod sync;
+mod tail;
+mod writer;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use bytes::Bytes;
+
+pub use error::LogError;
+pub use faults::{FaultKind, Faults};
+pub use handle::{FileLog, LogHandle};
+pub use reader::{RecordIter, read_range};
+pub use recovery::{Recovery, TruncatedTail};
+pub use snapshot::latest_snapshot;
+
+/// 1-based, contiguous position of a record in the log; 0 means "nothing".
+pub type Seq = u64;
+
+/// Default size at which a segment file is closed and a new one started.
+pub const SEGMENT_BYTES_MAX_DEFAULT: u64 = 64 * 1024 * 1024;
+/// Default largest accepted record: a 512 MiB Redis bulk string plus 1 MiB of entry overhead.
+pub const RECORD_BYTES_MAX_DEFAULT: u32 = 512 * 1024 * 1024 + 1024 * 1024;
+/// Default period of the failed-state retry.
+pub const RETRY_INTERVAL_DEFAULT: Duration = Duration::from_secs(1);
+
+/// When appended records are made durable (Redis `appendfsync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FsyncPolicy {
+    /// `fdatasync` before a record is reported durable (group commit). The default.
+    #[default]
+    Always,
+    /// Report durable right after `write(2)`; `fdatasync` at most once per second on a
+    /// background thread. An explicit opt-in relaxation: an OS crash or power loss can lose the
+    /// last second of records that were reported durable.
+    EverySec,
+}
+
+/// Configuration of a [`FileLog`].
+#[derive(Debug, Clone)]
+pub struct FileLogConfig {
+    /// Directory holding the segments, the snapshots and the `LOCK` file (created if missing).
+    pub dir: PathBuf,
+    /// Durability policy.
+    pub fsync: FsyncPolicy,
+    /// A segment is rotated once adding the next append call would take it past this size. A
+    /// single append call larger than this still goes into one segment.
+    pub segment_bytes_max: u64,
+    /// Largest accepted record payload, checked on append and on recovery. Never lower it below
+    /// the largest record already in the log: recovery treats a longer frame as damaged.
+    pub record_bytes_max: u32,
+    /// How often the writer retries leaving the failed state.
+    pub retry_interval: Duration,
+    /// Fault injection for tests (`None` in production).
+    pub faults: Option<Arc<Faults>>,
+}
+
+impl FileLogConfig {
+    /// A configuration with the defaults: `Always`, 64 MiB segments, 513 MiB records, 1 s retry.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        FileLogConfig {
+            dir: dir.into(),
+            fsync: FsyncPolicy::Always,
+            segment_bytes_max: SEGMENT_BYTES_MAX_DEFAULT,
+            record_bytes_max: RECORD_BYTES_MAX_DEFAULT,
+            retry_interval: RETRY_INTERVAL_DEFAULT,
+            faults: None,
+        }
+    }
+}
+
+/// Counters and state of a log, for `INFO persistence`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogStats {
+    /// Last seq handed to `write(2)` successfully.
+    pub appended_seq: Seq,
+    /// Last seq reported durable to the sink.
+    pub durable_seq: Seq,
+    /// Last seq covered by a successful `fdatasync` (equals `durable_seq` under `Always`).
+    pub synced_seq: Seq,
+    /// Successful `fdatasync` calls on segment files since start.
+    pub fsync_count: u64,
+    /// Bytes written to segment files since start.
+    pub bytes_written: u64,
+    /// Records reported durable since start.
+    pub records_durable: u64,
+    /// Records reported failed since start.
+    pub records_failed: u64,
+    /// The writer is in the failed (MISCONF) state: appends are rejected.
+    pub failed: bool,
+    /// Text of the most recent write/fsync error, kept after the log recovers.
+    pub last_error: Option<String>,
+}
+
+/// The seam every log backend implements.
+///
+/// Each `append` call gets exactly one outcome on the [`LogSink`] given at start: either
+/// `durable` with all of its records or `failed` with all of them, delivered in append order
+/// from the log's own thread.
+pub trait Log: Send + Sync {
+    /// Queues records for appending. Never blocks on I/O.
+    fn append(&self, records: Vec<Bytes>);
+    /// Current counters and state.
+    fn stats(&self) -> LogStats;
+    /// Writes and syncs everything queued, reports its outcomes, stops the log's threads and
+    /// joins them. Appends after shutdown are reported failed on the caller's thread.
+    fn shutdown(&self);
+}
+
+/// Receives the outcome of every append call.
+pub trait LogSink: Send + 'static {
+    /// These records are on disk (`fdatasync` done under `Always`; `write(2)` done under
+    /// `EverySec`) with seqs `first_seq..first_seq + records.len()`.
+    fn durable(&self, first_seq: Seq, records: Vec<Bytes>);
+    /// These records were not made durable and will never be replayed. `error` is a
+    /// client-facing text (`MISCONF ...` for I/O failures, `ERR ...` for rejected records).
+    fn failed(&self, records: Vec<Bytes>, error: String);
+}

@@ -1,0 +1,491 @@
+//! Node administration commands: CLIENT LIST/KILL, CONFIG GET/SET/REWRITE, BGSAVE, SHUTDOWN,
+//! DEBUG.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use bytes::Bytes;
+use cairn_engine::commands::{eq_ignore_case, parse_f64, parse_i64, syntax_error};
+use cairn_engine::{Engine, Spec, glob, table};
+use cairn_resp::Reply;
+
+use crate::config::Config;
+use crate::node::Core;
+use crate::session::Session;
+
+// ---------------------------------------------------------------------------------------------
+// CLIENT LIST / KILL
+
+pub fn client_list(s: &mut Session, argv: &[Bytes]) -> Reply {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut i = 2;
+    while i < argv.len() {
+        if eq_ignore_case(&argv[i], "TYPE") && i + 1 < argv.len() {
+            let kind = &argv[i + 1];
+            if !["normal", "master", "replica", "pubsub", "slave"]
+                .iter()
+                .any(|k| eq_ignore_case(kind, k))
+            {
+                return Reply::error(format!(
+                    "ERR Unknown client type '{}'",
+                    table::lossy_trim(kind, 64)
+                ));
+            }
+            if !eq_ignore_case(kind, "normal") {
+                return Reply::Verbatim("txt", Bytes::new());
+            }
+            i += 2;
+        } else if eq_ignore_case(&argv[i], "ID") && i + 1 < argv.len() {
+            let mut list = Vec::new();
+            for arg in &argv[i + 1..] {
+                match parse_i64(arg) {
+                    Some(id) if id > 0 => list.push(id as u64),
+                    _ => return Reply::error_static("ERR Invalid client ID"),
+                }
+            }
+            ids = Some(list);
+            i = argv.len();
+        } else {
+            return syntax_error();
+        }
+    }
+    let mut out = String::new();
+    for client in s.shared.clients.all() {
+        if ids.as_ref().is_some_and(|ids| !ids.contains(&client.id)) {
+            continue;
+        }
+        out.push_str(&client.line());
+        out.push('\n');
+    }
+    Reply::Verbatim("txt", Bytes::from(out))
+}
+
+pub fn client_kill(s: &mut Session, argv: &[Bytes]) -> Reply {
+    if argv.len() == 3 {
+        // Old form: CLIENT KILL addr:port.
+        let addr = String::from_utf8_lossy(&argv[2]);
+        return match s
+            .shared
+            .clients
+            .all()
+            .into_iter()
+            .find(|c| c.addr.to_string() == addr)
+        {
+            Some(c) => {
+                c.kill();
+                Reply::ok()
+            }
+            None => Reply::error_static("ERR No such client"),
+        };
+    }
+    if !argv.len().is_multiple_of(2) {
+        return syntax_error();
+    }
+    let (mut id, mut addr, mut laddr, mut user, mut skipme) = (None, None, None, None, true);
+    for pair in argv[2..].chunks(2) {
+        let (opt, val) = (&pair[0], &pair[1]);
+        if eq_ignore_case(opt, "ID") {
+            match parse_i64(val) {
+                Some(v) if v > 0 => id = Some(v as u64),
+                _ => return Reply::error_static("ERR client-id should be greater than 0"),
+            }
+        } else if eq_ignore_case(opt, "ADDR") {
+            addr = Some(String::from_utf8_lossy(val).into_owned());
+        } else if eq_ignore_case(opt, "LADDR") {
+            laddr = Some(String::from_utf8_lossy(val).into_owned());
+        } else if eq_ignore_case(opt, "USER") {
+            user = Some(val.clone());
+        } else if eq_ignore_case(opt, "SKIPME") {
+            skipme = match crate::commands::on_off(val).or_else(|| yes_no(val)) {
+                Some(v) => v,
+                None => return syntax_error(),
+            };
+        } else if eq_ignore_case(opt, "TYPE") {
+            if !eq_ignore_case(val, "normal") {
+                return Reply::Int(0);
+            }
+        } else {
+            return syntax_error();
+        }
+    }
+    let mut killed = 0;
+    for c in s.shared.clients.all() {
+        let matches = id.is_none_or(|id| c.id == id)
+            && addr.as_ref().is_none_or(|a| c.addr.to_string() == *a)
+            && laddr.as_ref().is_none_or(|a| c.laddr.to_string() == *a)
+            && user.as_ref().is_none_or(|u| &u[..] == b"default")
+            && !(skipme && c.id == s.client.id);
+        if matches {
+            c.kill();
+            killed += 1;
+        }
+    }
+    Reply::Int(killed)
+}
+
+fn yes_no(arg: &[u8]) -> Option<bool> {
+    if eq_ignore_case(arg, "yes") {
+        Some(true)
+    } else if eq_ignore_case(arg, "no") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CONFIG
+
+/// (name, mutable at runtime). The order is CONFIG GET's.
+const OPTIONS: &[(&str, bool)] = &[
+    ("bind", false),
+    ("port", false),
+    ("dir", false),
+    ("requirepass", true),
+    ("appendfsync", false),
+    ("appendonly", false),
+    ("maxclients", true),
+    ("timeout", true),
+    ("databases", false),
+    ("proto-max-bulk-len", true),
+    ("client-query-buffer-limit", true),
+    ("client-output-buffer-limit", true),
+    ("snapshot-log-bytes", true),
+    ("log-segment-bytes", false),
+    ("loglevel", false),
+    ("save", false),
+    ("maxmemory", false),
+    ("maxmemory-policy", false),
+];
+
+fn option_value(config: &Config, name: &str) -> String {
+    match name {
+        "bind" => config.bind.clone(),
+        "port" => config.port.to_string(),
+        "dir" => config.dir.display().to_string(),
+        "requirepass" => config.requirepass.clone().unwrap_or_default(),
+        "appendfsync" => config.appendfsync.name().into(),
+        "appendonly" => "yes".into(),
+        "maxclients" => config.maxclients.to_string(),
+        "timeout" => config.timeout_s.to_string(),
+        "databases" => config.databases.to_string(),
+        "proto-max-bulk-len" => config.proto_max_bulk_len.to_string(),
+        "client-query-buffer-limit" => config.client_query_buffer_limit.to_string(),
+        "client-output-buffer-limit" => config.client_output_buffer_limit.to_string(),
+        "snapshot-log-bytes" => config.snapshot_log_bytes.to_string(),
+        "log-segment-bytes" => config.log_segment_bytes.to_string(),
+        "loglevel" => config.loglevel.clone(),
+        "save" => String::new(),
+        "maxmemory" => "0".into(),
+        "maxmemory-policy" => "noeviction".into(),
+        _ => String::new(),
+    }
+}
+
+pub fn config_get(s: &mut Session, argv: &[Bytes]) -> Reply {
+    let config = s.shared.config.read().expect("config lock");
+    let mut out = Vec::new();
+    for (name, _) in OPTIONS {
+        if argv[2..]
+            .iter()
+            .any(|p| glob::matches(p, name.as_bytes(), true))
+        {
+            let value = option_value(&config, name);
+            out.push((
+                Reply::bulk(Bytes::from_static(name.as_bytes())),
+                Reply::bulk(Bytes::from(value)),
+            ));
+        }
+    }
+    Reply::Map(out)
+}
+
+pub fn config_set(s: &mut Session, argv: &[Bytes]) -> Reply {
+    if !argv.len().is_multiple_of(2) {
+        return table::arity_error("config|set");
+    }
+    let mut config = s.shared.config.write().expect("config lock");
+    let mut next = config.clone();
+    for pair in argv[2..].chunks(2) {
+        let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+        let value = String::from_utf8_lossy(&pair[1]).into_owned();
+        let Some((name, mutable)) = OPTIONS.iter().find(|(n, _)| *n == name) else {
+            return Reply::error(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+            ));
+        };
+        if !mutable {
+            return Reply::error(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
+            ));
+        }
+        if let Err(message) = set_option(&mut next, name, &value) {
+            return Reply::error(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {message}"
+            ));
+        }
+    }
+    *config = next;
+    Reply::ok()
+}
+
+fn parse_size(value: &str) -> Result<u64, String> {
+    let lower = value.to_ascii_lowercase();
+    let (digits, unit) = match lower.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => lower.split_at(i),
+        None => (lower.as_str(), ""),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| "argument must be a memory value".to_string())?;
+    let mult = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return Err("argument must be a memory value".into()),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| "argument must be a memory value".into())
+}
+
+fn set_option(c: &mut Config, name: &str, value: &str) -> Result<(), String> {
+    let int = || {
+        value
+            .parse::<u64>()
+            .map_err(|_| "argument couldn't be parsed into an integer".to_string())
+    };
+    match name {
+        "requirepass" => c.requirepass = (!value.is_empty()).then(|| value.to_string()),
+        "maxclients" => c.maxclients = int()?.max(1) as usize,
+        "timeout" => c.timeout_s = int()?,
+        "proto-max-bulk-len" => {
+            let v = parse_size(value)?;
+            if v < 1024 * 1024 {
+                return Err(
+                    "argument must be between 1048576 and 9223372036854775807 inclusive".into(),
+                );
+            }
+            c.proto_max_bulk_len = v as usize;
+        }
+        "client-query-buffer-limit" => {
+            let v = parse_size(value)?;
+            if v < 1024 * 1024 {
+                return Err(
+                    "argument must be between 1048576 and 9223372036854775807 inclusive".into(),
+                );
+            }
+            c.client_query_buffer_limit = v as usize;
+        }
+        "client-output-buffer-limit" => c.client_output_buffer_limit = parse_size(value)? as usize,
+        "snapshot-log-bytes" => c.snapshot_log_bytes = parse_size(value)?,
+        _ => return Err("can't set immutable config".into()),
+    }
+    Ok(())
+}
+
+pub fn config_rewrite(s: &mut Session) -> Reply {
+    let config = s.shared.config.read().expect("config lock");
+    let Some(path) = config.config_file.clone() else {
+        return Reply::error_static("ERR The server is running without a config file");
+    };
+    let mut text = String::from("# Written by CONFIG REWRITE.\n");
+    for (name, _) in OPTIONS {
+        if matches!(
+            *name,
+            "appendonly" | "save" | "maxmemory" | "maxmemory-policy"
+        ) {
+            continue;
+        }
+        let value = option_value(&config, name);
+        if *name == "requirepass" && value.is_empty() {
+            continue;
+        }
+        let numeric = value.parse::<u64>().is_ok() && *name != "requirepass";
+        if numeric {
+            text.push_str(&format!("{name} = {value}\n"));
+        } else {
+            text.push_str(&format!("{name} = {}\n", toml_string(&value)));
+        }
+    }
+    match std::fs::write(&path, text) {
+        Ok(()) => Reply::ok(),
+        Err(e) => Reply::error(format!("ERR Rewriting config file: {e}")),
+    }
+}
+
+fn toml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// BGSAVE, SHUTDOWN
+
+pub fn bgsave(s: &mut Session, argv: &[Bytes]) -> Option<Reply> {
+    let schedule = match argv.len() {
+        1 => false,
+        2 if eq_ignore_case(&argv[1], "SCHEDULE") => true,
+        _ => return Some(syntax_error()),
+    };
+    s.call(Box::new(move |core, _| {
+        Some(if core.start_snapshot() {
+            Reply::simple("Background saving started")
+        } else if schedule {
+            Reply::simple("Background saving scheduled")
+        } else {
+            Reply::error_static("ERR Background save already in progress")
+        })
+    }));
+    None
+}
+
+pub fn shutdown(s: &mut Session, argv: &[Bytes]) -> Option<Reply> {
+    let mut save = true;
+    for arg in &argv[1..] {
+        if eq_ignore_case(arg, "NOSAVE") {
+            save = false;
+        } else if eq_ignore_case(arg, "SAVE") {
+            save = true;
+        } else if eq_ignore_case(arg, "NOW") || eq_ignore_case(arg, "FORCE") {
+        } else if eq_ignore_case(arg, "ABORT") {
+            return Some(Reply::error_static("ERR No shutdown in progress."));
+        } else {
+            return Some(syntax_error());
+        }
+    }
+    let force = argv[1..].iter().any(|a| eq_ignore_case(a, "FORCE"));
+    s.call_exclusive(Box::new(move |core, _| {
+        let saved = if save { core.snapshot_now() } else { Ok(()) };
+        if let Err(e) = saved {
+            tracing::error!("snapshot at shutdown failed: {e}");
+            if !force {
+                return Some(Reply::error_static("ERR Errors trying to SHUTDOWN. Check logs."));
+            }
+        }
+        tracing::info!("shutdown requested by a client");
+        core.stopping = true;
+        let _ = core.shared.shutdown.send(true);
+        None
+    }));
+    None
+}
+
+// ---------------------------------------------------------------------------------------------
+// DEBUG
+
+pub fn debug(s: &mut Session, _spec: &'static Spec, argv: &[Bytes]) -> Option<Reply> {
+    let sub = String::from_utf8_lossy(&argv[1]).to_ascii_lowercase();
+    let args: Vec<Bytes> = argv[2..].to_vec();
+    match (sub.as_str(), args.len()) {
+        ("sleep", 1) => {
+            let Some(secs) = parse_f64(&args[0]).filter(|v| *v >= 0.0 && v.is_finite()) else {
+                return Some(Reply::error_static("ERR value is not a valid float"));
+            };
+            s.call(Box::new(move |_, _| {
+                std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
+                Some(Reply::ok())
+            }));
+            None
+        }
+        ("set-active-expire", 1) => {
+            let on = parse_i64(&args[0]).is_some_and(|v| v != 0);
+            s.shared.active_expire.store(on, Relaxed);
+            Some(Reply::ok())
+        }
+        ("digest", 0) => {
+            s.call(Box::new(|core, _| {
+                Some(Reply::Simple(Bytes::from(core.engine.digest())))
+            }));
+            None
+        }
+        ("digest-value", _) => {
+            let db = s.db;
+            s.call(Box::new(move |core, _| {
+                let now = crate::node::unix_ms();
+                let out = args
+                    .iter()
+                    .map(|k| {
+                        let value = core.engine.db(db).get_value(k, now);
+                        Reply::Simple(Bytes::from(cairn_engine::snapshot::value_digest(value)))
+                    })
+                    .collect();
+                Some(Reply::Array(out))
+            }));
+            None
+        }
+        ("object", 1) => {
+            let db = s.db;
+            s.call(Box::new(move |core, _| {
+                Some(debug_object(&core.engine, db, &args[0]))
+            }));
+            None
+        }
+        ("reload", _) => {
+            s.call_exclusive(Box::new(|core, _| Some(debug_reload(core))));
+            None
+        }
+        ("stringmatch-len", _) | ("jmap", 0) | ("quicklist-packed-threshold", 1) => {
+            Some(Reply::ok())
+        }
+        ("help", 0) => Some(crate::commands::help("DEBUG", DEBUG_HELP)),
+        _ => Some(Reply::error(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+            table::lossy_trim(&argv[1], 128)
+        ))),
+    }
+}
+
+fn debug_object(engine: &Engine, db: usize, key: &[u8]) -> Reply {
+    let now = crate::node::unix_ms();
+    let Some(slot) = engine.db(db).get(key, now) else {
+        return Reply::error_static("ERR no such key");
+    };
+    Reply::Simple(Bytes::from(format!(
+        "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:{}",
+        slot.value.encoding(),
+        slot.value.heap_bytes(),
+        slot.idle_s(now)
+    )))
+}
+
+/// DEBUG RELOAD: write a snapshot of the live state and rebuild the engine from it.
+fn debug_reload(core: &mut Core) -> Reply {
+    if let Err(e) = core.snapshot_now() {
+        return Reply::error(format!("ERR Error trying to save the snapshot: {e}"));
+    }
+    let bytes = core.engine.snapshot();
+    match Engine::restore(&bytes, core.engine.databases()) {
+        Ok(engine) => {
+            core.engine = engine;
+            Reply::ok()
+        }
+        Err(e) => Reply::error(format!("ERR Error trying to load the snapshot: {e}")),
+    }
+}
+
+const DEBUG_HELP: &[&str] = &[
+    "DIGEST",
+    "    Output a hex signature representing the current DB content.",
+    "DIGEST-VALUE <key> [<key> ...]",
+    "    Output a hex signature of the values of all the specified keys.",
+    "OBJECT <key>",
+    "    Show low level info about the key and associated value.",
+    "RELOAD",
+    "    Save the snapshot on disk and reload it back to memory.",
+    "SET-ACTIVE-EXPIRE <0|1>",
+    "    Setting it to 0 disables expiring keys in background when they are not accessed.",
+    "SLEEP <seconds>",
+    "    Stop the server for <seconds>. Decimals allowed.",
+];

@@ -1,0 +1,144 @@
+//! The client registry: what CLIENT LIST/INFO/KILL and INFO clients see of each connection.
+//! Each session owns an `Arc<ClientState>` and updates it with atomics; the registry lock is
+//! taken only on connect, disconnect and CLIENT LIST/KILL.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::stats::COMMAND_STATS;
+
+pub struct ClientState {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub created: Instant,
+    /// Milliseconds since `created` of the last command.
+    pub last_interaction_ms: AtomicU64,
+    pub db: AtomicUsize,
+    pub resp: AtomicU8,
+    /// Row in COMMAND_STATS of the last command (usize::MAX: none yet).
+    pub last_cmd: AtomicUsize,
+    pub qbuf: AtomicUsize,
+    pub omem: AtomicUsize,
+    pub name: Mutex<Option<Bytes>>,
+    pub lib_name: Mutex<Option<Bytes>>,
+    pub lib_ver: Mutex<Option<Bytes>>,
+    pub no_evict: AtomicBool,
+    pub killed: AtomicBool,
+    pub kill: tokio::sync::Notify,
+}
+
+impl ClientState {
+    pub fn touch(&self) {
+        self.last_interaction_ms
+            .store(self.created.elapsed().as_millis() as u64, Relaxed);
+    }
+
+    pub fn kill(&self) {
+        self.killed.store(true, Relaxed);
+        self.kill.notify_one();
+    }
+
+    /// One CLIENT LIST line, fields as Redis 7.0 prints them.
+    pub fn line(&self) -> String {
+        let age_s = self.created.elapsed().as_secs();
+        let idle_ms = (self.created.elapsed().as_millis() as u64)
+            .saturating_sub(self.last_interaction_ms.load(Relaxed));
+        let text = |m: &Mutex<Option<Bytes>>| {
+            m.lock()
+                .expect("client lock")
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default()
+        };
+        let cmd = match self.last_cmd.load(Relaxed) {
+            usize::MAX => "NULL".to_string(),
+            row => COMMAND_STATS.name(row).to_string(),
+        };
+        let qbuf = self.qbuf.load(Relaxed);
+        let omem = self.omem.load(Relaxed);
+        let flags = if self.no_evict.load(Relaxed) {
+            "e"
+        } else {
+            "N"
+        };
+        format!(
+            "id={} addr={} laddr={} fd=8 name={} age={age_s} idle={} flags={flags} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={cmd} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            text(&self.name),
+            idle_ms / 1000,
+            self.db.load(Relaxed),
+            qbuf + omem + 16384,
+            self.resp.load(Relaxed),
+            text(&self.lib_name),
+            text(&self.lib_ver),
+        )
+    }
+}
+
+#[derive(Default)]
+pub struct Clients {
+    map: Mutex<BTreeMap<u64, Arc<ClientState>>>,
+    next_id: AtomicU64,
+}
+
+impl Clients {
+    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr) -> Arc<ClientState> {
+        let id = self.next_id.fetch_add(1, Relaxed) + 1;
+        let state = Arc::new(ClientState {
+            id,
+            addr,
+            laddr,
+            created: Instant::now(),
+            last_interaction_ms: AtomicU64::new(0),
+            db: AtomicUsize::new(0),
+            resp: AtomicU8::new(2),
+            last_cmd: AtomicUsize::new(usize::MAX),
+            qbuf: AtomicUsize::new(0),
+            omem: AtomicUsize::new(0),
+            name: Mutex::new(None),
+            lib_name: Mutex::new(None),
+            lib_ver: Mutex::new(None),
+            no_evict: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            kill: tokio::sync::Notify::new(),
+        });
+        self.map
+            .lock()
+            .expect("clients lock")
+            .insert(id, state.clone());
+        state
+    }
+
+    pub fn unregister(&self, id: u64) {
+        self.map.lock().expect("clients lock").remove(&id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.lock().expect("clients lock").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn all(&self) -> Vec<Arc<ClientState>> {
+        self.map
+            .lock()
+            .expect("clients lock")
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientState>> {
+        self.map.lock().expect("clients lock").get(&id).cloned()
+    }
+}

@@ -1,0 +1,355 @@
+//! Connection and node commands (`Handler::Session` rows): HELLO, AUTH, SELECT, CLIENT,
+//! CONFIG, INFO, SAVE, SHUTDOWN, DEBUG… Those that need engine state run on the engine thread
+//! through `Session::call`, in order with the session's other commands.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use bytes::Bytes;
+use cairn_engine::commands::{eq_ignore_case, not_integer, parse_i64, syntax_error};
+use cairn_engine::{SessionCmd, Spec, table};
+use cairn_resp::{Protocol, Reply};
+
+use crate::session::{ReplyMode, Session};
+
+/// The Redis version Cairn answers as (HELLO, INFO): the one its behaviour is tested against.
+pub const REDIS_VERSION: &str = "7.0.15";
+
+pub fn run(s: &mut Session, cmd: SessionCmd, spec: &'static Spec, argv: &[Bytes]) -> Option<Reply> {
+    use SessionCmd as C;
+    match cmd {
+        C::Ping => Some(ping(argv)),
+        C::Echo => Some(Reply::Bulk(argv[1].clone())),
+        C::Quit => {
+            s.closing = true;
+            Some(Reply::ok())
+        }
+        C::Reset => Some(reset(s)),
+        C::Hello => Some(hello(s, argv)),
+        C::Auth => Some(auth(s, argv)),
+        C::Select => Some(select(s, argv)),
+        C::ClientId => Some(Reply::Int(s.client.id as i64)),
+        C::ClientSetname => Some(client_setname(s, &argv[2])),
+        C::ClientGetname => Some(match s.client.name.lock().expect("client lock").clone() {
+            Some(name) => Reply::Bulk(name),
+            None => Reply::Nil,
+        }),
+        C::ClientSetinfo => Some(client_setinfo(s, argv)),
+        C::ClientList => Some(crate::admin::client_list(s, argv)),
+        C::ClientInfo => Some(Reply::Verbatim("txt", Bytes::from(s.client.line() + "\n"))),
+        C::ClientKill => Some(crate::admin::client_kill(s, argv)),
+        C::ClientNoEvict => Some(match on_off(&argv[2]) {
+            Some(on) => {
+                s.client.no_evict.store(on, Relaxed);
+                Reply::ok()
+            }
+            None => syntax_error(),
+        }),
+        C::ClientReply => client_reply(s, &argv[2]),
+        C::ClientHelp => Some(help("CLIENT", CLIENT_HELP)),
+        C::Info => {
+            let sections: Vec<Bytes> = argv[1..].to_vec();
+            s.call(Box::new(move |core, _| {
+                Some(Reply::Verbatim(
+                    "txt",
+                    Bytes::from(crate::info::render(core, &sections)),
+                ))
+            }));
+            None
+        }
+        C::ConfigGet => Some(crate::admin::config_get(s, argv)),
+        C::ConfigSet => Some(crate::admin::config_set(s, argv)),
+        C::ConfigResetstat => {
+            crate::stats::COMMAND_STATS.reset();
+            s.shared.stats.reset();
+            Some(Reply::ok())
+        }
+        C::ConfigRewrite => Some(crate::admin::config_rewrite(s)),
+        C::ConfigHelp => Some(help("CONFIG", CONFIG_HELP)),
+        C::Time => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            Some(Reply::Array(vec![
+                Reply::Bulk(Bytes::from(now.as_secs().to_string())),
+                Reply::Bulk(Bytes::from(now.subsec_micros().to_string())),
+            ]))
+        }
+        C::Lastsave => Some(Reply::Int(s.shared.lastsave_s.load(Relaxed) as i64)),
+        C::Save => {
+            s.call_exclusive(Box::new(|core, reply| {
+                core.save_and_wait(reply);
+                None
+            }));
+            None
+        }
+        C::Bgsave => crate::admin::bgsave(s, argv),
+        C::Shutdown => crate::admin::shutdown(s, argv),
+        C::Debug => crate::admin::debug(s, spec, argv),
+    }
+}
+
+fn ping(argv: &[Bytes]) -> Reply {
+    match argv.len() {
+        1 => Reply::simple("PONG"),
+        2 => Reply::Bulk(argv[1].clone()),
+        _ => table::arity_error("ping"),
+    }
+}
+
+fn reset(s: &mut Session) -> Reply {
+    s.db = 0;
+    s.proto = Protocol::Resp2;
+    s.reply_mode = ReplyMode::On;
+    s.client.db.store(0, Relaxed);
+    s.client.resp.store(2, Relaxed);
+    *s.client.name.lock().expect("client lock") = None;
+    s.client.no_evict.store(false, Relaxed);
+    s.authenticated = s
+        .shared
+        .config
+        .read()
+        .expect("config lock")
+        .requirepass
+        .is_none();
+    Reply::simple("RESET")
+}
+
+/// Checks a username/password pair against the `default` user.
+fn check_password(s: &Session, user: &[u8], password: &[u8]) -> bool {
+    if user != b"default" {
+        return false;
+    }
+    match &s.shared.config.read().expect("config lock").requirepass {
+        None => true,
+        Some(expected) => constant_time_eq(expected.as_bytes(), password),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+fn auth(s: &mut Session, argv: &[Bytes]) -> Reply {
+    let (user, password): (&[u8], &[u8]) = match argv.len() {
+        2 => (b"default", &argv[1]),
+        3 => (&argv[1], &argv[2]),
+        _ => return syntax_error(),
+    };
+    if argv.len() == 2
+        && s.shared
+            .config
+            .read()
+            .expect("config lock")
+            .requirepass
+            .is_none()
+    {
+        return Reply::error_static(
+            "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        );
+    }
+    if check_password(s, user, password) {
+        s.authenticated = true;
+        Reply::ok()
+    } else {
+        tracing::info!(client = s.client.id, addr = %s.client.addr, "failed AUTH attempt");
+        Reply::error_static(WRONGPASS)
+    }
+}
+
+fn hello(s: &mut Session, argv: &[Bytes]) -> Reply {
+    let mut proto = s.proto;
+    if argv.len() >= 2 {
+        proto = match parse_i64(&argv[1]) {
+            Some(2) => Protocol::Resp2,
+            Some(3) => Protocol::Resp3,
+            Some(_) => return Reply::error_static("NOPROTO unsupported protocol version"),
+            None => {
+                return Reply::error_static(
+                    "ERR Protocol version is not an integer or out of range",
+                );
+            }
+        };
+    }
+    let mut i = 2;
+    let mut name = None;
+    let mut credentials = None;
+    while i < argv.len() {
+        let more = argv.len() - i - 1;
+        if eq_ignore_case(&argv[i], "AUTH") && more >= 2 {
+            credentials = Some((argv[i + 1].clone(), argv[i + 2].clone()));
+            i += 3;
+        } else if eq_ignore_case(&argv[i], "SETNAME") && more >= 1 {
+            name = Some(argv[i + 1].clone());
+            i += 2;
+        } else {
+            return Reply::error(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                table::lossy_trim(&argv[i], 128)
+            ));
+        }
+    }
+    if let Some((user, password)) = credentials {
+        if !check_password(s, &user, &password) {
+            return Reply::error_static(WRONGPASS);
+        }
+        s.authenticated = true;
+    }
+    if !s.authenticated {
+        return Reply::error_static(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        );
+    }
+    if let Some(name) = name {
+        if let Err(e) = valid_name(&name) {
+            return e;
+        }
+        *s.client.name.lock().expect("client lock") = (!name.is_empty()).then_some(name);
+    }
+    s.proto = proto;
+    s.client
+        .resp
+        .store(if proto == Protocol::Resp3 { 3 } else { 2 }, Relaxed);
+    let text = |t: &'static str| Reply::Bulk(Bytes::from_static(t.as_bytes()));
+    Reply::Map(vec![
+        (text("server"), text("redis")),
+        (text("version"), text(REDIS_VERSION)),
+        (
+            text("proto"),
+            Reply::Int(if proto == Protocol::Resp3 { 3 } else { 2 }),
+        ),
+        (text("id"), Reply::Int(s.client.id as i64)),
+        (text("mode"), text("standalone")),
+        (text("role"), text("master")),
+        (text("modules"), Reply::Array(vec![])),
+    ])
+}
+
+fn select(s: &mut Session, argv: &[Bytes]) -> Reply {
+    let Some(index) = parse_i64(&argv[1]) else {
+        return not_integer();
+    };
+    let databases = s.shared.config.read().expect("config lock").databases;
+    if index < 0 || index as usize >= databases {
+        return Reply::error_static("ERR DB index is out of range");
+    }
+    s.db = index as usize;
+    s.client.db.store(s.db, Relaxed);
+    Reply::ok()
+}
+
+fn valid_name(name: &[u8]) -> Result<(), Reply> {
+    if name.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
+        return Err(Reply::error_static(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    Ok(())
+}
+
+fn client_setname(s: &mut Session, name: &Bytes) -> Reply {
+    if let Err(e) = valid_name(name) {
+        return e;
+    }
+    *s.client.name.lock().expect("client lock") = (!name.is_empty()).then(|| name.clone());
+    Reply::ok()
+}
+
+fn client_setinfo(s: &mut Session, argv: &[Bytes]) -> Reply {
+    let slot = if eq_ignore_case(&argv[2], "LIB-NAME") {
+        &s.client.lib_name
+    } else if eq_ignore_case(&argv[2], "LIB-VER") {
+        &s.client.lib_ver
+    } else {
+        return Reply::error(format!(
+            "ERR Unrecognized option '{}'",
+            table::lossy_trim(&argv[2], 128)
+        ));
+    };
+    if argv[3].iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
+        return Reply::error(format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            String::from_utf8_lossy(&argv[2]).to_ascii_lowercase()
+        ));
+    }
+    *slot.lock().expect("client lock") = (!argv[3].is_empty()).then(|| argv[3].clone());
+    Reply::ok()
+}
+
+fn client_reply(s: &mut Session, mode: &[u8]) -> Option<Reply> {
+    if eq_ignore_case(mode, "ON") {
+        s.reply_mode = ReplyMode::On;
+        Some(Reply::ok())
+    } else if eq_ignore_case(mode, "OFF") {
+        s.reply_mode = ReplyMode::Off;
+        None
+    } else if eq_ignore_case(mode, "SKIP") {
+        // Skip the reply to the next command; this one gets none either.
+        s.reply_mode = ReplyMode::Skip;
+        None
+    } else {
+        Some(syntax_error())
+    }
+}
+
+pub fn on_off(arg: &[u8]) -> Option<bool> {
+    if eq_ignore_case(arg, "ON") {
+        Some(true)
+    } else if eq_ignore_case(arg, "OFF") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+pub fn help(name: &str, lines: &[&str]) -> Reply {
+    let mut out = vec![Reply::Simple(Bytes::from(format!(
+        "{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    )))];
+    out.extend(
+        lines
+            .iter()
+            .map(|l| Reply::Simple(Bytes::from(l.to_string()))),
+    );
+    out.push(Reply::simple("HELP"));
+    out.push(Reply::simple("    Print this help."));
+    Reply::Array(out)
+}
+
+const CLIENT_HELP: &[&str] = &[
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are: ID <client-id>, ADDR <ip:port>, LADDR <ip:port>, USER <username>, SKIPME (yes|no).",
+    "LIST [options ...]",
+    "    Return information about client connections. Options: TYPE (NORMAL|MASTER|REPLICA|PUBSUB), ID <client-id>.",
+    "NO-EVICT (ON|OFF)",
+    "    Protect current client connection from eviction.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "SETINFO <LIB-NAME|LIB-VER> <value>",
+    "    Set client library name or version.",
+];
+
+const CONFIG_HELP: &[&str] = &[
+    "GET <pattern>",
+    "    Return parameters matching the glob-like <pattern> and their values.",
+    "SET <directive> <value>",
+    "    Set the configuration <directive> to <value>.",
+    "RESETSTAT",
+    "    Reset statistics reported by the INFO command.",
+    "REWRITE",
+    "    Rewrite the configuration file.",
+];

@@ -1,0 +1,214 @@
+//! INFO: the sections Redis clients and tools read, filled from the node's state. Runs on the
+//! engine thread (it reads the keyspace).
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering::Relaxed;
+
+use bytes::Bytes;
+use cairn_log::Log;
+
+use crate::commands::REDIS_VERSION;
+use crate::node::Core;
+use crate::stats::COMMAND_STATS;
+
+const DEFAULT: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "cluster",
+    "keyspace",
+];
+const ALL: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "commandstats",
+    "cluster",
+    "keyspace",
+];
+
+pub fn render(core: &Core, args: &[Bytes]) -> String {
+    let mut wanted: Vec<String> = Vec::new();
+    for arg in args {
+        let name = String::from_utf8_lossy(arg).to_ascii_lowercase();
+        match name.as_str() {
+            "default" => wanted.extend(DEFAULT.iter().map(|s| s.to_string())),
+            "all" | "everything" => wanted.extend(ALL.iter().map(|s| s.to_string())),
+            _ => wanted.push(name),
+        }
+    }
+    if args.is_empty() {
+        wanted.extend(DEFAULT.iter().map(|s| s.to_string()));
+    }
+    let mut out = String::new();
+    for section in ALL {
+        if !wanted.iter().any(|w| w == section) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        match *section {
+            "server" => server(core, &mut out),
+            "clients" => clients(core, &mut out),
+            "memory" => memory(&mut out),
+            "persistence" => persistence(core, &mut out),
+            "stats" => stats(core, &mut out),
+            "replication" => out.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n"),
+            "cpu" => cpu(&mut out),
+            "commandstats" => {
+                out.push_str("# Commandstats\r\n");
+                COMMAND_STATS.render(&mut out);
+            }
+            "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+            "keyspace" => keyspace(core, &mut out),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn server(core: &Core, out: &mut String) {
+    let config = core.shared.config.read().expect("config lock");
+    let uptime = core.shared.started.elapsed().as_secs();
+    let _ = write!(
+        out,
+        "# Server\r\nredis_version:{REDIS_VERSION}\r\ncairn_version:{}\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:10\r\nexecutable:{}\r\nconfig_file:{}\r\n",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+        std::process::id(),
+        config.port,
+        uptime / 86_400,
+        std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        config
+            .config_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    );
+}
+
+fn clients(core: &Core, out: &mut String) {
+    let maxclients = core.shared.config.read().expect("config lock").maxclients;
+    let _ = write!(
+        out,
+        "# Clients\r\nconnected_clients:{}\r\nmaxclients:{maxclients}\r\nblocked_clients:0\r\ntracking_clients:0\r\n",
+        core.shared.clients.len()
+    );
+}
+
+/// Resident set size from /proc (Linux); 0 elsewhere.
+pub fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    // Linux x86_64 and aarch64 builds of this use 4 KiB pages.
+    pages * 4096
+}
+
+fn memory(out: &mut String) {
+    let rss = rss_bytes();
+    let _ = write!(
+        out,
+        "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\nmem_allocator:libc\r\n",
+        rss as f64 / (1024.0 * 1024.0)
+    );
+}
+
+fn persistence(core: &Core, out: &mut String) {
+    let config = core.shared.config.read().expect("config lock");
+    let log = core.log().stats();
+    let _ = write!(
+        out,
+        "# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\naof_enabled:1\r\nappendfsync:{}\r\nlog_durable_seq:{}\r\nlog_fsyncs:{}\r\nlog_bytes_written:{}\r\nlog_write_status:{}\r\n",
+        core.shared.changes_since_save.load(Relaxed),
+        u8::from(core.shared.snapshot_in_progress.load(Relaxed)),
+        core.shared.lastsave_s.load(Relaxed),
+        config.appendfsync.name(),
+        core.durable_seq,
+        log.fsync_count,
+        log.bytes_written,
+        if log.failed { "err" } else { "ok" },
+    );
+    if config.appendfsync == crate::config::AppendFsync::Everysec {
+        out.push_str("durability:relaxed (appendfsync everysec: a crash may lose up to one second of acknowledged writes)\r\n");
+    } else {
+        out.push_str("durability:always\r\n");
+    }
+    if let Some(error) = &log.last_error {
+        let _ = write!(
+            out,
+            "log_last_error:{}\r\n",
+            error.replace(['\r', '\n'], " ")
+        );
+    }
+}
+
+fn stats(core: &Core, out: &mut String) {
+    let s = &core.shared.stats;
+    let _ = write!(
+        out,
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\ntotal_error_replies:0\r\nprotocol_errors:{}\r\n",
+        s.connections_received.load(Relaxed),
+        s.commands_processed.load(Relaxed),
+        s.net_input_bytes.load(Relaxed),
+        s.net_output_bytes.load(Relaxed),
+        s.rejected_connections.load(Relaxed),
+        s.expired_keys.load(Relaxed),
+        s.protocol_errors.load(Relaxed),
+    );
+}
+
+fn cpu(out: &mut String) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields 14 and 15 (1-based) after the command name are utime and stime in clock ticks (100 Hz).
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 100.0
+    };
+    let _ = write!(
+        out,
+        "# CPU\r\nused_cpu_sys:{:.6}\r\nused_cpu_user:{:.6}\r\n",
+        tick(12),
+        tick(11)
+    );
+}
+
+fn keyspace(core: &Core, out: &mut String) {
+    out.push_str("# Keyspace\r\n");
+    for i in 0..core.engine.databases() {
+        let db = core.engine.db(i);
+        if db.is_empty() {
+            continue;
+        }
+        let _ = write!(
+            out,
+            "db{i}:keys={},expires={},avg_ttl=0\r\n",
+            db.len(),
+            db.expires_len()
+        );
+    }
+}

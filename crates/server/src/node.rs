@@ -1,0 +1,610 @@
+//! The node: opens the log, rebuilds state (snapshot + replay), and runs the engine thread.
+//!
+//! The engine thread owns the `Engine`. Sessions send it messages; it is the only place
+//! replicated state changes:
+//! - a write becomes an `Entry`, stamped with this node's clock and a seed, and is appended
+//!   to the log; when the log reports it durable, the thread applies it and sends the reply.
+//! - a read waits for its *barrier* (every write issued before the read arrived has been
+//!   resolved: applied, or failed) and then runs against local state. On the file log, state
+//!   holds only durable entries, so a read never shows what a crash could take away.
+//! - tick entries (active expiry) are appended when keys are due, and applied like writes.
+//!
+//! Architecture invariant: replies to one session leave this thread in the order the session
+//! sent the commands (writes are applied in issue order, and a read waits for every earlier
+//! write).
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use cairn_engine::table::ReadFn;
+use cairn_engine::{Body, Engine, Entry, Origin, Spec};
+use cairn_log::{FileLog, FileLogConfig, FsyncPolicy, Log, LogHandle, LogSink, Seq};
+use cairn_resp::Reply;
+
+use crate::clients::Clients;
+use crate::config::{AppendFsync, Config};
+use crate::stats::{COMMAND_STATS, ServerStats};
+
+pub type ReplyTx = tokio::sync::mpsc::UnboundedSender<Reply>;
+/// Work that needs node state (INFO, DEBUG, SAVE …). `None`: the reply is sent later.
+pub type CallFn = Box<dyn FnOnce(&mut Core, &ReplyTx) -> Option<Reply> + Send>;
+
+pub enum Msg {
+    Read {
+        spec: &'static Spec,
+        read: ReadFn,
+        db: usize,
+        argv: Vec<Bytes>,
+        reply: ReplyTx,
+    },
+    Write {
+        spec: &'static Spec,
+        db: usize,
+        argv: Vec<Bytes>,
+        reply: ReplyTx,
+    },
+    Call {
+        call: CallFn,
+        reply: ReplyTx,
+    },
+    Durable {
+        first_seq: Seq,
+        records: Vec<Bytes>,
+    },
+    Failed {
+        records: Vec<Bytes>,
+        error: String,
+    },
+    SnapshotDone {
+        seq: Seq,
+        result: Result<(), String>,
+    },
+    Stop,
+}
+
+/// How often the engine thread looks for keys to expire (Redis's default `hz` is 10).
+const TICK_INTERVAL: Duration = Duration::from_millis(100);
+/// Keys one tick entry may remove, so that one entry never stalls the engine for long.
+const TICK_KEYS_MAX: u32 = 2_000;
+/// Messages handled before pending appends are flushed to the log: bounds the latency a
+/// flood of commands adds to a write's fsync.
+const DRAIN_MAX: usize = 4_096;
+
+/// State every session and the engine thread share.
+pub struct Shared {
+    pub config: RwLock<Config>,
+    pub stats: ServerStats,
+    pub clients: Clients,
+    pub inbox: Sender<Msg>,
+    pub started: Instant,
+    pub node_id: u64,
+    pub lastsave_s: AtomicU64,
+    pub active_expire: AtomicBool,
+    pub shutdown: tokio::sync::watch::Sender<bool>,
+    pub log_stats: Mutex<Option<Arc<LogHandle>>>,
+    pub changes_since_save: AtomicU64,
+    pub snapshot_in_progress: AtomicBool,
+}
+
+pub fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+struct PendingWrite {
+    reply: Option<ReplyTx>,
+    spec: Option<&'static Spec>,
+}
+
+enum Waiting {
+    Read {
+        spec: &'static Spec,
+        read: ReadFn,
+        db: usize,
+        argv: Vec<Bytes>,
+        reply: ReplyTx,
+    },
+    Call {
+        call: CallFn,
+        reply: ReplyTx,
+    },
+}
+
+/// The engine thread's state.
+pub struct Core {
+    pub engine: Engine,
+    pub shared: Arc<Shared>,
+    log: Arc<LogHandle>,
+    dir: PathBuf,
+    next_request: u64,
+    last_time_ms: u64,
+    /// Writes issued to the log / resolved by it: the read barrier compares the two.
+    issued: u64,
+    resolved: u64,
+    pending: HashMap<u64, PendingWrite>,
+    waiting: VecDeque<(u64, Waiting)>,
+    outgoing: Vec<Bytes>,
+    pub durable_seq: Seq,
+    bytes_since_snapshot: u64,
+    /// SAVE callers and the seq their snapshot must cover.
+    snapshot_waiters: Vec<(Seq, ReplyTx)>,
+    tick_in_flight: bool,
+    pub stopping: bool,
+}
+
+/// Forwards the log's outcomes into the engine thread's inbox.
+struct Sink(Sender<Msg>);
+
+impl LogSink for Sink {
+    fn durable(&self, first_seq: Seq, records: Vec<Bytes>) {
+        let _ = self.0.send(Msg::Durable { first_seq, records });
+    }
+
+    fn failed(&self, records: Vec<Bytes>, error: String) {
+        let _ = self.0.send(Msg::Failed { records, error });
+    }
+}
+
+/// Opens the log, rebuilds the engine and starts the engine thread.
+pub fn start(config: Config) -> anyhow::Result<(Arc<Shared>, std::thread::JoinHandle<()>)> {
+    std::fs::create_dir_all(&config.dir).map_err(|e| {
+        anyhow::anyhow!("cannot create data directory {}: {e}", config.dir.display())
+    })?;
+    let log_config = FileLogConfig {
+        dir: config.dir.clone(),
+        fsync: match config.appendfsync {
+            AppendFsync::Always => FsyncPolicy::Always,
+            AppendFsync::Everysec => FsyncPolicy::EverySec,
+        },
+        segment_bytes_max: config.log_segment_bytes,
+        ..FileLogConfig::new(config.dir.clone())
+    };
+    let started = Instant::now();
+    let (log, recovery) = FileLog::open(log_config)?;
+    let (mut engine, mut durable_seq) = match &recovery.snapshot {
+        Some((seq, bytes)) => (Engine::restore(bytes, config.databases)?, *seq),
+        None => (Engine::new(config.databases), 0),
+    };
+    let mut replayed = 0u64;
+    for record in recovery.records() {
+        let (seq, bytes) = record?;
+        let entry = Entry::decode(&bytes)
+            .map_err(|e| anyhow::anyhow!("log record {seq} cannot be decoded: {e}"))?;
+        engine.apply(&entry);
+        durable_seq = seq;
+        replayed += 1;
+    }
+    tracing::info!(
+        snapshot_seq = recovery.snapshot.as_ref().map(|s| s.0).unwrap_or(0),
+        replayed,
+        last_seq = durable_seq,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "state rebuilt from the log"
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let log = Arc::new(log.start(Box::new(Sink(tx.clone())))?);
+    let (shutdown, _) = tokio::sync::watch::channel(false);
+    let shared = Arc::new(Shared {
+        config: RwLock::new(config.clone()),
+        stats: ServerStats::default(),
+        clients: Clients::default(),
+        inbox: tx,
+        started,
+        node_id: fastrand::u64(1..),
+        lastsave_s: AtomicU64::new(unix_ms() / 1000),
+        active_expire: AtomicBool::new(true),
+        shutdown,
+        log_stats: Mutex::new(Some(log.clone())),
+        changes_since_save: AtomicU64::new(0),
+        snapshot_in_progress: AtomicBool::new(false),
+    });
+    let mut core = Core {
+        last_time_ms: engine.now_ms(),
+        engine,
+        shared: shared.clone(),
+        log,
+        dir: config.dir.clone(),
+        next_request: 1,
+        issued: 0,
+        resolved: 0,
+        pending: HashMap::new(),
+        waiting: VecDeque::new(),
+        outgoing: Vec::new(),
+        durable_seq,
+        bytes_since_snapshot: 0,
+        snapshot_waiters: Vec::new(),
+        tick_in_flight: false,
+        stopping: false,
+    };
+    if durable_seq == 0 {
+        // A new log: its first entry fixes the keyspace hash seed for every node that replays it.
+        core.issue(
+            Body::Init {
+                hash_seed: fastrand::u64(..),
+            },
+            0,
+            None,
+            None,
+        );
+    }
+    let thread = std::thread::Builder::new()
+        .name("cairn-engine".into())
+        .spawn(move || core.run(rx))?;
+    Ok((shared, thread))
+}
+
+impl Core {
+    fn run(mut self, inbox: Receiver<Msg>) {
+        let mut next_tick = Instant::now() + TICK_INTERVAL;
+        loop {
+            self.flush();
+            let timeout = next_tick.saturating_duration_since(Instant::now());
+            match inbox.recv_timeout(timeout) {
+                Ok(msg) => {
+                    if !self.handle(msg) {
+                        break;
+                    }
+                    for msg in inbox.try_iter().take(DRAIN_MAX) {
+                        if !self.handle(msg) {
+                            self.flush();
+                            return self.finish(&inbox);
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if Instant::now() >= next_tick {
+                self.maybe_tick();
+                next_tick = Instant::now() + TICK_INTERVAL;
+            }
+        }
+        self.finish(&inbox);
+    }
+
+    /// Waits for what is in flight, then stops the log.
+    fn finish(mut self, inbox: &Receiver<Msg>) {
+        self.flush();
+        while self.resolved < self.issued {
+            match inbox.recv_timeout(Duration::from_secs(5)) {
+                Ok(msg @ (Msg::Durable { .. } | Msg::Failed { .. })) => {
+                    self.handle(msg);
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        self.log.shutdown();
+    }
+
+    /// Returns false when the thread should stop.
+    fn handle(&mut self, msg: Msg) -> bool {
+        match msg {
+            Msg::Read {
+                spec,
+                read,
+                db,
+                argv,
+                reply,
+            } => self.wait_or_run(Waiting::Read {
+                spec,
+                read,
+                db,
+                argv,
+                reply,
+            }),
+            Msg::Call { call, reply } => self.wait_or_run(Waiting::Call { call, reply }),
+            Msg::Write {
+                spec,
+                db,
+                argv,
+                reply,
+            } => {
+                self.issue(Body::Command(argv), db, Some(reply), Some(spec));
+            }
+            Msg::Durable { first_seq, records } => self.on_durable(first_seq, records),
+            Msg::Failed { records, error } => self.on_failed(records, &error),
+            Msg::SnapshotDone { seq, result } => self.on_snapshot_done(seq, result),
+            Msg::Stop => return false,
+        }
+        !self.stopping
+    }
+
+    /// Makes an entry for `body` and queues it for the log.
+    fn issue(
+        &mut self,
+        body: Body,
+        db: usize,
+        reply: Option<ReplyTx>,
+        spec: Option<&'static Spec>,
+    ) {
+        let request = self.next_request;
+        self.next_request += 1;
+        // Entry times never go backwards, even if the wall clock does.
+        self.last_time_ms = self.last_time_ms.max(unix_ms());
+        let entry = Entry {
+            db: db as u32,
+            time_ms: self.last_time_ms,
+            seed: fastrand::u64(..),
+            origin: Origin {
+                node: self.shared.node_id,
+                request,
+            },
+            body,
+        };
+        self.outgoing.push(entry.encode());
+        self.pending.insert(request, PendingWrite { reply, spec });
+        self.issued += 1;
+    }
+
+    fn flush(&mut self) {
+        if !self.outgoing.is_empty() {
+            self.log.append(std::mem::take(&mut self.outgoing));
+        }
+    }
+
+    fn wait_or_run(&mut self, w: Waiting) {
+        if self.waiting.is_empty() && self.resolved == self.issued {
+            self.run_waiting(w);
+        } else {
+            self.waiting.push_back((self.issued, w));
+        }
+    }
+
+    fn run_waiting(&mut self, w: Waiting) {
+        match w {
+            Waiting::Read {
+                spec,
+                read,
+                db,
+                argv,
+                reply,
+            } => {
+                let started = Instant::now();
+                let out = self
+                    .engine
+                    .read(read, db, &argv, unix_ms(), fastrand::u64(..));
+                COMMAND_STATS.record(spec, started.elapsed().as_micros() as u64, out.is_error());
+                let _ = reply.send(out);
+            }
+            Waiting::Call { call, reply } => {
+                if let Some(out) = call(self, &reply) {
+                    let _ = reply.send(out);
+                }
+            }
+        }
+    }
+
+    /// Runs every waiting read whose barrier has been reached.
+    fn drain_waiting(&mut self) {
+        while self
+            .waiting
+            .front()
+            .is_some_and(|(barrier, _)| *barrier <= self.resolved)
+        {
+            let (_, w) = self.waiting.pop_front().expect("front exists");
+            self.run_waiting(w);
+        }
+    }
+
+    fn on_durable(&mut self, first_seq: Seq, records: Vec<Bytes>) {
+        for (i, record) in records.iter().enumerate() {
+            let entry = match Entry::decode(record) {
+                Ok(entry) => entry,
+                Err(e) => {
+                    // The log returned what we wrote: a decode failure is a bug, not bad input.
+                    tracing::error!(seq = first_seq + i as u64, "undecodable log record: {e}");
+                    std::process::abort();
+                }
+            };
+            let started = Instant::now();
+            let reply = self.engine.apply(&entry);
+            self.durable_seq = first_seq + i as u64;
+            self.bytes_since_snapshot += record.len() as u64;
+            if entry.origin.node == self.shared.node_id {
+                self.resolve_own(&entry, reply, started);
+            }
+            self.drain_waiting();
+        }
+        self.maybe_snapshot();
+    }
+
+    fn resolve_own(&mut self, entry: &Entry, reply: Reply, started: Instant) {
+        self.resolved += 1;
+        let Some(p) = self.pending.remove(&entry.origin.request) else {
+            return;
+        };
+        match (&entry.body, p.spec) {
+            (Body::Tick { keys_max }, _) => {
+                self.tick_in_flight = false;
+                if let Reply::Int(n) = reply {
+                    self.shared.stats.expired_keys.fetch_add(n as u64, Relaxed);
+                    if n as u64 >= u64::from(*keys_max) {
+                        self.maybe_tick();
+                    }
+                }
+            }
+            (_, Some(spec)) => {
+                let usec = started.elapsed().as_micros() as u64;
+                COMMAND_STATS.record(spec, usec, reply.is_error());
+                self.shared.changes_since_save.fetch_add(1, Relaxed);
+            }
+            _ => {}
+        }
+        if let Some(tx) = p.reply {
+            let _ = tx.send(reply);
+        }
+    }
+
+    fn on_failed(&mut self, records: Vec<Bytes>, error: &str) {
+        for record in &records {
+            let Ok(entry) = Entry::decode(record) else {
+                continue;
+            };
+            if entry.origin.node != self.shared.node_id {
+                continue;
+            }
+            self.resolved += 1;
+            if let Some(p) = self.pending.remove(&entry.origin.request) {
+                if matches!(entry.body, Body::Tick { .. }) {
+                    self.tick_in_flight = false;
+                }
+                if let Some(tx) = p.reply {
+                    let _ = tx.send(misconf(error));
+                }
+            }
+            self.drain_waiting();
+        }
+    }
+
+    fn maybe_tick(&mut self) {
+        if self.tick_in_flight || !self.shared.active_expire.load(Relaxed) {
+            return;
+        }
+        if self.engine.expired_keys_due(unix_ms()) {
+            self.tick_in_flight = true;
+            self.issue(
+                Body::Tick {
+                    keys_max: TICK_KEYS_MAX,
+                },
+                0,
+                None,
+                None,
+            );
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Snapshots
+
+    fn maybe_snapshot(&mut self) {
+        let threshold = self
+            .shared
+            .config
+            .read()
+            .expect("config lock")
+            .snapshot_log_bytes;
+        if threshold > 0 && self.bytes_since_snapshot >= threshold {
+            self.start_snapshot();
+        }
+    }
+
+    /// Starts a background snapshot at the current durable seq, unless one is running.
+    /// The snapshot thread rebuilds state from the previous snapshot and the log, so the
+    /// engine thread never pauses to serialize.
+    pub fn start_snapshot(&mut self) -> bool {
+        if self.shared.snapshot_in_progress.swap(true, Relaxed) {
+            return false;
+        }
+        let upto = self.durable_seq;
+        self.bytes_since_snapshot = 0;
+        let dir = self.dir.clone();
+        let databases = self.engine.databases();
+        let log = self.log.clone();
+        let inbox = self.shared.inbox.clone();
+        let spawned = std::thread::Builder::new()
+            .name("cairn-snapshot".into())
+            .spawn(move || {
+                let result = snapshot_by_replay(&dir, databases, upto, &log);
+                let _ = inbox.send(Msg::SnapshotDone { seq: upto, result });
+            });
+        if spawned.is_err() {
+            self.shared.snapshot_in_progress.store(false, Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// SAVE: replies when a snapshot covering everything durable now is on disk.
+    pub fn save_and_wait(&mut self, reply: &ReplyTx) {
+        self.snapshot_waiters
+            .push((self.durable_seq, reply.clone()));
+        self.start_snapshot();
+    }
+
+    fn on_snapshot_done(&mut self, seq: Seq, result: Result<(), String>) {
+        self.shared.snapshot_in_progress.store(false, Relaxed);
+        match &result {
+            Ok(()) => {
+                self.shared.lastsave_s.store(unix_ms() / 1000, Relaxed);
+                self.shared.changes_since_save.store(0, Relaxed);
+                tracing::info!(seq, "snapshot written");
+            }
+            Err(e) => tracing::error!(seq, "snapshot failed: {e}"),
+        }
+        let waiters = std::mem::take(&mut self.snapshot_waiters);
+        for (needed, tx) in waiters {
+            if needed > seq && result.is_ok() {
+                self.snapshot_waiters.push((needed, tx));
+                continue;
+            }
+            let _ = tx.send(match &result {
+                Ok(()) => Reply::ok(),
+                Err(e) => Reply::error(format!("ERR snapshot failed: {e}")),
+            });
+        }
+        if !self.snapshot_waiters.is_empty() {
+            self.start_snapshot();
+        }
+    }
+
+    /// Writes a snapshot of the live engine synchronously (clean shutdown, DEBUG RELOAD).
+    pub fn snapshot_now(&mut self) -> Result<(), String> {
+        let bytes = self.engine.snapshot();
+        self.log
+            .put_snapshot(self.durable_seq, &bytes)
+            .map_err(|e| e.to_string())?;
+        self.bytes_since_snapshot = 0;
+        self.shared.lastsave_s.store(unix_ms() / 1000, Relaxed);
+        self.shared.changes_since_save.store(0, Relaxed);
+        Ok(())
+    }
+
+    pub fn log(&self) -> &LogHandle {
+        &self.log
+    }
+
+    /// True when writes are queued or in flight (SHUTDOWN waits for them).
+    pub fn writes_in_flight(&self) -> bool {
+        self.resolved < self.issued
+    }
+}
+
+/// The MISCONF error a write gets when the log cannot make it durable.
+pub fn misconf(error: &str) -> Reply {
+    Reply::error(format!(
+        "MISCONF Errors writing to the log: {error}. Commands that may modify the data set are disabled until the log is writable again."
+    ))
+}
+
+fn snapshot_by_replay(
+    dir: &std::path::Path,
+    databases: usize,
+    upto: Seq,
+    log: &LogHandle,
+) -> Result<(), String> {
+    let (base, mut engine) = match cairn_log::latest_snapshot(dir).map_err(|e| e.to_string())? {
+        Some((seq, bytes)) => (
+            seq,
+            Engine::restore(&bytes, databases).map_err(|e| e.to_string())?,
+        ),
+        None => (0, Engine::new(databases)),
+    };
+    if base >= upto {
+        return Ok(());
+    }
+    for record in cairn_log::read_range(dir, base, upto).map_err(|e| e.to_string())? {
+        let (_, bytes) = record.map_err(|e| e.to_string())?;
+        let entry = Entry::decode(&bytes).map_err(|e| e.to_string())?;
+        engine.apply(&entry);
+    }
+    log.put_snapshot(upto, &engine.snapshot())
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,355 @@
+//! A client connection: reads frames, runs the gate (arity, auth), dispatches each command
+//! (reads and writes to the engine thread, connection commands here), and writes replies in
+//! the order the commands came, whatever their source.
+//!
+//! Back-pressure: the session stops reading when too many commands are in flight or its
+//! output is large, so a client that does not read its replies cannot make the server buffer
+//! without bound; `client-output-buffer-limit` closes it outright.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use cairn_engine::table::{self, Handler, Rejection, flag};
+use cairn_engine::{SessionCmd, Spec};
+use cairn_resp::{Limits, Protocol, Reply};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::clients::ClientState;
+use crate::node::{CallFn, Msg, ReplyTx, Shared};
+use crate::stats::COMMAND_STATS;
+
+/// Commands in flight to the engine before the session stops reading (bounds memory).
+const INFLIGHT_MAX: usize = 1024;
+/// Pending output above which the session stops reading new commands.
+const OUTPUT_SOFT_BYTES: usize = 1024 * 1024;
+/// Read buffer growth step.
+const READ_CHUNK_BYTES: usize = 16 * 1024;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    Skip,
+}
+
+/// A reply position: filled now (local commands) or by the engine thread later.
+struct Slot {
+    reply: Option<Reply>,
+    proto: Protocol,
+    /// CLIENT REPLY OFF/SKIP: the reply is computed but not sent.
+    silent: bool,
+}
+
+pub struct Session {
+    pub shared: Arc<Shared>,
+    pub client: Arc<ClientState>,
+    pub tx: ReplyTx,
+    pub proto: Protocol,
+    pub db: usize,
+    pub authenticated: bool,
+    pub reply_mode: ReplyMode,
+    slots: VecDeque<Slot>,
+    /// Slots waiting for the engine thread.
+    inflight: usize,
+    out: BytesMut,
+    /// Close once the output is flushed (QUIT, protocol error).
+    pub closing: bool,
+    /// Stop taking commands until everything in flight has replied (SAVE, SHUTDOWN).
+    hold: bool,
+    limits: Limits,
+}
+
+pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, client: Arc<ClientState>) {
+    let _ = stream.set_nodelay(true);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let requirepass = shared
+        .config
+        .read()
+        .expect("config lock")
+        .requirepass
+        .is_some();
+    let mut s = Session {
+        shared: shared.clone(),
+        client: client.clone(),
+        tx,
+        proto: Protocol::Resp2,
+        db: 0,
+        authenticated: !requirepass,
+        reply_mode: ReplyMode::On,
+        slots: VecDeque::new(),
+        inflight: 0,
+        out: BytesMut::new(),
+        closing: false,
+        hold: false,
+        limits: Limits::default(),
+    };
+    let mut inbuf = BytesMut::with_capacity(READ_CHUNK_BYTES);
+    let (mut rd, mut wr) = stream.split();
+    let mut eof = false;
+    loop {
+        let (timeout_s, out_limit) = s.refresh_limits();
+        let can_read = !eof
+            && !s.closing
+            && !s.hold
+            && s.inflight < INFLIGHT_MAX
+            && s.out.len() < OUTPUT_SOFT_BYTES;
+        let idle = async {
+            if timeout_s == 0 || s.inflight > 0 {
+                std::future::pending::<()>().await
+            }
+            tokio::time::sleep(Duration::from_secs(timeout_s)).await
+        };
+        tokio::select! {
+            _ = client.kill.notified() => break,
+            reply = rx.recv(), if s.inflight > 0 => {
+                let Some(reply) = reply else { break };
+                s.engine_reply(reply);
+                while s.inflight > 0 {
+                    match rx.try_recv() {
+                        Ok(reply) => s.engine_reply(reply),
+                        Err(_) => break,
+                    }
+                }
+            }
+            read = rd.read_buf(&mut inbuf), if can_read => {
+                match read {
+                    Ok(0) | Err(_) => eof = true,
+                    Ok(n) => {
+                        shared.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
+                        if inbuf.capacity() - inbuf.len() < READ_CHUNK_BYTES / 4 {
+                            inbuf.reserve(READ_CHUNK_BYTES);
+                        }
+                    }
+                }
+            }
+            written = wr.write(&s.out), if !s.out.is_empty() => {
+                match written {
+                    Ok(n) if n > 0 => {
+                        shared.stats.net_output_bytes.fetch_add(n as u64, Relaxed);
+                        let _ = s.out.split_to(n);
+                    }
+                    _ => break,
+                }
+            }
+            _ = idle => break,
+        }
+        if client.killed.load(Relaxed) {
+            break;
+        }
+        if !s.hold && !s.closing {
+            s.process(&mut inbuf);
+        }
+        if inbuf.len() > s.limits_query_buffer() {
+            tracing::warn!(
+                client = client.id,
+                bytes = inbuf.len(),
+                "closing client that reached max query buffer length"
+            );
+            break;
+        }
+        s.flush_slots();
+        client.qbuf.store(inbuf.len(), Relaxed);
+        client.omem.store(s.out.len(), Relaxed);
+        if out_limit > 0 && s.out.len() > out_limit {
+            tracing::warn!(
+                client = client.id,
+                bytes = s.out.len(),
+                "closing client that reached the output buffer limit"
+            );
+            break;
+        }
+        if s.out.is_empty() && s.inflight == 0 && (s.closing || eof) {
+            break;
+        }
+    }
+    if !s.out.is_empty() && s.closing {
+        let _ = wr.write_all(&s.out).await;
+    }
+    let _ = wr.shutdown().await;
+    shared.clients.unregister(client.id);
+}
+
+impl Session {
+    fn refresh_limits(&mut self) -> (u64, usize) {
+        let config = self.shared.config.read().expect("config lock");
+        self.limits.bulk_len_max = config.proto_max_bulk_len;
+        (config.timeout_s, config.client_output_buffer_limit)
+    }
+
+    fn limits_query_buffer(&self) -> usize {
+        self.shared
+            .config
+            .read()
+            .expect("config lock")
+            .client_query_buffer_limit
+    }
+
+    /// Decodes and dispatches every complete command in `inbuf`.
+    fn process(&mut self, inbuf: &mut BytesMut) {
+        while !self.hold && !self.closing && self.inflight < INFLIGHT_MAX {
+            match cairn_resp::decode_command(inbuf, &self.limits) {
+                Ok(Some(argv)) => {
+                    self.client.touch();
+                    self.dispatch(argv);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    self.shared.stats.protocol_errors.fetch_add(1, Relaxed);
+                    tracing::debug!(client = self.client.id, "protocol error: {e}");
+                    self.local(Reply::error(format!("ERR {e}")));
+                    self.closing = true;
+                    inbuf.clear();
+                }
+            }
+        }
+    }
+
+    /// The gate: resolve, arity, auth; then dispatch by handler kind.
+    fn dispatch(&mut self, argv: Vec<Bytes>) {
+        let spec = match table::resolve(&argv) {
+            Ok(spec) => spec,
+            Err((rejection, reply)) => {
+                if let (Rejection::Arity, Some(spec)) = (rejection, table::lookup(&argv[0])) {
+                    COMMAND_STATS.rejected(spec);
+                }
+                return self.local(reply);
+            }
+        };
+        if !self.authenticated && spec.flags & flag::NO_AUTH == 0 {
+            COMMAND_STATS.rejected(spec);
+            return self.local(Reply::error_static("NOAUTH Authentication required."));
+        }
+        self.shared.stats.commands_processed.fetch_add(1, Relaxed);
+        if let Some(row) = COMMAND_STATS.row(spec) {
+            self.client.last_cmd.store(row, Relaxed);
+        }
+        match spec.handler {
+            Handler::Read(read) => {
+                let msg = Msg::Read {
+                    spec,
+                    read,
+                    db: self.db,
+                    argv,
+                    reply: self.tx.clone(),
+                };
+                self.send_engine(msg);
+            }
+            Handler::Write(check, _) => {
+                if let Err(reply) = check(&argv) {
+                    COMMAND_STATS.record(spec, 0, true);
+                    return self.local(reply);
+                }
+                let msg = Msg::Write {
+                    spec,
+                    db: self.db,
+                    argv,
+                    reply: self.tx.clone(),
+                };
+                self.send_engine(msg);
+            }
+            Handler::Session(cmd) => {
+                let started = Instant::now();
+                if let Some(reply) = self.session_command(cmd, spec, &argv) {
+                    let failed = reply.is_error();
+                    self.local(reply);
+                    COMMAND_STATS.record(spec, started.elapsed().as_micros() as u64, failed);
+                } else {
+                    COMMAND_STATS.record(spec, started.elapsed().as_micros() as u64, false);
+                }
+            }
+            Handler::Container => self.local(Reply::error_static("ERR unknown subcommand")),
+        }
+    }
+
+    fn send_engine(&mut self, msg: Msg) {
+        if self.shared.inbox.send(msg).is_err() {
+            return self.local(Reply::error_static("ERR server is shutting down"));
+        }
+        let silent = self.take_silence();
+        self.slots.push_back(Slot {
+            reply: None,
+            proto: self.proto,
+            silent,
+        });
+        self.inflight += 1;
+    }
+
+    /// Runs `call` on the engine thread, in order with this session's other commands.
+    pub fn call(&mut self, call: CallFn) {
+        self.send_engine(Msg::Call {
+            call,
+            reply: self.tx.clone(),
+        });
+    }
+
+    /// Like `call`, but takes no further command until it has replied.
+    pub fn call_exclusive(&mut self, call: CallFn) {
+        self.call(call);
+        self.hold = true;
+    }
+
+    fn take_silence(&mut self) -> bool {
+        match self.reply_mode {
+            ReplyMode::On => false,
+            ReplyMode::Off => true,
+            ReplyMode::Skip => {
+                self.reply_mode = ReplyMode::On;
+                true
+            }
+        }
+    }
+
+    /// Queues a reply produced here.
+    pub fn local(&mut self, reply: Reply) {
+        let silent = self.take_silence();
+        if self.slots.is_empty() {
+            if !silent {
+                cairn_resp::encode(&reply, self.proto, &mut self.out);
+            }
+            return;
+        }
+        self.slots.push_back(Slot {
+            reply: Some(reply),
+            proto: self.proto,
+            silent,
+        });
+    }
+
+    fn engine_reply(&mut self, reply: Reply) {
+        if let Some(slot) = self.slots.iter_mut().find(|s| s.reply.is_none()) {
+            slot.reply = Some(reply);
+        }
+        self.inflight -= 1;
+        if self.inflight == 0 {
+            self.hold = false;
+        }
+    }
+
+    fn flush_slots(&mut self) {
+        while self.slots.front().is_some_and(|s| s.reply.is_some()) {
+            let slot = self.slots.pop_front().expect("front exists");
+            if !slot.silent {
+                cairn_resp::encode(
+                    slot.reply.as_ref().expect("filled"),
+                    slot.proto,
+                    &mut self.out,
+                );
+            }
+        }
+    }
+
+    /// Connection and node commands; `None` when the reply comes from the engine thread.
+    fn session_command(
+        &mut self,
+        cmd: SessionCmd,
+        spec: &'static Spec,
+        argv: &[Bytes],
+    ) -> Option<Reply> {
+        crate::commands::run(self, cmd, spec, argv)
+    }
+}

@@ -1,0 +1,129 @@
+//! Counters shared by every session and the engine thread: command statistics (INFO
+//! commandstats) and server-wide counters (INFO stats). Atomics only; no locks on the hot path.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use cairn_engine::Spec;
+use cairn_engine::table;
+
+#[derive(Default)]
+pub struct CmdStat {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+/// Every row (subcommands included) with its full name (`client|list`) and counters.
+pub struct CommandStats {
+    rows: Vec<(String, CmdStat)>,
+    index: HashMap<usize, usize>,
+}
+
+fn spec_key(spec: &'static Spec) -> usize {
+    spec as *const Spec as usize
+}
+
+pub static COMMAND_STATS: LazyLock<CommandStats> = LazyLock::new(|| {
+    let mut rows = Vec::new();
+    let mut index = HashMap::new();
+    for spec in table::commands() {
+        index.insert(spec_key(spec), rows.len());
+        rows.push((spec.name.to_string(), CmdStat::default()));
+        for sub in spec.subcommands {
+            index.insert(spec_key(sub), rows.len());
+            rows.push((format!("{}|{}", spec.name, sub.name), CmdStat::default()));
+        }
+    }
+    CommandStats { rows, index }
+});
+
+impl CommandStats {
+    pub fn get(&self, spec: &'static Spec) -> Option<&CmdStat> {
+        self.index.get(&spec_key(spec)).map(|&i| &self.rows[i].1)
+    }
+
+    pub fn record(&self, spec: &'static Spec, usec: u64, failed: bool) {
+        if let Some(s) = self.get(spec) {
+            s.calls.fetch_add(1, Relaxed);
+            s.usec.fetch_add(usec, Relaxed);
+            if failed {
+                s.failed.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    pub fn row(&self, spec: &'static Spec) -> Option<usize> {
+        self.index.get(&spec_key(spec)).copied()
+    }
+
+    pub fn name(&self, row: usize) -> &str {
+        &self.rows[row].0
+    }
+
+    pub fn rejected(&self, spec: &'static Spec) {
+        if let Some(s) = self.get(spec) {
+            s.rejected.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// `cmdstat_<name>:calls=…` lines for every command that ran or was rejected.
+    pub fn render(&self, out: &mut String) {
+        for (name, s) in &self.rows {
+            let (calls, usec) = (s.calls.load(Relaxed), s.usec.load(Relaxed));
+            let (rejected, failed) = (s.rejected.load(Relaxed), s.failed.load(Relaxed));
+            if calls == 0 && rejected == 0 && failed == 0 {
+                continue;
+            }
+            let per_call = if calls == 0 {
+                0.0
+            } else {
+                usec as f64 / calls as f64
+            };
+            out.push_str(&format!(
+                "cmdstat_{name}:calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={failed}\r\n"
+            ));
+        }
+    }
+
+    pub fn reset(&self) {
+        for (_, s) in &self.rows {
+            s.calls.store(0, Relaxed);
+            s.usec.store(0, Relaxed);
+            s.rejected.store(0, Relaxed);
+            s.failed.store(0, Relaxed);
+        }
+    }
+}
+
+/// Server-wide counters for INFO stats.
+#[derive(Default)]
+pub struct ServerStats {
+    pub connections_received: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub commands_processed: AtomicU64,
+    pub expired_keys: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    pub unexpected_error_replies: AtomicU64,
+    pub protocol_errors: AtomicU64,
+}
+
+impl ServerStats {
+    pub fn reset(&self) {
+        for c in [
+            &self.connections_received,
+            &self.rejected_connections,
+            &self.commands_processed,
+            &self.expired_keys,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+            &self.unexpected_error_replies,
+            &self.protocol_errors,
+        ] {
+            c.store(0, Relaxed);
+        }
+    }
+}
