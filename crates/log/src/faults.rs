@@ -199,6 +199,24 @@ impl IoFile {
         self.file.set_len(len)
     }
 
+    /// Writes zeros over `[from, to)` without moving the cursor (preallocation).
+    pub(crate) fn write_zeros(&self, from: u64, to: u64) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        if let Some(faults) = &self.faults {
+            faults.check(&faults.writes, "write")?;
+        }
+        // 1 MiB at a time: large enough for sequential throughput, small enough to keep on
+        // the stack of no one (it is a static).
+        static ZEROS: [u8; 1 << 20] = [0; 1 << 20];
+        let mut at = from;
+        while at < to {
+            let n = (to - at).min(ZEROS.len() as u64) as usize;
+            self.file.write_all_at(&ZEROS[..n], at)?;
+            at += n as u64;
+        }
+        Ok(())
+    }
+
     pub(crate) fn seek_to(&self, pos: u64) -> io::Result<()> {
         (&self.file).seek(SeekFrom::Start(pos)).map(|_| ())
     }

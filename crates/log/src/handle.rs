@@ -1,6 +1,6 @@
 //! [`FileLog`] (an opened, recovered log directory) and [`LogHandle`] (the running log).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, SendError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
@@ -176,11 +176,6 @@ impl LogHandle {
     /// The log directory.
     pub fn dir(&self) -> &Path {
         &self.inner.config.dir
-    }
-
-    /// The log directory, owned.
-    pub fn dir_buf(&self) -> PathBuf {
-        self.inner.config.dir.clone()
     }
 }
 

@@ -171,7 +171,9 @@ impl RecordIter {
             let head = read_head(&mut c.reader, c.file_len - c.offset, self.record_bytes_max)
                 .map_err(io_err)?;
             let (len, crc) = match head {
-                Head::End => {
+                // An all-zero head starts the writer's preallocated space: the end of what
+                // has been written (no real frame is all zeros: its CRC covers the length).
+                Head::End | Head::Frame { len: 0, crc: 0 } => {
                     self.cursor = None;
                     continue;
                 }

@@ -17,7 +17,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::faults::{IoFile, sync_dir};
 use crate::reader::RecordIter;
@@ -265,6 +265,23 @@ fn validate(segs: &[SegmentFile], config: &FileLogConfig) -> Result<Validated, L
     Ok(v)
 }
 
+/// True if the file holds only zero bytes from `offset` to its end.
+fn zeros_from(path: &Path, offset: u64) -> io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(offset))?;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        if buf[..n].iter().any(|&b| b != 0) {
+            return Ok(false);
+        }
+    }
+}
+
 /// Classifies the suspect region of the last segment; truncates a torn tail.
 fn repair_tail(
     seg: &SegmentFile,
@@ -293,6 +310,7 @@ fn repair_tail(
         }
     }
     let io_err = |e| LogError::io(&seg.path, e);
+    let preallocated = zeros_from(&seg.path, bad).map_err(io_err)?;
     let file = OpenOptions::new()
         .write(true)
         .open(&seg.path)
@@ -301,8 +319,14 @@ fn repair_tail(
     file.set_len(bad).map_err(io_err)?;
     file.sync_data().map_err(io_err)?;
     debug_assert_eq!(file.file().metadata().map_err(io_err)?.len(), bad);
-    warn!(file = %seg.path.display(), offset = bad, bytes_removed = file_len - bad, %reason,
-        "truncated a torn tail left by a crash");
+    if preallocated {
+        // The writer preallocates zeros ahead of its appends: an all-zero rest is the normal
+        // end of the last segment, not damage.
+        debug!(file = %seg.path.display(), offset = bad, "trimmed preallocated space");
+    } else {
+        warn!(file = %seg.path.display(), offset = bad, bytes_removed = file_len - bad, %reason,
+            "truncated a torn tail left by a crash");
+    }
     Ok(TruncatedTail {
         file: seg.path.clone(),
         offset: bad,

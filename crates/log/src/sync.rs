@@ -66,13 +66,16 @@ impl Syncer {
         })
     }
 
-    pub(crate) fn busy(&self) -> bool {
-        lock(&self.shared).busy
+    /// Whether a new job can be submitted: nothing in flight and the last result collected
+    /// (a result is never overwritten, so an fsync error cannot be lost).
+    pub(crate) fn ready(&self) -> bool {
+        let slot = lock(&self.shared);
+        !slot.busy && slot.done.is_none()
     }
 
     pub(crate) fn submit(&self, job: SyncJob) {
         let mut slot = lock(&self.shared);
-        debug_assert!(!slot.busy && slot.job.is_none());
+        debug_assert!(!slot.busy && slot.job.is_none() && slot.done.is_none());
         slot.job = Some(job);
         slot.busy = true;
         self.shared.1.notify_all();

@@ -68,12 +68,20 @@ struct ActiveSegment {
     file: Arc<IoFile>,
     written_len: u64,
     synced_len: u64,
+    /// File length: records end at `written_len`, zeros follow up to here. Overwriting
+    /// blocks that already exist lets fdatasync flush data alone, with no file-size update
+    /// to journal: on ext4 an appending fdatasync costs ~20x an overwriting one.
+    allocated_len: u64,
 }
 
-/// An accepted append call waiting for its commit.
-struct Pending {
-    first_seq: Seq,
-    records: Vec<Bytes>,
+/// How much zeroed space is added to the active segment at a time.
+const PREALLOC_BYTES: u64 = 8 * 1024 * 1024;
+
+/// An append call waiting for the commit of its batch: outcomes are delivered in call order,
+/// so even a rejected call waits for the accepted calls before it.
+enum Pending {
+    Accepted { first_seq: Seq, records: Vec<Bytes> },
+    Rejected { records: Vec<Bytes>, text: String },
 }
 
 struct Failure {
@@ -131,6 +139,7 @@ impl Writer {
             file: Arc::new(t.file),
             written_len: t.len,
             synced_len: t.len,
+            allocated_len: t.len,
         });
         let stats = LogStats {
             appended_seq: last,
@@ -231,20 +240,19 @@ impl Writer {
     fn process(&mut self, calls: Vec<Vec<Bytes>>) {
         let mut chunk = Vec::new();
         for records in calls {
-            if let Some(f) = &self.failure {
-                let text = f.text.clone();
-                self.fail(records, text);
-                continue;
-            }
-            if let Some(text) = self.oversized(&records) {
-                self.fail(records, text);
+            let rejection = match &self.failure {
+                Some(f) => Some(f.text.clone()),
+                None => self.oversized(&records),
+            };
+            if let Some(text) = rejection {
+                chunk.push(Pending::Rejected { records, text });
                 continue;
             }
             match self.stage(&mut chunk, &records) {
                 Ok(()) => {
                     let first_seq = self.next_seq;
                     self.next_seq += records.len() as u64;
-                    chunk.push(Pending { first_seq, records });
+                    chunk.push(Pending::Accepted { first_seq, records });
                 }
                 Err(e) => self.enter_failed(&e, std::mem::take(&mut chunk), Some(records)),
             }
@@ -315,6 +323,16 @@ impl Writer {
             .seg
             .as_mut()
             .ok_or_else(|| io::Error::other("no open segment"))?;
+        let end = seg.written_len + bytes.len() as u64;
+        if end > seg.allocated_len {
+            // Zero a region ahead of the writes and make its size durable once, so that the
+            // fdatasyncs of the next appends need not.
+            let target = end.max((seg.allocated_len + PREALLOC_BYTES).min(self.segment_bytes_max));
+            seg.file
+                .write_zeros(seg.allocated_len.max(seg.written_len), target)?;
+            seg.file.sync_data()?;
+            seg.allocated_len = target;
+        }
         seg.file.write_all(bytes)?;
         seg.written_len += bytes.len() as u64;
         self.stats.bytes_written += bytes.len() as u64;
@@ -324,44 +342,46 @@ impl Writer {
     /// Writes what is buffered, fsyncs (`Always`) and reports the chunk durable. On error the
     /// chunk is left for the caller to fail.
     fn commit(&mut self, chunk: &mut Vec<Pending>) -> io::Result<()> {
-        if chunk.is_empty() {
-            debug_assert!(self.buf.is_empty());
-            return Ok(());
-        }
-        self.write_buf()?;
         let last = self.next_seq - 1;
-        self.stats.appended_seq = last;
-        if self.policy == FsyncPolicy::Always
-            && let Some(seg) = self.seg.as_mut()
-        {
-            seg.file.sync_data()?;
-            seg.synced_len = seg.written_len;
-            self.stats.fsync_count += 1;
-            self.synced_seq = last;
+        if chunk.iter().any(|p| matches!(p, Pending::Accepted { .. })) {
+            self.write_buf()?;
+            self.stats.appended_seq = last;
+            if self.policy == FsyncPolicy::Always
+                && let Some(seg) = self.seg.as_mut()
+            {
+                seg.file.sync_data()?;
+                seg.synced_len = seg.written_len;
+                self.stats.fsync_count += 1;
+                self.synced_seq = last;
+            }
         }
+        debug_assert!(self.buf.is_empty());
         for p in chunk.drain(..) {
-            self.report_durable(p);
+            match p {
+                Pending::Accepted { first_seq, records } => self.report_durable(first_seq, records),
+                Pending::Rejected { records, text } => self.fail(records, text),
+            }
         }
         debug_assert_eq!(self.reported_seq, last);
         Ok(())
     }
 
-    fn report_durable(&mut self, p: Pending) {
-        let n = p.records.len() as u64;
-        debug_assert_eq!(p.first_seq, self.reported_seq + 1);
+    fn report_durable(&mut self, first_seq: Seq, records: Vec<Bytes>) {
+        let n = records.len() as u64;
+        debug_assert_eq!(first_seq, self.reported_seq + 1);
         if self.policy == FsyncPolicy::EverySec {
-            self.unsynced.extend(p.records.iter().cloned());
+            self.unsynced.extend(records.iter().cloned());
         }
-        self.reported_seq = p.first_seq + n - 1;
-        debug_assert_eq!(
-            self.unsynced.len() as u64,
-            self.reported_seq - self.synced_seq
+        self.reported_seq = first_seq + n - 1;
+        debug_assert!(
+            self.policy == FsyncPolicy::Always
+                || self.unsynced.len() as u64 == self.reported_seq - self.synced_seq
         );
         self.shared
             .durable_seq
             .store(self.reported_seq, Ordering::SeqCst);
         self.stats.records_durable += n;
-        self.sink.durable(p.first_seq, p.records);
+        self.sink.durable(first_seq, records);
     }
 
     fn fail(&mut self, records: Vec<Bytes>, text: String) {
@@ -390,6 +410,15 @@ impl Writer {
             self.stats.fsync_count += 1;
             self.mark_synced(self.reported_seq);
         }
+        // Only the last segment may end in preallocated zeros: trim this one (durably)
+        // before the next exists.
+        if let Some(seg) = self.seg.as_mut()
+            && seg.allocated_len > seg.written_len
+        {
+            seg.file.set_len(seg.written_len)?;
+            seg.file.sync_data()?;
+            seg.allocated_len = seg.written_len;
+        }
         let shared = Arc::clone(&self.shared);
         let _guard = shared
             .segments_lock
@@ -404,20 +433,34 @@ impl Writer {
             file: Arc::new(file),
             written_len: HEADER_LEN,
             synced_len: HEADER_LEN,
+            allocated_len: HEADER_LEN,
         });
         self.generation += 1;
         Ok(())
     }
 
+    /// Fails the unreported calls of the batch and enters the failed state. The calls are
+    /// reported failed once the tail is restored (right away if the first attempt works).
     fn enter_failed(&mut self, err: &io::Error, chunk: Vec<Pending>, extra: Option<Vec<Bytes>>) {
+        debug_assert!(self.failure.is_none());
         let text = misconf(err);
         error!(error = %err, "log write failed; appends are rejected until the log is writable again");
         self.buf.clear();
-        for p in chunk {
-            self.fail(p.records, text.clone());
-        }
+        let mut calls: Vec<Pending> = chunk
+            .into_iter()
+            .map(|p| match p {
+                Pending::Accepted { records, .. } => Pending::Rejected {
+                    records,
+                    text: text.clone(),
+                },
+                rejected => rejected,
+            })
+            .collect();
         if let Some(records) = extra {
-            self.fail(records, text.clone());
+            calls.push(Pending::Rejected {
+                records,
+                text: text.clone(),
+            });
         }
         self.next_seq = self.reported_seq + 1;
         self.stats.appended_seq = self.reported_seq;
@@ -426,8 +469,26 @@ impl Writer {
             text,
             next_retry: Instant::now() + self.retry_interval,
         });
+        // The callers learn at once that their writes were not made durable. If the tail
+        // cannot be restored yet, their bytes may still be in the file: should the process
+        // crash before a retry restores it, they may reappear (as any unacknowledged write
+        // may); once restored, they never will.
         if let Err(e) = self.restore_tail() {
             warn!(error = %e, "could not restore the log tail yet; will retry");
+        }
+        self.fail_all(calls, "");
+    }
+
+    /// Reports rejected calls failed, in order, appending `note` to their error text.
+    fn fail_all(&mut self, calls: Vec<Pending>, note: &str) {
+        for p in calls {
+            match p {
+                Pending::Rejected { records, text } => self.fail(records, format!("{text}{note}")),
+                Pending::Accepted { records, .. } => {
+                    debug_assert!(false, "accepted call in a failed list");
+                    self.fail(records, note.to_string());
+                }
+            }
         }
     }
 
@@ -485,6 +546,7 @@ impl Writer {
         seg.file = Arc::new(file);
         seg.written_len = len;
         seg.synced_len = len;
+        seg.allocated_len = len;
         self.stats.fsync_count += 1;
         self.generation += 1;
         self.mark_synced(self.reported_seq);
@@ -511,8 +573,10 @@ impl Writer {
         Ok(())
     }
 
+    /// `EverySec`: unsynced bytes and a syncer ready to take them (when it is busy, its
+    /// `Wake` message ends the wait instead of a deadline).
     fn sync_wanted(&self) -> bool {
-        self.syncer.is_some()
+        self.syncer.as_ref().is_some_and(Syncer::ready)
             && self
                 .seg
                 .as_ref()
@@ -526,7 +590,7 @@ impl Writer {
         let (Some(syncer), Some(seg)) = (&self.syncer, &self.seg) else {
             return;
         };
-        if seg.written_len <= seg.synced_len || syncer.busy() {
+        if seg.written_len <= seg.synced_len || !syncer.ready() {
             return;
         }
         syncer.submit(SyncJob {
@@ -611,6 +675,18 @@ impl Writer {
         }
         if let Some(mut syncer) = self.syncer.take() {
             syncer.stop();
+        }
+        // A clean shutdown leaves no preallocated zeros behind.
+        if self.failure.is_none()
+            && let Some(seg) = self.seg.as_mut()
+            && seg.allocated_len > seg.written_len
+            && seg
+                .file
+                .set_len(seg.written_len)
+                .and_then(|()| seg.file.sync_data())
+                .is_ok()
+        {
+            seg.allocated_len = seg.written_len;
         }
         self.publish();
     }

@@ -8,7 +8,7 @@ use cairn_engine::commands::{eq_ignore_case, parse_f64, parse_i64, syntax_error}
 use cairn_engine::{Engine, Spec, glob, table};
 use cairn_resp::Reply;
 
-use crate::config::Config;
+use crate::config::{Config, OutputLimit, log_filter, parse_size};
 use crate::node::Core;
 use crate::session::Session;
 
@@ -93,6 +93,10 @@ pub fn client_kill(s: &mut Session, argv: &[Bytes]) -> Reply {
         } else if eq_ignore_case(opt, "LADDR") {
             laddr = Some(String::from_utf8_lossy(val).into_owned());
         } else if eq_ignore_case(opt, "USER") {
+            if &val[..] != b"default" {
+                let name = table::lossy_trim(val, 128);
+                return Reply::error(format!("ERR No such user '{name}'"));
+            }
             user = Some(val.clone());
         } else if eq_ignore_case(opt, "SKIPME") {
             skipme = match crate::commands::on_off(val).or_else(|| yes_no(val)) {
@@ -100,6 +104,13 @@ pub fn client_kill(s: &mut Session, argv: &[Bytes]) -> Reply {
                 None => return syntax_error(),
             };
         } else if eq_ignore_case(opt, "TYPE") {
+            if !["normal", "master", "replica", "slave", "pubsub"]
+                .iter()
+                .any(|k| eq_ignore_case(val, k))
+            {
+                let kind = table::lossy_trim(val, 64);
+                return Reply::error(format!("ERR Unknown client type '{kind}'"));
+            }
             if !eq_ignore_case(val, "normal") {
                 return Reply::Int(0);
             }
@@ -115,11 +126,20 @@ pub fn client_kill(s: &mut Session, argv: &[Bytes]) -> Reply {
             && user.as_ref().is_none_or(|u| &u[..] == b"default")
             && !(skipme && c.id == s.client.id);
         if matches {
-            c.kill();
+            kill_client(s, &c);
             killed += 1;
         }
     }
     Reply::Int(killed)
+}
+
+/// Kills a client; the calling client itself is closed after its reply is written.
+fn kill_client(s: &mut Session, c: &crate::clients::ClientState) {
+    if c.id == s.client.id {
+        s.closing = true;
+    } else {
+        c.kill();
+    }
 }
 
 fn yes_no(arg: &[u8]) -> Option<bool> {
@@ -135,7 +155,8 @@ fn yes_no(arg: &[u8]) -> Option<bool> {
 // ---------------------------------------------------------------------------------------------
 // CONFIG
 
-/// (name, mutable at runtime). The order is CONFIG GET's.
+/// (name, mutable at runtime). The order is CONFIG GET's. Setting an immutable option to
+/// its current value is accepted (tools round-trip `CONFIG GET *`).
 const OPTIONS: &[(&str, bool)] = &[
     ("bind", false),
     ("port", false),
@@ -151,8 +172,8 @@ const OPTIONS: &[(&str, bool)] = &[
     ("client-output-buffer-limit", true),
     ("snapshot-log-bytes", true),
     ("log-segment-bytes", false),
-    ("loglevel", false),
-    ("save", false),
+    ("loglevel", true),
+    ("save", true),
     ("maxmemory", false),
     ("maxmemory-policy", false),
 ];
@@ -170,11 +191,11 @@ fn option_value(config: &Config, name: &str) -> String {
         "databases" => config.databases.to_string(),
         "proto-max-bulk-len" => config.proto_max_bulk_len.to_string(),
         "client-query-buffer-limit" => config.client_query_buffer_limit.to_string(),
-        "client-output-buffer-limit" => config.client_output_buffer_limit.to_string(),
+        "client-output-buffer-limit" => config.client_output_buffer_limit.redis_format(),
         "snapshot-log-bytes" => config.snapshot_log_bytes.to_string(),
         "log-segment-bytes" => config.log_segment_bytes.to_string(),
         "loglevel" => config.loglevel.clone(),
-        "save" => String::new(),
+        "save" => config.save.clone(),
         "maxmemory" => "0".into(),
         "maxmemory-policy" => "noeviction".into(),
         _ => String::new(),
@@ -190,10 +211,8 @@ pub fn config_get(s: &mut Session, argv: &[Bytes]) -> Reply {
             .any(|p| glob::matches(p, name.as_bytes(), true))
         {
             let value = option_value(&config, name);
-            out.push((
-                Reply::bulk(Bytes::from_static(name.as_bytes())),
-                Reply::bulk(Bytes::from(value)),
-            ));
+            let name = Reply::bulk(Bytes::from_static(name.as_bytes()));
+            out.push((name, Reply::bulk(Bytes::from(value))));
         }
     }
     Reply::Map(out)
@@ -203,84 +222,80 @@ pub fn config_set(s: &mut Session, argv: &[Bytes]) -> Reply {
     if !argv.len().is_multiple_of(2) {
         return table::arity_error("config|set");
     }
+    let failed = |name: &str, message: &str| {
+        Reply::error(format!(
+            "ERR CONFIG SET failed (possibly related to argument '{name}') - {message}"
+        ))
+    };
     let mut config = s.shared.config.write().expect("config lock");
     let mut next = config.clone();
+    let mut seen: Vec<&str> = Vec::new();
     for pair in argv[2..].chunks(2) {
         let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
         let value = String::from_utf8_lossy(&pair[1]).into_owned();
-        let Some((name, mutable)) = OPTIONS.iter().find(|(n, _)| *n == name) else {
+        let Some(&(name, mutable)) = OPTIONS.iter().find(|(n, _)| *n == name) else {
             return Reply::error(format!(
                 "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
             ));
         };
+        if seen.contains(&name) {
+            return failed(name, "duplicate parameter");
+        }
+        seen.push(name);
         if !mutable {
-            return Reply::error(format!(
-                "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
-            ));
+            if option_value(&next, name) == value {
+                continue;
+            }
+            return failed(name, "can't set immutable config");
         }
         if let Err(message) = set_option(&mut next, name, &value) {
-            return Reply::error(format!(
-                "ERR CONFIG SET failed (possibly related to argument '{name}') - {message}"
-            ));
+            return failed(name, &message);
         }
     }
     *config = next;
     Reply::ok()
 }
 
-fn parse_size(value: &str) -> Result<u64, String> {
-    let lower = value.to_ascii_lowercase();
-    let (digits, unit) = match lower.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => lower.split_at(i),
-        None => (lower.as_str(), ""),
-    };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| "argument must be a memory value".to_string())?;
-    let mult = match unit {
-        "" | "b" => 1,
-        "k" => 1000,
-        "kb" => 1024,
-        "m" => 1000 * 1000,
-        "mb" => 1024 * 1024,
-        "g" => 1000 * 1000 * 1000,
-        "gb" => 1024 * 1024 * 1024,
-        _ => return Err("argument must be a memory value".into()),
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| "argument must be a memory value".into())
-}
-
 fn set_option(c: &mut Config, name: &str, value: &str) -> Result<(), String> {
-    let int = || {
-        value
-            .parse::<u64>()
-            .map_err(|_| "argument couldn't be parsed into an integer".to_string())
+    let int = |min: u64, max: u64| match value.parse::<u64>() {
+        Ok(v) if (min..=max).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        )),
+    };
+    let size_at_least = |min: u64| match parse_size(value) {
+        Ok(v) if v >= min => Ok(v),
+        _ => Err(format!(
+            "argument must be between {min} and 9223372036854775807 inclusive"
+        )),
     };
     match name {
         "requirepass" => c.requirepass = (!value.is_empty()).then(|| value.to_string()),
-        "maxclients" => c.maxclients = int()?.max(1) as usize,
-        "timeout" => c.timeout_s = int()?,
-        "proto-max-bulk-len" => {
-            let v = parse_size(value)?;
-            if v < 1024 * 1024 {
-                return Err(
-                    "argument must be between 1048576 and 9223372036854775807 inclusive".into(),
-                );
-            }
-            c.proto_max_bulk_len = v as usize;
-        }
+        "maxclients" => c.maxclients = int(1, u64::from(u32::MAX))? as usize,
+        "timeout" => c.timeout_s = int(0, i32::MAX as u64)?,
+        // Redis refuses bulk and query-buffer limits under 1 MiB.
+        "proto-max-bulk-len" => c.proto_max_bulk_len = size_at_least(1024 * 1024)? as usize,
         "client-query-buffer-limit" => {
-            let v = parse_size(value)?;
-            if v < 1024 * 1024 {
+            c.client_query_buffer_limit = size_at_least(1024 * 1024)? as usize;
+        }
+        "client-output-buffer-limit" => c.client_output_buffer_limit = OutputLimit::parse(value)?,
+        "snapshot-log-bytes" => c.snapshot_log_bytes = parse_size(value)?,
+        "loglevel" => {
+            if log_filter(value).is_none() {
                 return Err(
-                    "argument must be between 1048576 and 9223372036854775807 inclusive".into(),
+                    "argument(s) must be one of the following: debug, verbose, notice, warning"
+                        .into(),
                 );
             }
-            c.client_query_buffer_limit = v as usize;
+            c.loglevel = value.to_string();
         }
-        "client-output-buffer-limit" => c.client_output_buffer_limit = parse_size(value)? as usize,
-        "snapshot-log-bytes" => c.snapshot_log_bytes = parse_size(value)?,
+        "save" => {
+            let words: Vec<&str> = value.split_whitespace().collect();
+            if !words.len().is_multiple_of(2) || words.iter().any(|w| w.parse::<u64>().is_err()) {
+                return Err("Invalid save parameters".into());
+            }
+            c.save = words.join(" ");
+        }
         _ => return Err("can't set immutable config".into()),
     }
     Ok(())
@@ -371,7 +386,9 @@ pub fn shutdown(s: &mut Session, argv: &[Bytes]) -> Option<Reply> {
         if let Err(e) = saved {
             tracing::error!("snapshot at shutdown failed: {e}");
             if !force {
-                return Some(Reply::error_static("ERR Errors trying to SHUTDOWN. Check logs."));
+                return Some(Reply::error_static(
+                    "ERR Errors trying to SHUTDOWN. Check logs.",
+                ));
             }
         }
         tracing::info!("shutdown requested by a client");

@@ -68,7 +68,7 @@ impl ClientState {
             "N"
         };
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={age_s} idle={} flags={flags} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={cmd} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=8 name={} age={age_s} idle={} flags={flags} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={cmd} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -77,8 +77,6 @@ impl ClientState {
             self.db.load(Relaxed),
             qbuf + omem + 16384,
             self.resp.load(Relaxed),
-            text(&self.lib_name),
-            text(&self.lib_ver),
         )
     }
 }

@@ -1,5 +1,5 @@
 //! Connection and node commands (`Handler::Session` rows): HELLO, AUTH, SELECT, CLIENT,
-//! CONFIG, INFO, SAVE, SHUTDOWN, DEBUG… Those that need engine state run on the engine thread
+//! CONFIG, INFO, SAVE, SHUTDOWN, DEBUG… Those that need engine state run on the core
 //! through `Session::call`, in order with the session's other commands.
 
 use std::sync::atomic::Ordering::Relaxed;

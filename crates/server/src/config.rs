@@ -86,19 +86,20 @@ pub struct Flags {
         env = "CAIRN_CLIENT_QUERY_BUFFER_LIMIT"
     )]
     pub client_query_buffer_limit: Option<usize>,
-    /// Close a client whose pending replies exceed this many bytes; 0 = no limit [default: 0].
+    /// Limit on a normal client's unread replies, as Redis writes it ("normal <hard> <soft>
+    /// <soft-seconds>") or a plain byte count (the hard limit); 0 = none [default: "normal 0 0 0"].
     #[arg(
         long = "client-output-buffer-limit",
         env = "CAIRN_CLIENT_OUTPUT_BUFFER_LIMIT"
     )]
-    pub client_output_buffer_limit: Option<usize>,
+    pub client_output_buffer_limit: Option<String>,
     /// Take a snapshot (and truncate the log) after this many log bytes [default: 67108864].
     #[arg(long = "snapshot-log-bytes", env = "CAIRN_SNAPSHOT_LOG_BYTES")]
     pub snapshot_log_bytes: Option<u64>,
     /// Size at which the log starts a new segment file, in bytes [default: 67108864].
     #[arg(long = "log-segment-bytes", env = "CAIRN_LOG_SEGMENT_BYTES")]
     pub log_segment_bytes: Option<u64>,
-    /// Log filter: error, warn, info, debug, trace [default: info].
+    /// Log level: debug, verbose, notice, warning (or error, warn, info, trace) [default: notice].
     #[arg(long, env = "CAIRN_LOGLEVEL")]
     pub loglevel: Option<String>,
 }
@@ -117,7 +118,7 @@ struct FileConfig {
     databases: Option<usize>,
     proto_max_bulk_len: Option<usize>,
     client_query_buffer_limit: Option<usize>,
-    client_output_buffer_limit: Option<usize>,
+    client_output_buffer_limit: Option<String>,
     snapshot_log_bytes: Option<u64>,
     log_segment_bytes: Option<u64>,
     loglevel: Option<String>,
@@ -136,11 +137,16 @@ pub struct Config {
     pub databases: usize,
     pub proto_max_bulk_len: usize,
     pub client_query_buffer_limit: usize,
-    pub client_output_buffer_limit: usize,
+    pub client_output_buffer_limit: OutputLimit,
     pub snapshot_log_bytes: u64,
     pub log_segment_bytes: u64,
     pub loglevel: String,
+    /// Accepted and reported for compatibility (`CONFIG SET save ""`); snapshots follow
+    /// `snapshot_log_bytes`.
+    pub save: String,
     pub config_file: Option<PathBuf>,
+    /// Fault injection into the log's file I/O, for in-process tests; never set from outside.
+    pub log_faults: Option<std::sync::Arc<cairn_log::Faults>>,
 }
 
 impl Default for Config {
@@ -157,12 +163,14 @@ impl Default for Config {
             // Redis's defaults: 512 MiB bulk strings, 1 GiB query buffer.
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
-            client_output_buffer_limit: 0,
+            client_output_buffer_limit: OutputLimit::default(),
             // 64 MiB of log between snapshots keeps replay on restart well under a second.
             snapshot_log_bytes: 64 * 1024 * 1024,
             log_segment_bytes: 64 * 1024 * 1024,
-            loglevel: "info".into(),
+            loglevel: "notice".into(),
+            save: String::new(),
             config_file: None,
+            log_faults: None,
         }
     }
 }
@@ -207,10 +215,16 @@ impl Config {
                 .client_query_buffer_limit
                 .or(file.client_query_buffer_limit)
                 .unwrap_or(d.client_query_buffer_limit),
-            client_output_buffer_limit: flags
+            client_output_buffer_limit: match flags
                 .client_output_buffer_limit
                 .or(file.client_output_buffer_limit)
-                .unwrap_or(d.client_output_buffer_limit),
+            {
+                Some(text) => OutputLimit::parse(&text).map_err(|message| ConfigError::Value {
+                    name: "client-output-buffer-limit",
+                    message,
+                })?,
+                None => d.client_output_buffer_limit,
+            },
             snapshot_log_bytes: flags
                 .snapshot_log_bytes
                 .or(file.snapshot_log_bytes)
@@ -220,7 +234,9 @@ impl Config {
                 .or(file.log_segment_bytes)
                 .unwrap_or(d.log_segment_bytes),
             loglevel: flags.loglevel.or(file.loglevel).unwrap_or(d.loglevel),
+            save: d.save,
             config_file: flags.config,
+            log_faults: None,
         };
         config.validate()?;
         Ok(config)
@@ -252,14 +268,109 @@ impl Config {
         if self.log_segment_bytes < 64 * 1024 {
             return bad("log-segment-bytes", "must be at least 65536");
         }
-        if !["error", "warn", "info", "debug", "trace"].contains(&self.loglevel.as_str()) {
-            return bad("loglevel", "must be one of error, warn, info, debug, trace");
+        if log_filter(&self.loglevel).is_none() {
+            return bad(
+                "loglevel",
+                "must be one of debug, verbose, notice, warning (or error, warn, info, trace)",
+            );
         }
         if self.bind.parse::<std::net::IpAddr>().is_err() && self.bind != "localhost" {
             return bad("bind", "must be an IP address");
         }
         Ok(())
     }
+}
+
+/// The tracing filter for a log level: Redis's names (debug, verbose, notice, warning) and
+/// the usual ones (error, warn, info, trace).
+pub fn log_filter(level: &str) -> Option<&'static str> {
+    Some(match level {
+        "trace" => "trace",
+        "debug" | "verbose" => "debug",
+        "info" | "notice" => "info",
+        "warn" | "warning" => "warn",
+        "error" => "error",
+        _ => return None,
+    })
+}
+
+/// `client-output-buffer-limit` for normal clients: close a client whose unread replies
+/// exceed `hard_bytes`, or stay above `soft_bytes` for `soft_seconds` (0 = no limit).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutputLimit {
+    pub hard_bytes: u64,
+    pub soft_bytes: u64,
+    pub soft_seconds: u64,
+}
+
+/// The other classes' limits, reported as Redis's defaults (Cairn has no replicas, and
+/// pub/sub clients are normal clients for now).
+const OTHER_CLASSES: &str = "slave 268435456 67108864 60 pubsub 33554432 8388608 60";
+
+impl OutputLimit {
+    /// Parses Redis's form (`normal 1mb 0 0 pubsub …`) or a plain size (the hard limit).
+    pub fn parse(text: &str) -> Result<OutputLimit, String> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        if let [size] = words.as_slice() {
+            return Ok(OutputLimit {
+                hard_bytes: parse_size(size)?,
+                ..OutputLimit::default()
+            });
+        }
+        if words.is_empty() || !words.len().is_multiple_of(4) {
+            return Err("Wrong number of arguments in buffer limit configuration.".into());
+        }
+        let mut limit = None;
+        for class in words.chunks(4) {
+            let parsed = OutputLimit {
+                hard_bytes: parse_size(class[1])?,
+                soft_bytes: parse_size(class[2])?,
+                soft_seconds: class[3].parse().map_err(|_| {
+                    "Error in soft_seconds setting in buffer limit configuration.".to_string()
+                })?,
+            };
+            match class[0] {
+                "normal" => limit = Some(parsed),
+                "slave" | "replica" | "pubsub" => {}
+                other => {
+                    return Err(format!(
+                        "Invalid client class specified in buffer limit configuration: {other}"
+                    ));
+                }
+            }
+        }
+        Ok(limit.unwrap_or_default())
+    }
+
+    pub fn redis_format(&self) -> String {
+        format!(
+            "normal {} {} {} {OTHER_CLASSES}",
+            self.hard_bytes, self.soft_bytes, self.soft_seconds
+        )
+    }
+}
+
+/// A byte count with Redis's units (`1mb`, `64k`, `1gb`; k/m/g are powers of 1000, kb/mb/gb
+/// of 1024).
+pub fn parse_size(value: &str) -> Result<u64, String> {
+    let lower = value.to_ascii_lowercase();
+    let split = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
+    let (digits, unit) = lower.split_at(split);
+    let bad = || "argument must be a memory value".to_string();
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let mult: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(mult).ok_or_else(bad)
 }
 
 #[cfg(test)]

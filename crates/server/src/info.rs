@@ -1,5 +1,5 @@
 //! INFO: the sections Redis clients and tools read, filled from the node's state. Runs on the
-//! engine thread (it reads the keyspace).
+//! core (it reads the keyspace).
 
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
@@ -62,13 +62,14 @@ pub fn render(core: &Core, args: &[Bytes]) -> String {
             "memory" => memory(&mut out),
             "persistence" => persistence(core, &mut out),
             "stats" => stats(core, &mut out),
-            "replication" => out.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n"),
+            "replication" => replication(core, &mut out),
             "cpu" => cpu(&mut out),
             "commandstats" => {
                 out.push_str("# Commandstats\r\n");
                 COMMAND_STATS.render(&mut out);
             }
             "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+            "errorstats" => errorstats(core, &mut out),
             "keyspace" => keyspace(core, &mut out),
             _ => {}
         }
@@ -162,15 +163,39 @@ fn stats(core: &Core, out: &mut String) {
     let s = &core.shared.stats;
     let _ = write!(
         out,
-        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\ntotal_error_replies:0\r\nprotocol_errors:{}\r\n",
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\ntotal_error_replies:{}\r\nprotocol_errors:{}\r\n",
         s.connections_received.load(Relaxed),
         s.commands_processed.load(Relaxed),
         s.net_input_bytes.load(Relaxed),
         s.net_output_bytes.load(Relaxed),
         s.rejected_connections.load(Relaxed),
         s.expired_keys.load(Relaxed),
+        s.error_replies.load(Relaxed),
         s.protocol_errors.load(Relaxed),
     );
+}
+
+fn replication(core: &Core, out: &mut String) {
+    // A single node is a primary without replicas; the offset is the log's durable seq.
+    let _ = write!(
+        out,
+        "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{:040x}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
+        core.shared.node_id, core.durable_seq
+    );
+}
+
+fn errorstats(core: &Core, out: &mut String) {
+    out.push_str("# Errorstats\r\n");
+    for (prefix, count) in core
+        .shared
+        .stats
+        .errors_by_prefix
+        .lock()
+        .expect("stats lock")
+        .iter()
+    {
+        let _ = write!(out, "errorstat_{prefix}:count={count}\r\n");
+    }
 }
 
 fn cpu(out: &mut String) {

@@ -1,8 +1,8 @@
-//! A Cairn node: configuration, the RESP front end, sessions, and the engine thread over the
+//! A Cairn node: configuration, the RESP front end, sessions, and the core over the
 //! log.
 //!
 //! - `config`: options (file < env < flags), Redis names.
-//! - `node`: opens the log, rebuilds state, runs the engine thread (writes → log → apply →
+//! - `node`: opens the log, rebuilds state, runs the core (writes → log → apply →
 //!   reply; reads behind a barrier; expiry ticks; snapshots).
 //! - `session`: one task per connection: decode, gate, dispatch, ordered replies, limits.
 //! - `commands`, `admin`, `info`: connection and node commands.
@@ -26,11 +26,11 @@ use tokio::net::TcpListener;
 pub use config::{Config, Flags};
 use node::{Msg, Shared};
 
-/// A running node: the listener address and the handles to stop it.
+/// A node ready to serve: state rebuilt, listener bound.
 pub struct Server {
     pub shared: Arc<Shared>,
     pub listener: TcpListener,
-    engine: std::thread::JoinHandle<()>,
+    node: node::Started,
 }
 
 impl Server {
@@ -40,11 +40,11 @@ impl Server {
         let listener = TcpListener::bind(addr).await.map_err(|e| {
             anyhow::anyhow!("cannot listen on {}:{}: {e}", config.bind, config.port)
         })?;
-        let (shared, engine) = node::start(config)?;
+        let node = node::start(config)?;
         Ok(Server {
-            shared,
+            shared: node.shared.clone(),
             listener,
-            engine,
+            node,
         })
     }
 
@@ -52,14 +52,22 @@ impl Server {
         self.listener.local_addr().expect("bound listener")
     }
 
-    /// Accepts clients until SHUTDOWN or `stop`; then drains the engine thread.
+    /// Serves clients on the current thread until SHUTDOWN (or `request_shutdown`), then
+    /// closes the log. Every session and the core run on this one thread, as in Redis; the
+    /// log's writer has its own.
     pub async fn run(self) -> anyhow::Result<()> {
+        let local = tokio::task::LocalSet::new();
+        local.run_until(self.serve()).await
+    }
+
+    async fn serve(self) -> anyhow::Result<()> {
+        let (node, done) = self.node.spawn();
         let mut shutdown = self.shared.shutdown.subscribe();
         loop {
             tokio::select! {
                 accepted = self.listener.accept() => {
                     let Ok((stream, addr)) = accepted else { continue };
-                    self.accept(stream, addr);
+                    accept(&self.shared, &node, stream, addr);
                 }
                 _ = shutdown.changed() => break,
             }
@@ -68,30 +76,41 @@ impl Server {
             client.kill();
         }
         let _ = self.shared.inbox.send(Msg::Stop);
-        let engine = self.engine;
-        tokio::task::spawn_blocking(move || engine.join())
-            .await
-            .ok();
+        let _ = done.await;
         Ok(())
     }
 
-    fn accept(&self, mut stream: tokio::net::TcpStream, addr: std::net::SocketAddr) {
-        let shared = self.shared.clone();
-        shared.stats.connections_received.fetch_add(1, Relaxed);
-        let maxclients = shared.config.read().expect("config lock").maxclients;
-        if shared.clients.len() >= maxclients {
-            shared.stats.rejected_connections.fetch_add(1, Relaxed);
-            tokio::spawn(async move {
-                let _ = stream
-                    .write_all(b"-ERR max number of clients reached\r\n")
-                    .await;
-            });
-            return;
-        }
-        let laddr = stream.local_addr().unwrap_or(addr);
-        let client = shared.clients.register(addr, laddr);
-        tokio::spawn(session::serve(stream, shared, client));
+    /// Runs the server on a thread of its own (for tests and embedding).
+    pub fn spawn_thread(self) -> std::thread::JoinHandle<anyhow::Result<()>> {
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(self.run())
+        })
     }
+}
+
+fn accept(
+    shared: &Arc<Shared>,
+    node: &node::NodeHandle,
+    mut stream: tokio::net::TcpStream,
+    addr: std::net::SocketAddr,
+) {
+    shared.stats.connections_received.fetch_add(1, Relaxed);
+    let maxclients = shared.config.read().expect("config lock").maxclients;
+    if shared.clients.len() >= maxclients {
+        shared.stats.rejected_connections.fetch_add(1, Relaxed);
+        tokio::task::spawn_local(async move {
+            let _ = stream
+                .write_all(b"-ERR max number of clients reached\r\n")
+                .await;
+        });
+        return;
+    }
+    let laddr = stream.local_addr().unwrap_or(addr);
+    let client = shared.clients.register(addr, laddr);
+    tokio::task::spawn_local(session::serve(stream, shared.clone(), node.clone(), client));
 }
 
 /// Asks a running node to stop the way SHUTDOWN does (snapshot, then exit).

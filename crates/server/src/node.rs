@@ -1,7 +1,8 @@
-//! The node: opens the log, rebuilds state (snapshot + replay), and runs the engine thread.
-//!
-//! The engine thread owns the `Engine`. Sessions send it messages; it is the only place
-//! replicated state changes:
+//! The node: opens the log, rebuilds state (snapshot + replay), and runs the `Core` — the
+//! engine and everything around it — on the server's single event-loop thread, as Redis does.
+//! Sessions hand it messages (`NodeHandle::submit`); the log's writer thread (group commit and
+//! fdatasync) reports back through a channel. The core is the only place replicated state
+//! changes:
 //! - a write becomes an `Entry`, stamped with this node's clock and a seed, and is appended
 //!   to the log; when the log reports it durable, the thread applies it and sends the reply.
 //! - a read waits for its *barrier* (every write issued before the read arrived has been
@@ -9,14 +10,15 @@
 //!   holds only durable entries, so a read never shows what a crash could take away.
 //! - tick entries (active expiry) are appended when keys are due, and applied like writes.
 //!
-//! Architecture invariant: replies to one session leave this thread in the order the session
+//! Architecture invariant: replies to one session leave the core in the order the session
 //! sent the commands (writes are applied in issue order, and a read waits for every earlier
 //! write).
 
+use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -67,20 +69,22 @@ pub enum Msg {
     Stop,
 }
 
-/// How often the engine thread looks for keys to expire (Redis's default `hz` is 10).
+/// How often the core looks for keys to expire (Redis's default `hz` is 10).
 const TICK_INTERVAL: Duration = Duration::from_millis(100);
 /// Keys one tick entry may remove, so that one entry never stalls the engine for long.
 const TICK_KEYS_MAX: u32 = 2_000;
-/// Messages handled before pending appends are flushed to the log: bounds the latency a
-/// flood of commands adds to a write's fsync.
+/// Log outcomes handled before yielding to sessions, so replies flow while the log is busy.
 const DRAIN_MAX: usize = 4_096;
 
-/// State every session and the engine thread share.
+pub type Inbox = tokio::sync::mpsc::UnboundedSender<Msg>;
+
+/// State every session and the core share.
 pub struct Shared {
     pub config: RwLock<Config>,
     pub stats: ServerStats,
     pub clients: Clients,
-    pub inbox: Sender<Msg>,
+    /// For other threads (the log's writer, the snapshotter, signal handlers).
+    pub inbox: Inbox,
     pub started: Instant,
     pub node_id: u64,
     pub lastsave_s: AtomicU64,
@@ -117,7 +121,7 @@ enum Waiting {
     },
 }
 
-/// The engine thread's state.
+/// The core's state.
 pub struct Core {
     pub engine: Engine,
     pub shared: Arc<Shared>,
@@ -130,7 +134,7 @@ pub struct Core {
     resolved: u64,
     pending: HashMap<u64, PendingWrite>,
     waiting: VecDeque<(u64, Waiting)>,
-    outgoing: Vec<Bytes>,
+    pub(crate) outgoing: Vec<Bytes>,
     pub durable_seq: Seq,
     bytes_since_snapshot: u64,
     /// SAVE callers and the seq their snapshot must cover.
@@ -139,8 +143,8 @@ pub struct Core {
     pub stopping: bool,
 }
 
-/// Forwards the log's outcomes into the engine thread's inbox.
-struct Sink(Sender<Msg>);
+/// Forwards the log's outcomes into the core's inbox.
+struct Sink(Inbox);
 
 impl LogSink for Sink {
     fn durable(&self, first_seq: Seq, records: Vec<Bytes>) {
@@ -152,8 +156,15 @@ impl LogSink for Sink {
     }
 }
 
-/// Opens the log, rebuilds the engine and starts the engine thread.
-pub fn start(config: Config) -> anyhow::Result<(Arc<Shared>, std::thread::JoinHandle<()>)> {
+/// A node ready to run: state rebuilt, the log's writer started.
+pub struct Started {
+    pub shared: Arc<Shared>,
+    core: Core,
+    rx: tokio::sync::mpsc::UnboundedReceiver<Msg>,
+}
+
+/// Opens the log and rebuilds the engine (snapshot + replay).
+pub fn start(config: Config) -> anyhow::Result<Started> {
     std::fs::create_dir_all(&config.dir).map_err(|e| {
         anyhow::anyhow!("cannot create data directory {}: {e}", config.dir.display())
     })?;
@@ -164,6 +175,7 @@ pub fn start(config: Config) -> anyhow::Result<(Arc<Shared>, std::thread::JoinHa
             AppendFsync::Everysec => FsyncPolicy::EverySec,
         },
         segment_bytes_max: config.log_segment_bytes,
+        faults: config.log_faults.clone(),
         ..FileLogConfig::new(config.dir.clone())
     };
     let started = Instant::now();
@@ -188,7 +200,7 @@ pub fn start(config: Config) -> anyhow::Result<(Arc<Shared>, std::thread::JoinHa
         elapsed_ms = started.elapsed().as_millis() as u64,
         "state rebuilt from the log"
     );
-    let (tx, rx) = std::sync::mpsc::channel();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let log = Arc::new(log.start(Box::new(Sink(tx.clone())))?);
     let (shutdown, _) = tokio::sync::watch::channel(false);
     let shared = Arc::new(Shared {
@@ -234,57 +246,108 @@ pub fn start(config: Config) -> anyhow::Result<(Arc<Shared>, std::thread::JoinHa
             None,
         );
     }
-    let thread = std::thread::Builder::new()
-        .name("cairn-engine".into())
-        .spawn(move || core.run(rx))?;
-    Ok((shared, thread))
+    Ok(Started { shared, core, rx })
 }
 
-impl Core {
-    fn run(mut self, inbox: Receiver<Msg>) {
-        let mut next_tick = Instant::now() + TICK_INTERVAL;
-        loop {
-            self.flush();
-            let timeout = next_tick.saturating_duration_since(Instant::now());
-            match inbox.recv_timeout(timeout) {
-                Ok(msg) => {
-                    if !self.handle(msg) {
-                        break;
-                    }
-                    for msg in inbox.try_iter().take(DRAIN_MAX) {
-                        if !self.handle(msg) {
-                            self.flush();
-                            return self.finish(&inbox);
-                        }
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
-            }
-            if Instant::now() >= next_tick {
-                self.maybe_tick();
-                next_tick = Instant::now() + TICK_INTERVAL;
-            }
-        }
-        self.finish(&inbox);
-    }
+/// The core, shared by the tasks of the event-loop thread.
+#[derive(Clone)]
+pub struct NodeHandle {
+    core: Rc<RefCell<Core>>,
+    flush: Rc<tokio::sync::Notify>,
+}
 
-    /// Waits for what is in flight, then stops the log.
-    fn finish(mut self, inbox: &Receiver<Msg>) {
-        self.flush();
-        while self.resolved < self.issued {
-            match inbox.recv_timeout(Duration::from_secs(5)) {
-                Ok(msg @ (Msg::Durable { .. } | Msg::Failed { .. })) => {
-                    self.handle(msg);
-                }
-                Ok(_) => {}
+impl NodeHandle {
+    /// Hands a session's command to the core; appends are flushed to the log once the tasks
+    /// that are ready have run (group commit across sessions).
+    pub fn submit(&self, msg: Msg) {
+        let mut core = self.core.borrow_mut();
+        core.handle(msg);
+        if !core.outgoing.is_empty() {
+            self.flush.notify_one();
+        }
+    }
+}
+
+impl Started {
+    /// Spawns the core's tasks on the current `LocalSet`; the returned future ends when the
+    /// node has stopped (SHUTDOWN or `Msg::Stop`) and the log is closed.
+    pub fn spawn(self) -> (NodeHandle, tokio::task::JoinHandle<()>) {
+        let node = NodeHandle {
+            core: Rc::new(RefCell::new(self.core)),
+            flush: Rc::new(tokio::sync::Notify::new()),
+        };
+        let flusher = node.clone();
+        tokio::task::spawn_local(async move {
+            loop {
+                flusher.flush.notified().await;
+                flusher.core.borrow_mut().flush();
+            }
+        });
+        let ticker = node.clone();
+        tokio::task::spawn_local(async move {
+            let mut interval = tokio::time::interval(TICK_INTERVAL);
+            loop {
+                interval.tick().await;
+                let mut core = ticker.core.borrow_mut();
+                core.maybe_tick();
+                core.flush();
+            }
+        });
+        let done = tokio::task::spawn_local(drive(node.clone(), self.rx));
+        (node, done)
+    }
+}
+
+/// Applies what the log reports and runs messages from other threads, until stopped.
+async fn drive(node: NodeHandle, mut rx: tokio::sync::mpsc::UnboundedReceiver<Msg>) {
+    while let Some(msg) = rx.recv().await {
+        if !node.drain(msg, &mut rx) {
+            break;
+        }
+        // Let sessions write the replies just produced before applying more.
+        tokio::task::yield_now().await;
+    }
+    node.core.borrow_mut().flush();
+    loop {
+        let in_flight = {
+            let core = node.core.borrow();
+            core.resolved < core.issued
+        };
+        if !in_flight {
+            break;
+        }
+        match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+            Ok(Some(msg @ (Msg::Durable { .. } | Msg::Failed { .. }))) => {
+                node.core.borrow_mut().handle(msg);
+            }
+            Ok(Some(_)) => {}
+            _ => break,
+        }
+    }
+    node.core.borrow().log.shutdown();
+}
+
+impl NodeHandle {
+    /// Handles `msg` and whatever else is queued (up to DRAIN_MAX); false once stopping.
+    fn drain(&self, msg: Msg, rx: &mut tokio::sync::mpsc::UnboundedReceiver<Msg>) -> bool {
+        let mut core = self.core.borrow_mut();
+        let mut running = core.handle(msg);
+        for _ in 0..DRAIN_MAX {
+            if !running {
+                break;
+            }
+            match rx.try_recv() {
+                Ok(msg) => running = core.handle(msg),
                 Err(_) => break,
             }
         }
-        self.log.shutdown();
+        core.flush();
+        running
     }
+}
 
-    /// Returns false when the thread should stop.
+impl Core {
+    /// Returns false when the node should stop.
     fn handle(&mut self, msg: Msg) -> bool {
         match msg {
             Msg::Read {
@@ -498,7 +561,7 @@ impl Core {
 
     /// Starts a background snapshot at the current durable seq, unless one is running.
     /// The snapshot thread rebuilds state from the previous snapshot and the log, so the
-    /// engine thread never pauses to serialize.
+    /// core never pauses to serialize.
     pub fn start_snapshot(&mut self) -> bool {
         if self.shared.snapshot_in_progress.swap(true, Relaxed) {
             return false;

@@ -1,5 +1,5 @@
 //! A client connection: reads frames, runs the gate (arity, auth), dispatches each command
-//! (reads and writes to the engine thread, connection commands here), and writes replies in
+//! (reads and writes to the core, connection commands here), and writes replies in
 //! the order the commands came, whatever their source.
 //!
 //! Back-pressure: the session stops reading when too many commands are in flight or its
@@ -14,13 +14,14 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use cairn_engine::table::{self, Handler, Rejection, flag};
 use cairn_engine::{SessionCmd, Spec};
-use cairn_resp::{Limits, Protocol, Reply};
+use cairn_resp::{Decoder, Limits, Protocol, Reply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use crate::clients::ClientState;
-use crate::node::{CallFn, Msg, ReplyTx, Shared};
+use crate::config::OutputLimit;
+use crate::node::{CallFn, Msg, NodeHandle, ReplyTx, Shared};
 use crate::stats::COMMAND_STATS;
 
 /// Commands in flight to the engine before the session stops reading (bounds memory).
@@ -37,7 +38,7 @@ pub enum ReplyMode {
     Skip,
 }
 
-/// A reply position: filled now (local commands) or by the engine thread later.
+/// A reply position: filled now (local commands) or by the core later.
 struct Slot {
     reply: Option<Reply>,
     proto: Protocol,
@@ -47,6 +48,7 @@ struct Slot {
 
 pub struct Session {
     pub shared: Arc<Shared>,
+    node: NodeHandle,
     pub client: Arc<ClientState>,
     pub tx: ReplyTx,
     pub proto: Protocol,
@@ -54,7 +56,7 @@ pub struct Session {
     pub authenticated: bool,
     pub reply_mode: ReplyMode,
     slots: VecDeque<Slot>,
-    /// Slots waiting for the engine thread.
+    /// Slots waiting for the core.
     inflight: usize,
     out: BytesMut,
     /// Close once the output is flushed (QUIT, protocol error).
@@ -62,9 +64,18 @@ pub struct Session {
     /// Stop taking commands until everything in flight has replied (SAVE, SHUTDOWN).
     hold: bool,
     limits: Limits,
+    decoder: Decoder,
+    query_buffer_max: usize,
+    /// Since when the output has been above the soft limit.
+    over_soft_since: Option<Instant>,
 }
 
-pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, client: Arc<ClientState>) {
+pub async fn serve(
+    mut stream: TcpStream,
+    shared: Arc<Shared>,
+    node: NodeHandle,
+    client: Arc<ClientState>,
+) {
     let _ = stream.set_nodelay(true);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let requirepass = shared
@@ -75,6 +86,7 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, client: Arc<Clien
         .is_some();
     let mut s = Session {
         shared: shared.clone(),
+        node,
         client: client.clone(),
         tx,
         proto: Protocol::Resp2,
@@ -87,12 +99,15 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, client: Arc<Clien
         closing: false,
         hold: false,
         limits: Limits::default(),
+        decoder: Decoder::new(Limits::default()),
+        query_buffer_max: usize::MAX,
+        over_soft_since: None,
     };
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let (mut rd, mut wr) = stream.split();
     let mut eof = false;
     loop {
-        let (timeout_s, out_limit) = s.refresh_limits();
+        let (timeout_s, out_limit) = s.refresh_limits(inbuf.is_empty());
         let can_read = !eof
             && !s.closing
             && !s.hold
@@ -142,9 +157,11 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, client: Arc<Clien
             break;
         }
         if !s.hold && !s.closing {
+            // CLIENT LIST run by this batch shows the input it came in, as Redis does.
+            client.qbuf.store(inbuf.len(), Relaxed);
             s.process(&mut inbuf);
         }
-        if inbuf.len() > s.limits_query_buffer() {
+        if inbuf.len() > s.query_buffer_max {
             tracing::warn!(
                 client = client.id,
                 bytes = inbuf.len(),
@@ -155,7 +172,7 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, client: Arc<Clien
         s.flush_slots();
         client.qbuf.store(inbuf.len(), Relaxed);
         client.omem.store(s.out.len(), Relaxed);
-        if out_limit > 0 && s.out.len() > out_limit {
+        if s.over_output_limit(&out_limit) {
             tracing::warn!(
                 client = client.id,
                 bytes = s.out.len(),
@@ -175,24 +192,37 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, client: Arc<Clien
 }
 
 impl Session {
-    fn refresh_limits(&mut self) -> (u64, usize) {
+    /// Picks up CONFIG SET changes: returns (idle timeout, output limit).
+    fn refresh_limits(&mut self, inbuf_empty: bool) -> (u64, OutputLimit) {
         let config = self.shared.config.read().expect("config lock");
-        self.limits.bulk_len_max = config.proto_max_bulk_len;
+        self.query_buffer_max = config.client_query_buffer_limit;
+        // A new bulk limit applies from the next command: the decoder may hold a partial one.
+        if self.limits.bulk_len_max != config.proto_max_bulk_len && inbuf_empty {
+            self.limits.bulk_len_max = config.proto_max_bulk_len;
+            self.decoder = Decoder::new(self.limits.clone());
+        }
         (config.timeout_s, config.client_output_buffer_limit)
     }
 
-    fn limits_query_buffer(&self) -> usize {
-        self.shared
-            .config
-            .read()
-            .expect("config lock")
-            .client_query_buffer_limit
+    /// `client-output-buffer-limit`: over the hard limit, or over the soft limit for longer
+    /// than its seconds.
+    fn over_output_limit(&mut self, limit: &OutputLimit) -> bool {
+        let len = self.out.len() as u64;
+        if limit.hard_bytes > 0 && len > limit.hard_bytes {
+            return true;
+        }
+        if limit.soft_bytes == 0 || len <= limit.soft_bytes {
+            self.over_soft_since = None;
+            return false;
+        }
+        let since = *self.over_soft_since.get_or_insert_with(Instant::now);
+        since.elapsed().as_secs() >= limit.soft_seconds
     }
 
     /// Decodes and dispatches every complete command in `inbuf`.
     fn process(&mut self, inbuf: &mut BytesMut) {
         while !self.hold && !self.closing && self.inflight < INFLIGHT_MAX {
-            match cairn_resp::decode_command(inbuf, &self.limits) {
+            match self.decoder.decode(inbuf) {
                 Ok(Some(argv)) => {
                     self.client.touch();
                     self.dispatch(argv);
@@ -215,7 +245,13 @@ impl Session {
             Ok(spec) => spec,
             Err((rejection, reply)) => {
                 if let (Rejection::Arity, Some(spec)) = (rejection, table::lookup(&argv[0])) {
-                    COMMAND_STATS.rejected(spec);
+                    let sub = argv.get(1).and_then(|name| table::lookup_sub(spec, name));
+                    match spec.handler {
+                        Handler::Container => {
+                            sub.into_iter().for_each(|s| COMMAND_STATS.rejected(s))
+                        }
+                        _ => COMMAND_STATS.rejected(spec),
+                    }
                 }
                 return self.local(reply);
             }
@@ -267,9 +303,7 @@ impl Session {
     }
 
     fn send_engine(&mut self, msg: Msg) {
-        if self.shared.inbox.send(msg).is_err() {
-            return self.local(Reply::error_static("ERR server is shutting down"));
-        }
+        self.node.submit(msg);
         let silent = self.take_silence();
         self.slots.push_back(Slot {
             reply: None,
@@ -279,7 +313,7 @@ impl Session {
         self.inflight += 1;
     }
 
-    /// Runs `call` on the engine thread, in order with this session's other commands.
+    /// Runs `call` on the core, in order with this session's other commands.
     pub fn call(&mut self, call: CallFn) {
         self.send_engine(Msg::Call {
             call,
@@ -306,6 +340,7 @@ impl Session {
 
     /// Queues a reply produced here.
     pub fn local(&mut self, reply: Reply) {
+        self.count_error(&reply);
         let silent = self.take_silence();
         if self.slots.is_empty() {
             if !silent {
@@ -320,7 +355,14 @@ impl Session {
         });
     }
 
+    fn count_error(&self, reply: &Reply) {
+        if let Reply::Error(text) = reply {
+            self.shared.stats.error_reply(text);
+        }
+    }
+
     fn engine_reply(&mut self, reply: Reply) {
+        self.count_error(&reply);
         if let Some(slot) = self.slots.iter_mut().find(|s| s.reply.is_none()) {
             slot.reply = Some(reply);
         }
@@ -343,7 +385,7 @@ impl Session {
         }
     }
 
-    /// Connection and node commands; `None` when the reply comes from the engine thread.
+    /// Connection and node commands; `None` when the reply comes from the core.
     fn session_command(
         &mut self,
         cmd: SessionCmd,

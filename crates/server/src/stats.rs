@@ -1,4 +1,4 @@
-//! Counters shared by every session and the engine thread: command statistics (INFO
+//! Counters shared by every session and the core: command statistics (INFO
 //! commandstats) and server-wide counters (INFO stats). Atomics only; no locks on the hot path.
 
 use std::collections::HashMap;
@@ -101,6 +101,10 @@ impl CommandStats {
 /// Server-wide counters for INFO stats.
 #[derive(Default)]
 pub struct ServerStats {
+    pub error_replies: AtomicU64,
+    /// Error replies by prefix (`ERR`, `WRONGTYPE`, …) for INFO errorstats. Errors are rare,
+    /// so a lock is fine here; Redis caps the number of prefixes at 128.
+    pub errors_by_prefix: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
     pub connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
     pub commands_processed: AtomicU64,
@@ -111,9 +115,29 @@ pub struct ServerStats {
     pub protocol_errors: AtomicU64,
 }
 
+/// Distinct error prefixes tracked before new ones are ignored (Redis's limit).
+const ERROR_PREFIXES_MAX: usize = 128;
+
 impl ServerStats {
+    pub fn error_reply(&self, text: &[u8]) {
+        self.error_replies.fetch_add(1, Relaxed);
+        let end = text.iter().position(|&c| c == b' ').unwrap_or(text.len());
+        let prefix = String::from_utf8_lossy(&text[..end]).into_owned();
+        let mut map = self.errors_by_prefix.lock().expect("stats lock");
+        let len = map.len();
+        match map.get_mut(&prefix) {
+            Some(n) => *n += 1,
+            None if len < ERROR_PREFIXES_MAX => {
+                map.insert(prefix, 1);
+            }
+            None => {}
+        }
+    }
+
     pub fn reset(&self) {
+        self.errors_by_prefix.lock().expect("stats lock").clear();
         for c in [
+            &self.error_replies,
             &self.connections_received,
             &self.rejected_connections,
             &self.commands_processed,

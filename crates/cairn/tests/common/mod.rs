@@ -17,7 +17,11 @@ pub struct Cairn {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Cairn {
@@ -33,7 +37,9 @@ impl Cairn {
     /// A node on `dir` (which may hold a previous node's data).
     pub fn start_in(dir: &Path, port: u16, extra: &[&str]) -> Cairn {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
-        cmd.args(["--port", &port.to_string(), "--dir"]).arg(dir).args(extra);
+        cmd.args(["--port", &port.to_string(), "--dir"])
+            .arg(dir)
+            .args(extra);
         cmd.env_remove("CAIRN_PORT").env("CAIRN_LOGLEVEL", "warn");
         cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
         let mut child = cmd.spawn().expect("start cairn");
@@ -41,8 +47,16 @@ impl Cairn {
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).unwrap();
-        assert!(line.contains("listening on"), "unexpected first line: {line:?}");
-        Cairn { child, port, dir: dir.to_path_buf(), _tmp: None }
+        assert!(
+            line.contains("listening on"),
+            "unexpected first line: {line:?}"
+        );
+        Cairn {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+            _tmp: None,
+        }
     }
 
     pub fn addr(&self) -> String {
@@ -60,7 +74,9 @@ impl Cairn {
 
     /// SIGTERM and wait: a clean shutdown.
     pub fn stop(&mut self) {
-        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -90,7 +106,9 @@ pub struct Raw {
 impl Raw {
     pub fn connect(addr: &str) -> Raw {
         let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
         stream.set_nodelay(true).unwrap();
         Raw { stream }
     }
@@ -129,7 +147,12 @@ impl Raw {
 
     fn read_value(&mut self, out: &mut Vec<u8>) {
         let line = self.read_line(out);
-        let n = || std::str::from_utf8(&line[1..]).unwrap().parse::<i64>().unwrap();
+        let n = || {
+            std::str::from_utf8(&line[1..])
+                .unwrap()
+                .parse::<i64>()
+                .unwrap()
+        };
         match line[0] {
             b'$' | b'=' | b'!' if n() >= 0 => {
                 let mut body = vec![0u8; n() as usize + 2];
@@ -145,14 +168,345 @@ impl Raw {
     /// True once the server has closed this connection (EOF or reset).
     pub fn is_closed(&mut self) -> bool {
         let mut buf = [0u8; 1024];
-        self.stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         loop {
             match self.stream.read(&mut buf) {
                 Ok(0) => return true,
                 Ok(_) => continue,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => return false,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut =>
+                {
+                    return false;
+                }
                 Err(_) => return true,
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A fallible client and process helpers (crash and durability tests): a server that dies
+// mid-request must show up as an `Err`, never as a panic on the client's thread.
+
+/// A RESP2 reply, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resp {
+    Simple(String),
+    Error(String),
+    Int(i64),
+    Bulk(Vec<u8>),
+    Nil,
+    Array(Vec<Resp>),
+}
+
+/// A buffered RESP2 client whose calls return I/O errors instead of panicking.
+pub struct Client {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+fn bad_data(what: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, what)
+}
+
+impl Client {
+    pub fn connect(addr: &str) -> std::io::Result<Client> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+        stream.set_nodelay(true)?;
+        let writer = stream.try_clone()?;
+        Ok(Client {
+            reader: BufReader::new(stream),
+            writer,
+        })
+    }
+
+    /// Sends one command (binary-safe arguments) and reads its reply.
+    pub fn call(&mut self, args: &[&[u8]]) -> std::io::Result<Resp> {
+        self.writer.write_all(&encode_command(args))?;
+        self.read()
+    }
+
+    /// Sends every command in one write, then reads one reply per command.
+    pub fn pipeline(&mut self, cmds: &[Vec<Vec<u8>>]) -> std::io::Result<Vec<Resp>> {
+        let mut out = Vec::new();
+        for cmd in cmds {
+            let args: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
+            out.extend_from_slice(&encode_command(&args));
+        }
+        self.writer.write_all(&out)?;
+        cmds.iter().map(|_| self.read()).collect()
+    }
+
+    /// Like `call` with text arguments; panics on an I/O error (the server is expected up).
+    pub fn must(&mut self, args: &[&str]) -> Resp {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.call(&args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    fn line(&mut self) -> std::io::Result<String> {
+        let mut line = String::new();
+        if self.reader.read_line(&mut line)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        match line.strip_suffix("\r\n") {
+            Some(l) => Ok(l.to_string()),
+            None => Err(std::io::ErrorKind::UnexpectedEof.into()),
+        }
+    }
+
+    /// Reads one reply.
+    pub fn read(&mut self) -> std::io::Result<Resp> {
+        let line = self.line()?;
+        let (kind, rest) = line.split_at(line.len().min(1));
+        let int = || {
+            rest.parse::<i64>()
+                .map_err(|_| bad_data(format!("bad reply line {line:?}")))
+        };
+        Ok(match kind {
+            "+" => Resp::Simple(rest.to_string()),
+            "-" => Resp::Error(rest.to_string()),
+            ":" => Resp::Int(int()?),
+            "$" if int()? < 0 => Resp::Nil,
+            "$" => {
+                let mut body = vec![0u8; int()? as usize + 2];
+                self.reader.read_exact(&mut body)?;
+                if !body.ends_with(b"\r\n") {
+                    return Err(bad_data(format!(
+                        "bulk of {} bytes not ended by CRLF",
+                        rest
+                    )));
+                }
+                body.truncate(body.len() - 2);
+                Resp::Bulk(body)
+            }
+            "*" if int()? < 0 => Resp::Nil,
+            "*" => Resp::Array((0..int()?).map(|_| self.read()).collect::<Result<_, _>>()?),
+            _ => return Err(bad_data(format!("unexpected reply line {line:?}"))),
+        })
+    }
+}
+
+pub fn encode_command(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// What a process that exited by itself left behind.
+pub struct Exited {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Removes terminal colour sequences (`ESC [ ... m`) from log output.
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Collects everything `r` yields, on a thread of its own, into a shared string.
+pub fn collect_output(
+    mut r: impl Read + Send + 'static,
+) -> std::sync::Arc<std::sync::Mutex<String>> {
+    let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = text.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = r.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    text
+}
+
+fn cairn_command(dir: &Path, port: u16, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
+    cmd.args(["--port", &port.to_string(), "--dir"])
+        .arg(dir)
+        .args(extra);
+    cmd.env_remove("CAIRN_PORT")
+        .env("CAIRN_LOGLEVEL", "warn")
+        .env("NO_COLOR", "1");
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd
+}
+
+/// Runs a node on `dir` that is expected to refuse to start. `None` if it started instead
+/// (it printed its "listening on" line, or was still running after `timeout`); it is killed.
+pub fn run_expecting_exit(
+    dir: &Path,
+    port: u16,
+    extra: &[&str],
+    timeout: Duration,
+) -> Option<Exited> {
+    let mut child = cairn_command(dir, port, extra)
+        .spawn()
+        .expect("start cairn");
+    let stdout = collect_output(child.stdout.take().unwrap());
+    let stderr = collect_output(child.stderr.take().unwrap());
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            // The reader threads finish once the pipes close; give them a bounded moment.
+            let drained = Instant::now() + Duration::from_secs(5);
+            while std::sync::Arc::strong_count(&stderr) > 1
+                || std::sync::Arc::strong_count(&stdout) > 1
+            {
+                if Instant::now() > drained {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let stdout = stdout.lock().unwrap().clone();
+            let stderr = strip_ansi(&stderr.lock().unwrap());
+            return Some(Exited {
+                status,
+                stdout,
+                stderr,
+            });
+        }
+        if Instant::now() > deadline || stdout.lock().unwrap().contains("listening on") {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+impl Cairn {
+    /// Like `start_in`, but the node's stderr is collected (colours stripped on reading).
+    pub fn start_capturing(
+        dir: &Path,
+        port: u16,
+        extra: &[&str],
+    ) -> (Cairn, std::sync::Arc<std::sync::Mutex<String>>) {
+        let mut child = cairn_command(dir, port, extra)
+            .spawn()
+            .expect("start cairn");
+        let stderr = collect_output(child.stderr.take().unwrap());
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(
+            line.contains("listening on"),
+            "unexpected first line: {line:?}; stderr: {}",
+            strip_ansi(&stderr.lock().unwrap())
+        );
+        (
+            Cairn {
+                child,
+                port,
+                dir: dir.to_path_buf(),
+                _tmp: None,
+            },
+            stderr,
+        )
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself; panics if it does not.
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.kill9();
+        panic!("cairn did not exit within {timeout:?}");
+    }
+
+    /// SIGTERM, then the exit status (panics if it has not exited within 30 s).
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let sent = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -TERM failed");
+        self.wait_exit(Duration::from_secs(30))
+    }
+
+    pub fn client(&self) -> Client {
+        Client::connect(&self.addr()).unwrap()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A node with a small open-files limit (bad_input.rs: running out of file descriptors).
+
+impl Cairn {
+    /// A fresh node whose open-files limit (soft and hard) is `nofile`: the shell sets it
+    /// with `ulimit -n` and then execs the binary, so the child's PID is the node's.
+    pub fn start_with_nofile(nofile: u64, extra: &[&str]) -> Cairn {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let port = free_port();
+        let mut cmd = Command::new("bash");
+        cmd.arg("-c")
+            .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_cairn"));
+        cmd.args(["--port", &port.to_string(), "--dir"])
+            .arg(&dir)
+            .args(extra);
+        cmd.env_remove("CAIRN_PORT").env("CAIRN_LOGLEVEL", "warn");
+        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("start cairn through bash");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(
+            line.contains("listening on"),
+            "unexpected first line: {line:?}"
+        );
+        Cairn {
+            child,
+            port,
+            dir,
+            _tmp: Some(tmp),
+        }
+    }
+}
+
+impl Client {
+    /// Sends one command without reading its reply (read it later with `read`).
+    pub fn send_only(&mut self, args: &[&[u8]]) -> std::io::Result<()> {
+        self.writer.write_all(&encode_command(args))
+    }
+}
+
+/// Spawns a node without waiting for it to be ready (to kill it during recovery); its output
+/// is discarded.
+pub fn spawn_unready(dir: &Path, port: u16, extra: &[&str]) -> Child {
+    let mut cmd = cairn_command(dir, port, extra);
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    cmd.spawn().expect("start cairn")
 }
