@@ -3,8 +3,21 @@
 use clap::Parser;
 
 fn main() {
-    // On a bad flag clap prints one clear message and exits with status 2.
-    let flags = cairn_server::Flags::parse();
+    let flags = match cairn_server::Flags::try_parse() {
+        Ok(flags) => flags,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        Err(e) => {
+            // One clear line, exit status 2 (clap's full text adds usage lines).
+            let text = e.to_string();
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("bad arguments")
+                .trim_start_matches("error: ");
+            eprintln!("cairn: {first} (see cairn --help)");
+            std::process::exit(2);
+        }
+    };
     let config = match cairn_server::Config::load(flags) {
         Ok(config) => config,
         Err(e) => {

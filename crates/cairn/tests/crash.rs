@@ -15,7 +15,8 @@
 //!
 //! Variants: plain load; tiny snapshot threshold and segment size so that snapshots, segment
 //! rotation and log truncation run under the load; SAVE / BGSAVE / DEBUG RELOAD issued during
-//! the load; SIGTERM instead of SIGKILL (a clean stop under load keeps the same promises).
+//! the load; SIGTERM instead of SIGKILL (a clean stop under load keeps the same promises);
+//! `--appendfsync everysec` (a process crash loses nothing acknowledged even then).
 //! The soak (`cargo test --release -p cairn --test crash -- --ignored`) runs 300 cycles with
 //! the variant drawn per cycle. `CAIRN_TEST_SEED=<n>` replays a seed's random choices (not
 //! the thread timing).
@@ -414,14 +415,19 @@ enum Variant {
     Snapshots,
     /// SAVE, BGSAVE and DEBUG RELOAD issued during the load.
     Saves,
-    /// SIGTERM instead of SIGKILL: a clean stop in the middle of the load.
+    /// SIGTERM instead of SIGKILL: a clean stop in the middle of the load (and sometimes a
+    /// SIGKILL during that stop, while it writes its snapshot).
     Sigterm,
+    /// `--appendfsync everysec`: a process crash still keeps every acknowledged write (it
+    /// reached `write(2)`); only an OS crash may lose the last second.
+    Everysec,
 }
 
 impl Variant {
     fn flags(self) -> &'static [&'static str] {
         match self {
             Variant::Plain | Variant::Saves | Variant::Sigterm => &[],
+            Variant::Everysec => &["--appendfsync", "everysec"],
             // 64 KiB: several snapshots and segment switches per cycle at this load.
             Variant::Snapshots => &[
                 "--snapshot-log-bytes",
@@ -458,9 +464,20 @@ fn kill_during_recovery(dir: &Path, variant: Variant, rng: &mut fastrand::Rng) {
     let _ = early.wait();
 }
 
-/// SIGKILL, or for the `Sigterm` variant a clean stop that must exit with status 0.
-fn stop_mid_load(node: &mut Cairn, variant: Variant) -> Result<(), String> {
+/// SIGKILL, or for the `Sigterm` variant a clean stop that must exit with status 0 (or, one
+/// time in three, is cut short by a SIGKILL).
+fn stop_mid_load(
+    node: &mut Cairn,
+    variant: Variant,
+    rng: &mut fastrand::Rng,
+) -> Result<(), String> {
     if variant != Variant::Sigterm {
+        node.kill9();
+        return Ok(());
+    }
+    if rng.u8(0..3) == 0 {
+        node.send_sigterm();
+        std::thread::sleep(Duration::from_millis(rng.u64(0..20)));
         node.kill9();
         return Ok(());
     }
@@ -504,7 +521,7 @@ fn cycle(
     });
     // Bounded random delay: long enough for hundreds of writes, short enough to land mid-load.
     std::thread::sleep(Duration::from_millis(rng.u64(1..300)));
-    stop_mid_load(&mut node, variant)?;
+    stop_mid_load(&mut node, variant, rng)?;
     stop.store(true, Ordering::Relaxed);
     let mut in_flight = Vec::new();
     let mut errors = Vec::new();
@@ -597,12 +614,18 @@ fn acknowledged_writes_survive_sigterm_under_load() {
 }
 
 #[test]
+fn acknowledged_writes_survive_kill9_with_appendfsync_everysec() {
+    run(6, |_| Variant::Everysec);
+}
+
+#[test]
 #[ignore = "soak: 300 kill cycles; run with --ignored"]
 fn soak_acknowledged_writes_survive_kill9() {
-    run(300, |rng| match rng.u8(0..10) {
+    run(300, |rng| match rng.u8(0..12) {
         0..=2 => Variant::Plain,
         3..=5 => Variant::Snapshots,
         6..=8 => Variant::Saves,
-        _ => Variant::Sigterm,
+        9..=10 => Variant::Sigterm,
+        _ => Variant::Everysec,
     });
 }

@@ -1,11 +1,12 @@
 //! Durability of the real binary on a real disk, across restarts:
-//! - a clean stop (SHUTDOWN or SIGTERM) keeps the exact data (DEBUG DIGEST, DBSIZE), keeps TTLs
+//! - a clean stop (SHUTDOWN, SHUTDOWN NOSAVE or SIGTERM) keeps the exact data (DEBUG DIGEST, DBSIZE), keeps TTLs
 //!   as absolute times, and keys that expired while the server was down are gone;
 //! - state is a pure function of the log: replaying the same log after `kill -9`, under a later
 //!   wall clock, gives a byte-identical DEBUG DIGEST;
 //! - a damaged record followed by valid ones makes the server refuse to start, naming the file
 //!   and the offset, without touching the files; a torn tail is truncated with a warning and
-//!   every earlier acknowledged write is kept;
+//!   every earlier acknowledged write is kept; a damaged newest snapshot falls back to the
+//!   previous one when the log still covers it, and refuses to start when it does not;
 //! - `--appendfsync everysec` says in INFO that durability is relaxed, and works;
 //! - a second server on the same data directory refuses to start (directory lock);
 //! - `kill -9` right after a reply never loses the acknowledged write.
@@ -138,13 +139,19 @@ fn file_name(path: &Path) -> String {
 #[derive(Clone, Copy)]
 enum Stop {
     ShutdownCommand,
+    /// SHUTDOWN NOSAVE: no snapshot, so the restart replays the whole log.
+    ShutdownNosave,
     Sigterm,
 }
 
 fn stop_cleanly(node: &mut Cairn, how: Stop) {
     let status = match how {
-        Stop::ShutdownCommand => {
-            let reply = node.client().call(&[b"SHUTDOWN"]);
+        Stop::ShutdownCommand | Stop::ShutdownNosave => {
+            let args: &[&[u8]] = match how {
+                Stop::ShutdownNosave => &[b"SHUTDOWN", b"NOSAVE"],
+                _ => &[b"SHUTDOWN"],
+            };
+            let reply = node.client().call(args);
             // Redis closes the connection without a reply when SHUTDOWN succeeds.
             if let Ok(reply) = reply {
                 panic!("SHUTDOWN replied {reply:?}");
@@ -210,6 +217,11 @@ fn clean_restart_preserves_state(how: Stop) {
 #[test]
 fn shutdown_command_preserves_data_and_ttls() {
     clean_restart_preserves_state(Stop::ShutdownCommand);
+}
+
+#[test]
+fn shutdown_nosave_preserves_data_and_ttls() {
+    clean_restart_preserves_state(Stop::ShutdownNosave);
 }
 
 #[test]
@@ -405,6 +417,87 @@ fn torn_tail_is_truncated_with_a_warning_and_earlier_writes_kept() {
         assert_eq!(int(&mut c, &["DBSIZE"]), n as i64);
         assert!(!strip_ansi(&stderr.lock().unwrap()).contains("torn tail"));
     }
+}
+
+/// Snapshot files of `dir`, oldest first.
+fn snapshots(dir: &Path) -> Vec<PathBuf> {
+    let mut snaps: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "snap"))
+        .collect();
+    snaps.sort();
+    snaps
+}
+
+/// Two SAVEs with writes before and between them; returns the digest and the snapshot paths.
+fn two_snapshots(dir: &Path, flags: &[&str]) -> (String, Vec<PathBuf>) {
+    let mut node = Cairn::start_in(dir, free_port(), flags);
+    let mut c = node.client();
+    workload(&mut c, "one", 100);
+    ok(&mut c, &["SAVE"]);
+    workload(&mut c, "two", 100);
+    // About 200 KiB of log between the snapshots: several 64 KiB segments.
+    fill(&mut c, "fill:", 20, 200, &[b'f'; 1_000]);
+    ok(&mut c, &["SAVE"]);
+    let expected = digest(&mut c);
+    node.kill9();
+    let snaps = snapshots(dir);
+    assert_eq!(snaps.len(), 2, "{snaps:?}");
+    (expected, snaps)
+}
+
+/// The 20-digit seq in a `log-<seq>.seg` or `snap-<seq>.snap` file name.
+fn seq_in_name(path: &Path) -> u64 {
+    let name = file_name(path);
+    let digits: String = name.chars().filter(char::is_ascii_digit).collect();
+    digits.parse().unwrap()
+}
+
+fn flip_middle_byte(path: &Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn damaged_newest_snapshot_falls_back_when_the_log_covers_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    // Default 64 MiB segments: nothing is pruned, the log still holds every record.
+    let (expected, snaps) = two_snapshots(&dir, &[]);
+    flip_middle_byte(&snaps[1]);
+    let node = Cairn::start_in(&dir, free_port(), &[]);
+    assert_eq!(
+        digest(&mut node.client()),
+        expected,
+        "data lost falling back"
+    );
+}
+
+#[test]
+fn damaged_newest_snapshot_refuses_start_when_the_log_was_pruned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    // 64 KiB segments: the second SAVE prunes the records the older snapshot would need.
+    let flags = ["--log-segment-bytes", "65536"];
+    let (_, snaps) = two_snapshots(&dir, &flags);
+    let older_seq = seq_in_name(&snaps[0]);
+    let log_start = seq_in_name(&segments(&dir)[0]);
+    assert!(
+        log_start > older_seq + 1,
+        "the log still covers the older snapshot"
+    );
+    flip_middle_byte(&snaps[1]);
+    let exited = run_expecting_exit(&dir, free_port(), &flags, REFUSE_TIMEOUT)
+        .expect("started without the records its fallback snapshot needs");
+    assert!(!exited.status.success());
+    assert!(
+        exited.stderr.contains(&file_name(&snaps[1])),
+        "{}",
+        exited.stderr
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 //! `expire_at_ms < now_ms` as absent (Redis: a key expires once now > its expire time). Reads never delete (they are not logged); writes delete
 //! an expired key they touch, and tick entries delete the rest in `expire_at_ms` order.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 
 use crate::dict::Dict;
@@ -42,13 +42,20 @@ pub struct Db {
     keys: Dict<Slot>,
     /// (expire_at_ms, key) for every key with a TTL, ordered by time.
     expires: BTreeSet<(u64, Box<[u8]>)>,
+    /// Keys reads found expired since the node last collected them (for lazy-expiry entries).
+    /// Local bookkeeping, not replicated state.
+    seen_expired: RefCell<BTreeSet<Box<[u8]>>>,
 }
+
+/// Expired keys a database remembers between collections; beyond it ticks catch up.
+const SEEN_EXPIRED_MAX: usize = 1024;
 
 impl Db {
     pub fn new(seed: u64) -> Db {
         Db {
             keys: Dict::new(seed),
             expires: BTreeSet::new(),
+            seen_expired: RefCell::new(BTreeSet::new()),
         }
     }
 
@@ -71,7 +78,22 @@ impl Db {
 
     /// A live key, or `None` when absent or expired at `now_ms`.
     pub fn get(&self, key: &[u8], now_ms: u64) -> Option<&Slot> {
-        self.keys.get(key).filter(|slot| !slot.is_expired(now_ms))
+        let slot = self.keys.get(key)?;
+        if slot.is_expired(now_ms) {
+            let mut seen = self.seen_expired.borrow_mut();
+            if seen.len() < SEEN_EXPIRED_MAX && !seen.contains(key) {
+                seen.insert(key.into());
+            }
+            return None;
+        }
+        Some(slot)
+    }
+
+    /// The keys reads have found expired since the last call.
+    pub fn take_seen_expired(&self) -> Vec<Box<[u8]>> {
+        std::mem::take(&mut *self.seen_expired.borrow_mut())
+            .into_iter()
+            .collect()
     }
 
     pub fn get_value(&self, key: &[u8], now_ms: u64) -> Option<&Value> {

@@ -131,6 +131,12 @@ impl Engine {
                 }
                 Reply::Int((*keys_max as usize - left) as i64)
             }
+            Body::Expire { keys } => {
+                let now_ms = self.now_ms;
+                let db = &mut self.dbs[db];
+                let removed = keys.iter().filter(|k| db.expire_if_due(k, now_ms)).count();
+                Reply::Int(removed as i64)
+            }
             Body::Init { hash_seed } => {
                 self.hash_seed = *hash_seed;
                 for db in &mut self.dbs {
@@ -165,6 +171,19 @@ impl Engine {
         self.dbs
             .iter()
             .any(|db| db.next_expiry_ms().is_some_and(|at| at < clock_ms))
+    }
+
+    /// Keys that reads found expired, by database, since the last call: the node turns them
+    /// into Expire entries.
+    pub fn take_seen_expired(&self) -> Vec<(usize, Vec<Box<[u8]>>)> {
+        let mut out = Vec::new();
+        for (i, db) in self.dbs.iter().enumerate() {
+            let keys = db.take_seen_expired();
+            if !keys.is_empty() {
+                out.push((i, keys));
+            }
+        }
+        out
     }
 
     pub fn swap_dbs(&mut self, a: usize, b: usize) {

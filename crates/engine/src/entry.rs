@@ -6,9 +6,11 @@
 //! kind 1 Command: v argc, then argc × (v len, bytes)
 //! kind 2 Tick:    v keys_max
 //! kind 3 Init:    u64 hash_seed
+//! kind 4 Expire:  v count, then count × (v len, key bytes)
 //! ```
-//! A new body kind or field means a new version byte; decoders keep reading every old
-//! version (the golden test in this file pins version 1's bytes).
+//! A changed layout or a new field means a new version byte, and decoders keep reading every
+//! old version; a new body kind takes a new kind number (a binary that predates it refuses
+//! the record loudly rather than misreading it). The golden test pins every kind's bytes.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
@@ -42,11 +44,15 @@ pub enum Body {
     Tick { keys_max: u32 },
     /// The first entry of a new log: fixes the keyspace hash seed for every node.
     Init { hash_seed: u64 },
+    /// Lazy expiry: a read found these keys of `db` expired; remove each that still is at
+    /// `time_ms` (Redis deletes a key its reads find expired).
+    Expire { keys: Vec<Bytes> },
 }
 
 const KIND_COMMAND: u8 = 1;
 const KIND_TICK: u8 = 2;
 const KIND_INIT: u8 = 3;
+const KIND_EXPIRE: u8 = 4;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EntryError {
@@ -96,10 +102,37 @@ fn get_u64(buf: &mut Bytes) -> Result<u64, EntryError> {
     Ok(buf.get_u64_le())
 }
 
+fn put_list(out: &mut BytesMut, items: &[Bytes]) {
+    put_varint(out, items.len() as u64);
+    for item in items {
+        put_varint(out, item.len() as u64);
+        out.put_slice(item);
+    }
+}
+
+fn get_list(buf: &mut Bytes) -> Result<Vec<Bytes>, EntryError> {
+    let count = get_varint(buf)?;
+    // Every item takes at least one byte, so the count can't exceed what's left.
+    if count > buf.remaining() as u64 {
+        return Err(EntryError::Truncated);
+    }
+    let mut items = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let len = get_varint(buf)?;
+        if len > buf.remaining() as u64 {
+            return Err(EntryError::Truncated);
+        }
+        items.push(buf.split_to(len as usize));
+    }
+    Ok(items)
+}
+
 impl Entry {
     pub fn encode(&self) -> Bytes {
         let body_len = match &self.body {
-            Body::Command(argv) => argv.iter().map(|a| a.len() + 5).sum::<usize>(),
+            Body::Command(argv) | Body::Expire { keys: argv } => {
+                argv.iter().map(|a| a.len() + 5).sum::<usize>()
+            }
             _ => 16,
         };
         let mut out = BytesMut::with_capacity(40 + body_len);
@@ -108,6 +141,7 @@ impl Entry {
             Body::Command(_) => KIND_COMMAND,
             Body::Tick { .. } => KIND_TICK,
             Body::Init { .. } => KIND_INIT,
+            Body::Expire { .. } => KIND_EXPIRE,
         });
         put_varint(&mut out, u64::from(self.db));
         out.put_u64_le(self.time_ms);
@@ -115,13 +149,7 @@ impl Entry {
         put_varint(&mut out, self.origin.node);
         put_varint(&mut out, self.origin.request);
         match &self.body {
-            Body::Command(argv) => {
-                put_varint(&mut out, argv.len() as u64);
-                for arg in argv {
-                    put_varint(&mut out, arg.len() as u64);
-                    out.put_slice(arg);
-                }
-            }
+            Body::Command(argv) | Body::Expire { keys: argv } => put_list(&mut out, argv),
             Body::Tick { keys_max } => put_varint(&mut out, u64::from(*keys_max)),
             Body::Init { hash_seed } => out.put_u64_le(*hash_seed),
         }
@@ -147,22 +175,10 @@ impl Entry {
             request: get_varint(&mut buf)?,
         };
         let body = match kind {
-            KIND_COMMAND => {
-                let argc = get_varint(&mut buf)?;
-                // Every argument takes at least one byte, so argc can't exceed what's left.
-                if argc > buf.remaining() as u64 {
-                    return Err(EntryError::Truncated);
-                }
-                let mut argv = Vec::with_capacity(argc as usize);
-                for _ in 0..argc {
-                    let len = get_varint(&mut buf)?;
-                    if len > buf.remaining() as u64 {
-                        return Err(EntryError::Truncated);
-                    }
-                    argv.push(buf.split_to(len as usize));
-                }
-                Body::Command(argv)
-            }
+            KIND_COMMAND => Body::Command(get_list(&mut buf)?),
+            KIND_EXPIRE => Body::Expire {
+                keys: get_list(&mut buf)?,
+            },
             KIND_TICK => Body::Tick {
                 keys_max: u32::try_from(get_varint(&mut buf)?).map_err(|_| EntryError::Varint)?,
             },
@@ -238,6 +254,24 @@ mod tests {
         let bytes = init.encode();
         assert_eq!(bytes[1], 3);
         assert_eq!(&bytes[bytes.len() - 8..], &[1, 0, 0, 0, 0, 0, 0, 0]);
+
+        let keys = vec![Bytes::from_static(b"a"), Bytes::from_static(b"bc")];
+        let expire = Entry {
+            db: 2,
+            time_ms: 1,
+            seed: 0,
+            origin: Origin::default(),
+            body: Body::Expire { keys },
+        };
+        let expected: &[u8] = &[
+            1, 4, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 1, b'a', 2, b'b',
+            b'c',
+        ];
+        assert_eq!(&expire.encode()[..], expected);
+        assert_eq!(
+            Entry::decode(&Bytes::from_static(expected)).unwrap(),
+            expire
+        );
     }
 
     #[test]

@@ -57,8 +57,11 @@ impl Harness {
         self.request += 1;
         match spec.handler {
             Handler::Read(read) => {
-                self.engine
-                    .read(read, self.db, argv, self.clock_ms, self.request)
+                let reply = self
+                    .engine
+                    .read(read, self.db, argv, self.clock_ms, self.request);
+                self.expire_seen();
+                reply
             }
             Handler::Write(check, _) => {
                 if let Err(reply) = check(argv) {
@@ -79,6 +82,18 @@ impl Harness {
             }
             Handler::Container => Reply::error_static("harness: container"),
         }
+    }
+
+    /// What a node does after a read: keys it found expired become an Expire entry.
+    fn expire_seen(&mut self) {
+        let selected = self.db;
+        for (db, keys) in self.engine.take_seen_expired() {
+            self.db = db;
+            self.apply(Body::Expire {
+                keys: keys.into_iter().map(Bytes::from).collect(),
+            });
+        }
+        self.db = selected;
     }
 
     pub fn apply(&mut self, body: Body) -> Reply {

@@ -241,5 +241,8 @@ fn failure_is_reported_at_once_even_when_the_tail_cannot_be_restored() {
     // not be found after a restart whose tail could not be restored, but record 1 is there.
     faults.clear();
     let replay = replayed(c);
-    assert!(replay == vec![record(1, 30)] || replay == vec![record(1, 30), record(2, 30)], "{replay:?}");
+    assert!(
+        replay == vec![record(1, 30)] || replay == vec![record(1, 30), record(2, 30)],
+        "{replay:?}"
+    );
 }

@@ -220,7 +220,7 @@ pub fn config_get(s: &mut Session, argv: &[Bytes]) -> Reply {
 
 pub fn config_set(s: &mut Session, argv: &[Bytes]) -> Reply {
     if !argv.len().is_multiple_of(2) {
-        return table::arity_error("config|set");
+        return syntax_error();
     }
     let failed = |name: &str, message: &str| {
         Reply::error(format!(
@@ -257,17 +257,19 @@ pub fn config_set(s: &mut Session, argv: &[Bytes]) -> Reply {
 }
 
 fn set_option(c: &mut Config, name: &str, value: &str) -> Result<(), String> {
-    let int = |min: u64, max: u64| match value.parse::<u64>() {
-        Ok(v) if (min..=max).contains(&v) => Ok(v),
-        _ => Err(format!(
+    let int = |min: u64, max: u64| match value.parse::<i64>() {
+        Ok(v) if v >= 0 && (min..=max).contains(&(v as u64)) => Ok(v as u64),
+        Ok(_) => Err(format!(
             "argument must be between {min} and {max} inclusive"
         )),
+        Err(_) => Err("argument couldn't be parsed into an integer".to_string()),
     };
     let size_at_least = |min: u64| match parse_size(value) {
         Ok(v) if v >= min => Ok(v),
-        _ => Err(format!(
+        Ok(_) => Err(format!(
             "argument must be between {min} and 9223372036854775807 inclusive"
         )),
+        Err(e) => Err(e),
     };
     match name {
         "requirepass" => c.requirepass = (!value.is_empty()).then(|| value.to_string()),

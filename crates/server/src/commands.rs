@@ -201,7 +201,7 @@ fn hello(s: &mut Session, argv: &[Bytes]) -> Reply {
     }
     if !s.authenticated {
         return Reply::error_static(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
         );
     }
     if let Some(name) = name {

@@ -46,7 +46,9 @@ impl AppendFsync {
 #[command(
     name = "cairn",
     version,
-    about = "Cairn: a durable, Redis-compatible database over a shared log"
+    about = "Cairn: a durable, Redis-compatible database over a shared log",
+    // A later flag overrides an earlier one, as a later redis.conf line does.
+    args_override_self = true
 )]
 pub struct Flags {
     /// TOML config file (Redis option names as keys).
@@ -321,21 +323,20 @@ impl OutputLimit {
             return Err("Wrong number of arguments in buffer limit configuration.".into());
         }
         let mut limit = None;
+        let bad = || "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
         for class in words.chunks(4) {
             let parsed = OutputLimit {
-                hard_bytes: parse_size(class[1])?,
-                soft_bytes: parse_size(class[2])?,
-                soft_seconds: class[3].parse().map_err(|_| {
-                    "Error in soft_seconds setting in buffer limit configuration.".to_string()
-                })?,
+                hard_bytes: parse_size(class[1]).map_err(|_| bad())?,
+                soft_bytes: parse_size(class[2]).map_err(|_| bad())?,
+                soft_seconds: class[3].parse().map_err(|_| bad())?,
             };
             match class[0] {
                 "normal" => limit = Some(parsed),
                 "slave" | "replica" | "pubsub" => {}
-                other => {
-                    return Err(format!(
-                        "Invalid client class specified in buffer limit configuration: {other}"
-                    ));
+                _ => {
+                    return Err(
+                        "Invalid client class specified in buffer limit configuration.".into(),
+                    );
                 }
             }
         }
@@ -418,5 +419,38 @@ mod tests {
             err.to_string(),
             "bad value for 'databases': must be between 1 and 1000000"
         );
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    #[test]
+    fn output_limit_takes_redis_form_or_a_size() {
+        let l = OutputLimit::parse("normal 1mb 64kb 10 pubsub 32mb 8mb 60").unwrap();
+        assert_eq!(
+            l,
+            OutputLimit {
+                hard_bytes: 1 << 20,
+                soft_bytes: 64 << 10,
+                soft_seconds: 10
+            }
+        );
+        assert_eq!(OutputLimit::parse("2mb").unwrap().hard_bytes, 2 << 20);
+        assert!(OutputLimit::parse("normal 1 2").is_err());
+        assert!(OutputLimit::parse("bogus 1 2 3").is_err());
+        assert_eq!(
+            OutputLimit::default().redis_format(),
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+        );
+    }
+
+    #[test]
+    fn log_levels_take_redis_names() {
+        assert_eq!(log_filter("notice"), Some("info"));
+        assert_eq!(log_filter("warning"), Some("warn"));
+        assert_eq!(log_filter("verbose"), Some("debug"));
+        assert_eq!(log_filter("loud"), None);
     }
 }

@@ -35,7 +35,8 @@ pub struct Server {
 
 impl Server {
     /// Opens the data directory (rebuilding state) and binds the listener.
-    pub async fn start(config: Config) -> anyhow::Result<Server> {
+    pub async fn start(mut config: Config) -> anyhow::Result<Server> {
+        fit_maxclients_to_fd_limit(&mut config);
         let addr = (config.bind.as_str(), config.port);
         let listener = TcpListener::bind(addr).await.map_err(|e| {
             anyhow::anyhow!("cannot listen on {}:{}: {e}", config.bind, config.port)
@@ -65,10 +66,15 @@ impl Server {
         let mut shutdown = self.shared.shutdown.subscribe();
         loop {
             tokio::select! {
-                accepted = self.listener.accept() => {
-                    let Ok((stream, addr)) = accepted else { continue };
-                    accept(&self.shared, &node, stream, addr);
-                }
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, addr)) => accept(&self.shared, &node, stream, addr),
+                    Err(e) => {
+                        // Out of file descriptors (or similar): back off instead of spinning;
+                        // the pending connection is accepted once a descriptor frees up.
+                        tracing::warn!("accepting a client connection: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                },
                 _ = shutdown.changed() => break,
             }
         }
@@ -89,6 +95,33 @@ impl Server {
             runtime.block_on(self.run())
         })
     }
+}
+
+/// Descriptors kept for the log, snapshots and the listener, as Redis reserves 32.
+const RESERVED_FDS: u64 = 32;
+
+/// Lowers `maxclients` to what the open-files limit allows, as Redis does at startup, so
+/// that the client past the limit gets "max number of clients reached" instead of nothing.
+fn fit_maxclients_to_fd_limit(config: &mut Config) {
+    let Some(soft) = open_files_limit() else {
+        return;
+    };
+    let allowed = soft.saturating_sub(RESERVED_FDS).max(1) as usize;
+    if config.maxclients > allowed {
+        tracing::warn!(
+            maxclients = config.maxclients,
+            open_files_limit = soft,
+            "maxclients lowered to {allowed} to fit the open-files limit"
+        );
+        config.maxclients = allowed;
+    }
+}
+
+/// The soft RLIMIT_NOFILE, read from /proc (Linux).
+fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 fn accept(

@@ -140,6 +140,8 @@ pub struct Core {
     /// SAVE callers and the seq their snapshot must cover.
     snapshot_waiters: Vec<(Seq, ReplyTx)>,
     tick_in_flight: bool,
+    /// Keys with an Expire entry in flight, so repeated reads don't append it again.
+    expiring: std::collections::HashSet<(usize, Bytes)>,
     pub stopping: bool,
 }
 
@@ -233,6 +235,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         bytes_since_snapshot: 0,
         snapshot_waiters: Vec::new(),
         tick_in_flight: false,
+        expiring: std::collections::HashSet::new(),
         stopping: false,
     };
     if durable_seq == 0 {
@@ -436,6 +439,7 @@ impl Core {
                     .read(read, db, &argv, unix_ms(), fastrand::u64(..));
                 COMMAND_STATS.record(spec, started.elapsed().as_micros() as u64, out.is_error());
                 let _ = reply.send(out);
+                self.expire_seen();
             }
             Waiting::Call { call, reply } => {
                 if let Some(out) = call(self, &reply) {
@@ -485,6 +489,14 @@ impl Core {
             return;
         };
         match (&entry.body, p.spec) {
+            (Body::Expire { keys }, _) => {
+                for key in keys {
+                    self.expiring.remove(&(entry.db as usize, key.clone()));
+                }
+                if let Reply::Int(n) = reply {
+                    self.shared.stats.expired_keys.fetch_add(n as u64, Relaxed);
+                }
+            }
             (Body::Tick { keys_max }, _) => {
                 self.tick_in_flight = false;
                 if let Reply::Int(n) = reply {
@@ -524,6 +536,21 @@ impl Core {
                 }
             }
             self.drain_waiting();
+        }
+    }
+
+    /// Lazy expiry: keys a read found expired are removed through the log, as Redis removes
+    /// a key its reads find expired. Later commands wait behind the entry like any write.
+    fn expire_seen(&mut self) {
+        for (db, keys) in self.engine.take_seen_expired() {
+            let keys: Vec<Bytes> = keys
+                .into_iter()
+                .map(Bytes::from)
+                .filter(|k| self.expiring.insert((db, k.clone())))
+                .collect();
+            if !keys.is_empty() {
+                self.issue(Body::Expire { keys }, db, None, None);
+            }
         }
     }
 

@@ -66,6 +66,9 @@ pub struct Session {
     limits: Limits,
     decoder: Decoder,
     query_buffer_max: usize,
+    out_limit: OutputLimit,
+    /// Replies from the core, in command order.
+    rx: mpsc::UnboundedReceiver<Reply>,
     /// Since when the output has been above the soft limit.
     over_soft_since: Option<Instant>,
 }
@@ -77,7 +80,7 @@ pub async fn serve(
     client: Arc<ClientState>,
 ) {
     let _ = stream.set_nodelay(true);
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::unbounded_channel();
     let requirepass = shared
         .config
         .read()
@@ -101,7 +104,9 @@ pub async fn serve(
         limits: Limits::default(),
         decoder: Decoder::new(Limits::default()),
         query_buffer_max: usize::MAX,
+        out_limit: OutputLimit::default(),
         over_soft_since: None,
+        rx,
     };
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let (mut rd, mut wr) = stream.split();
@@ -121,15 +126,10 @@ pub async fn serve(
         };
         tokio::select! {
             _ = client.kill.notified() => break,
-            reply = rx.recv(), if s.inflight > 0 => {
+            reply = s.rx.recv(), if s.inflight > 0 => {
                 let Some(reply) = reply else { break };
                 s.engine_reply(reply);
-                while s.inflight > 0 {
-                    match rx.try_recv() {
-                        Ok(reply) => s.engine_reply(reply),
-                        Err(_) => break,
-                    }
-                }
+                s.take_replies();
             }
             read = rd.read_buf(&mut inbuf), if can_read => {
                 match read {
@@ -192,10 +192,22 @@ pub async fn serve(
 }
 
 impl Session {
+    /// Takes every reply the core has ready and encodes what is in order.
+    fn take_replies(&mut self) {
+        while self.inflight > 0 {
+            match self.rx.try_recv() {
+                Ok(reply) => self.engine_reply(reply),
+                Err(_) => break,
+            }
+        }
+        self.flush_slots();
+    }
+
     /// Picks up CONFIG SET changes: returns (idle timeout, output limit).
     fn refresh_limits(&mut self, inbuf_empty: bool) -> (u64, OutputLimit) {
         let config = self.shared.config.read().expect("config lock");
         self.query_buffer_max = config.client_query_buffer_limit;
+        self.out_limit = config.client_output_buffer_limit;
         // A new bulk limit applies from the next command: the decoder may hold a partial one.
         if self.limits.bulk_len_max != config.proto_max_bulk_len && inbuf_empty {
             self.limits.bulk_len_max = config.proto_max_bulk_len;
@@ -226,6 +238,16 @@ impl Session {
                 Ok(Some(argv)) => {
                     self.client.touch();
                     self.dispatch(argv);
+                    // The core often answers at once: encode now, so that the output limits
+                    // apply reply by reply and a client that does not read is stopped early.
+                    self.take_replies();
+                    if self.out.len() >= OUTPUT_SOFT_BYTES {
+                        break;
+                    }
+                    let limit = self.out_limit;
+                    if self.over_output_limit(&limit) {
+                        break;
+                    }
                 }
                 Ok(None) => break,
                 Err(e) => {

@@ -510,3 +510,14 @@ pub fn spawn_unready(dir: &Path, port: u16, extra: &[&str]) -> Child {
     cmd.stdout(Stdio::null()).stderr(Stdio::null());
     cmd.spawn().expect("start cairn")
 }
+
+impl Cairn {
+    /// Sends SIGTERM without waiting for the exit.
+    pub fn send_sigterm(&self) {
+        let sent = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -TERM failed");
+    }
+}

@@ -52,7 +52,7 @@ static SUBCOMMANDS: &[Spec] = &[
     ),
     cmd(
         "getkeys",
-        -3,
+        -4,
         META,
         acl::CONNECTION,
         Keys::NONE,
@@ -178,9 +178,9 @@ fn key_specs(spec: &Spec) -> Vec<Reply> {
     let k = spec.keys;
     let lastkey = if k.last < 0 { k.last } else { k.last - k.first };
     let access = if spec.is_write() {
-        ["RW", "ACCESS", "UPDATE"].as_slice()
+        ["RW", "access", "update"].as_slice()
     } else {
-        ["RO", "ACCESS"].as_slice()
+        ["RO", "access"].as_slice()
     };
     vec![Reply::Map(vec![
         (
@@ -224,9 +224,9 @@ fn info(spec: &'static Spec, parent: Option<&'static Spec>) -> Reply {
         Reply::Int(spec.keys.last as i64),
         Reply::Int(spec.keys.step as i64),
         Reply::Set(acl_names(spec).iter().map(|n| simple(n)).collect()),
-        Reply::Array(Vec::new()),
-        Reply::Array(key_specs(spec)),
-        Reply::Array(
+        Reply::Set(Vec::new()),
+        Reply::Set(key_specs(spec)),
+        Reply::Set(
             spec.subcommands
                 .iter()
                 .map(|s| info(s, Some(spec)))
