@@ -26,7 +26,9 @@ fn main() {
         }
     };
     init_tracing(&config.loglevel);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One event-loop thread serves every client and runs the engine, as in Redis; the log's
+    // writer (group commit, fdatasync) and the snapshotter have threads of their own.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

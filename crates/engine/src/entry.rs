@@ -156,6 +156,26 @@ impl Entry {
         out.freeze()
     }
 
+    /// Reads only who made a record (its header), without decoding the body.
+    pub fn decode_origin(record: &Bytes) -> Result<Origin, EntryError> {
+        let mut buf = record.clone();
+        if buf.remaining() < 2 {
+            return Err(EntryError::Truncated);
+        }
+        let version = buf.get_u8();
+        if version != ENTRY_VERSION {
+            return Err(EntryError::Version(version));
+        }
+        buf.get_u8();
+        get_varint(&mut buf)?;
+        get_u64(&mut buf)?;
+        get_u64(&mut buf)?;
+        Ok(Origin {
+            node: get_varint(&mut buf)?,
+            request: get_varint(&mut buf)?,
+        })
+    }
+
     /// Decodes a record; arguments are zero-copy slices of `record`.
     pub fn decode(record: &Bytes) -> Result<Entry, EntryError> {
         let mut buf = record.clone();
@@ -231,6 +251,10 @@ mod tests {
         ];
         assert_eq!(&e.encode()[..], expected);
         assert_eq!(Entry::decode(&Bytes::from_static(expected)).unwrap(), e);
+        assert_eq!(
+            Entry::decode_origin(&Bytes::from_static(expected)).unwrap(),
+            e.origin
+        );
 
         let tick = Entry {
             db: 0,

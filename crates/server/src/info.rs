@@ -135,10 +135,15 @@ fn persistence(core: &Core, out: &mut String) {
     let log = core.log().stats();
     let _ = write!(
         out,
-        "# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\naof_enabled:1\r\nappendfsync:{}\r\nlog_durable_seq:{}\r\nlog_fsyncs:{}\r\nlog_bytes_written:{}\r\nlog_write_status:{}\r\n",
+        "# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\naof_enabled:1\r\nappendfsync:{}\r\nlog_durable_seq:{}\r\nlog_fsyncs:{}\r\nlog_bytes_written:{}\r\nlog_write_status:{}\r\n",
         core.shared.changes_since_save.load(Relaxed),
         u8::from(core.shared.snapshot_in_progress.load(Relaxed)),
         core.shared.lastsave_s.load(Relaxed),
+        if core.shared.last_snapshot_ok.load(Relaxed) {
+            "ok"
+        } else {
+            "err"
+        },
         config.appendfsync.name(),
         core.durable_seq,
         log.fsync_count,

@@ -92,7 +92,16 @@ pub struct Shared {
     pub shutdown: tokio::sync::watch::Sender<bool>,
     pub log_stats: Mutex<Option<Arc<LogHandle>>>,
     pub changes_since_save: AtomicU64,
+    /// Whether the last snapshot attempt succeeded (INFO rdb_last_bgsave_status).
+    pub last_snapshot_ok: AtomicBool,
     pub snapshot_in_progress: AtomicBool,
+}
+
+pub fn unix_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
 }
 
 pub fn unix_ms() -> u64 {
@@ -103,6 +112,8 @@ pub fn unix_ms() -> u64 {
 }
 
 struct PendingWrite {
+    /// The entry as made: applied when its record comes back durable, without decoding it.
+    entry: Entry,
     reply: Option<ReplyTx>,
     spec: Option<&'static Spec>,
 }
@@ -217,6 +228,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         shutdown,
         log_stats: Mutex::new(Some(log.clone())),
         changes_since_save: AtomicU64::new(0),
+        last_snapshot_ok: AtomicBool::new(true),
         snapshot_in_progress: AtomicBool::new(false),
     });
     let mut core = Core {
@@ -268,6 +280,27 @@ impl NodeHandle {
         if !core.outgoing.is_empty() {
             self.flush.notify_one();
         }
+    }
+
+    /// Runs a read at once and returns its reply when nothing is in flight ahead of it (the
+    /// common case); otherwise returns the read for `submit`. The caller must have no reply
+    /// of its own still pending, or this one would overtake it.
+    pub fn read_now(
+        &self,
+        spec: &'static Spec,
+        read: ReadFn,
+        db: usize,
+        argv: &[Bytes],
+    ) -> Option<Reply> {
+        let mut core = self.core.borrow_mut();
+        if !core.waiting.is_empty() || core.resolved != core.issued {
+            return None;
+        }
+        let reply = core.execute_read(spec, read, db, argv);
+        if !core.outgoing.is_empty() {
+            self.flush.notify_one();
+        }
+        Some(reply)
     }
 }
 
@@ -406,7 +439,8 @@ impl Core {
             body,
         };
         self.outgoing.push(entry.encode());
-        self.pending.insert(request, PendingWrite { reply, spec });
+        self.pending
+            .insert(request, PendingWrite { entry, reply, spec });
         self.issued += 1;
     }
 
@@ -424,6 +458,22 @@ impl Core {
         }
     }
 
+    fn execute_read(
+        &mut self,
+        spec: &'static Spec,
+        read: ReadFn,
+        db: usize,
+        argv: &[Bytes],
+    ) -> Reply {
+        let started_us = unix_us();
+        let out = self
+            .engine
+            .read(read, db, argv, started_us / 1000, fastrand::u64(..));
+        COMMAND_STATS.record(spec, unix_us().saturating_sub(started_us), out.is_error());
+        self.expire_seen();
+        out
+    }
+
     fn run_waiting(&mut self, w: Waiting) {
         match w {
             Waiting::Read {
@@ -433,13 +483,8 @@ impl Core {
                 argv,
                 reply,
             } => {
-                let started = Instant::now();
-                let out = self
-                    .engine
-                    .read(read, db, &argv, unix_ms(), fastrand::u64(..));
-                COMMAND_STATS.record(spec, started.elapsed().as_micros() as u64, out.is_error());
+                let out = self.execute_read(spec, read, db, &argv);
                 let _ = reply.send(out);
-                self.expire_seen();
             }
             Waiting::Call { call, reply } => {
                 if let Some(out) = call(self, &reply) {
@@ -463,32 +508,47 @@ impl Core {
 
     fn on_durable(&mut self, first_seq: Seq, records: Vec<Bytes>) {
         for (i, record) in records.iter().enumerate() {
-            let entry = match Entry::decode(record) {
-                Ok(entry) => entry,
-                Err(e) => {
-                    // The log returned what we wrote: a decode failure is a bug, not bad input.
-                    tracing::error!(seq = first_seq + i as u64, "undecodable log record: {e}");
-                    std::process::abort();
+            let seq = first_seq + i as u64;
+            // Our own entries come back as we made them (encoding round-trips exactly, as the
+            // entry tests check); others' are decoded.
+            let own = match Entry::decode_origin(record) {
+                Ok(origin) if origin.node == self.shared.node_id => {
+                    self.pending.remove(&origin.request)
                 }
+                Ok(_) => None,
+                Err(e) => undecodable(seq, &e),
+            };
+            let (entry, own) = match own {
+                Some(PendingWrite { entry, reply, spec }) => (entry, Some((reply, spec))),
+                None => (
+                    Entry::decode(record).unwrap_or_else(|e| undecodable(seq, &e)),
+                    None,
+                ),
             };
             let started = Instant::now();
             let reply = self.engine.apply(&entry);
-            self.durable_seq = first_seq + i as u64;
+            self.durable_seq = seq;
             self.bytes_since_snapshot += record.len() as u64;
-            if entry.origin.node == self.shared.node_id {
-                self.resolve_own(&entry, reply, started);
+            if let Some((tx, spec)) = own {
+                self.resolve_own(&entry, reply, tx, spec, started);
+            } else if entry.origin.node == self.shared.node_id {
+                self.resolved += 1;
             }
             self.drain_waiting();
         }
         self.maybe_snapshot();
     }
 
-    fn resolve_own(&mut self, entry: &Entry, reply: Reply, started: Instant) {
+    fn resolve_own(
+        &mut self,
+        entry: &Entry,
+        reply: Reply,
+        tx: Option<ReplyTx>,
+        spec: Option<&'static Spec>,
+        started: Instant,
+    ) {
         self.resolved += 1;
-        let Some(p) = self.pending.remove(&entry.origin.request) else {
-            return;
-        };
-        match (&entry.body, p.spec) {
+        match (&entry.body, spec) {
             (Body::Expire { keys }, _) => {
                 for key in keys {
                     self.expiring.remove(&(entry.db as usize, key.clone()));
@@ -513,7 +573,7 @@ impl Core {
             }
             _ => {}
         }
-        if let Some(tx) = p.reply {
+        if let Some(tx) = tx {
             let _ = tx.send(reply);
         }
     }
@@ -621,6 +681,7 @@ impl Core {
 
     fn on_snapshot_done(&mut self, seq: Seq, result: Result<(), String>) {
         self.shared.snapshot_in_progress.store(false, Relaxed);
+        self.shared.last_snapshot_ok.store(result.is_ok(), Relaxed);
         match &result {
             Ok(()) => {
                 self.shared.lastsave_s.store(unix_ms() / 1000, Relaxed);
@@ -667,6 +728,13 @@ impl Core {
     }
 }
 
+/// The log returned a record this node cannot read back: a bug or on-disk damage that
+/// slipped past the checksums. Serving on would diverge from the log, so stop loudly.
+fn undecodable(seq: Seq, error: &cairn_engine::entry::EntryError) -> ! {
+    tracing::error!(seq, "undecodable log record: {error}");
+    std::process::abort();
+}
+
 /// The MISCONF error a write gets when the log cannot make it durable.
 pub fn misconf(error: &str) -> Reply {
     Reply::error(format!(
@@ -674,12 +742,37 @@ pub fn misconf(error: &str) -> Reply {
     ))
 }
 
+/// Rebuilds state at `upto` from the newest snapshot plus the log, and writes it. A snapshot
+/// written meanwhile (DEBUG RELOAD, shutdown) may have pruned the segments this rebuild was
+/// reading: then it starts over from that newer snapshot, which covers more of the log.
 fn snapshot_by_replay(
     dir: &std::path::Path,
     databases: usize,
     upto: Seq,
     log: &LogHandle,
 ) -> Result<(), String> {
+    let mut last_error = String::new();
+    // Each retry starts from a strictly newer snapshot; a few are plenty.
+    for _ in 0..3 {
+        match rebuild_at(dir, databases, upto) {
+            Ok(None) => return Ok(()),
+            Ok(Some(engine)) => {
+                return log
+                    .put_snapshot(upto, &engine.snapshot())
+                    .map_err(|e| e.to_string());
+            }
+            Err(e) => last_error = e,
+        }
+    }
+    Err(last_error)
+}
+
+/// The engine at `upto`, or `None` when the newest snapshot already covers it.
+fn rebuild_at(
+    dir: &std::path::Path,
+    databases: usize,
+    upto: Seq,
+) -> Result<Option<Engine>, String> {
     let (base, mut engine) = match cairn_log::latest_snapshot(dir).map_err(|e| e.to_string())? {
         Some((seq, bytes)) => (
             seq,
@@ -688,13 +781,12 @@ fn snapshot_by_replay(
         None => (0, Engine::new(databases)),
     };
     if base >= upto {
-        return Ok(());
+        return Ok(None);
     }
     for record in cairn_log::read_range(dir, base, upto).map_err(|e| e.to_string())? {
         let (_, bytes) = record.map_err(|e| e.to_string())?;
         let entry = Entry::decode(&bytes).map_err(|e| e.to_string())?;
         engine.apply(&entry);
     }
-    log.put_snapshot(upto, &engine.snapshot())
-        .map_err(|e| e.to_string())
+    Ok(Some(engine))
 }

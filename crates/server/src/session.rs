@@ -233,10 +233,12 @@ impl Session {
 
     /// Decodes and dispatches every complete command in `inbuf`.
     fn process(&mut self, inbuf: &mut BytesMut) {
+        if !inbuf.is_empty() {
+            self.client.touch();
+        }
         while !self.hold && !self.closing && self.inflight < INFLIGHT_MAX {
             match self.decoder.decode(inbuf) {
                 Ok(Some(argv)) => {
-                    self.client.touch();
                     self.dispatch(argv);
                     // The core often answers at once: encode now, so that the output limits
                     // apply reply by reply and a client that does not read is stopped early.
@@ -288,6 +290,14 @@ impl Session {
         }
         match spec.handler {
             Handler::Read(read) => {
+                if self.inflight > 0 {
+                    self.take_replies();
+                }
+                if self.inflight == 0
+                    && let Some(reply) = self.node.read_now(spec, read, self.db, &argv)
+                {
+                    return self.local(reply);
+                }
                 let msg = Msg::Read {
                     spec,
                     read,
