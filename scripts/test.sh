@@ -11,4 +11,4 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo build --release --quiet
 cargo test --workspace --release 2>&1 | tee target/test-output.txt
 summary=$(grep -E '^test result:' target/test-output.txt | awk '{p+=$4; f+=$6; i+=$8} END {print p" passed, "f" failed, "i" skipped"}')
-echo "cairn tests: $summary"
+echo "summary: $summary"

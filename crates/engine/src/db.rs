@@ -1,11 +1,13 @@
 //! One logical database (`SELECT` index): the keyspace `Dict` and the expiry index.
 //!
 //! Expired keys are invisible at once: every lookup takes `now_ms` and treats a key whose
-//! `expire_at_ms < now_ms` as absent (Redis: a key expires once now > its expire time). Reads never delete (they are not logged); writes delete
+//! `expire_at_ms < now_ms` as absent (Redis: a key expires once now > its expire time). Reads
+//! never delete (they are not logged: they report the keys for an Expire entry); writes delete
 //! an expired key they touch, and tick entries delete the rest in `expire_at_ms` order.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
+use std::num::NonZeroU64;
 
 use crate::dict::Dict;
 use crate::value::Value;
@@ -14,7 +16,9 @@ use crate::value::Value;
 pub struct Slot {
     pub value: Value,
     /// Absolute Unix time in ms; `None` = persistent.
-    expire_at_ms: Option<u64>,
+    /// Stored expire times are always in the future of a real clock, so never 0; the niche
+    /// keeps this field 8 bytes.
+    expire_at_ms: Option<NonZeroU64>,
     /// Seconds (node clock) of the last access. Not part of the replicated state: it differs
     /// between nodes, and neither the digest nor the snapshot includes it.
     access_s: Cell<u32>,
@@ -22,7 +26,7 @@ pub struct Slot {
 
 impl Slot {
     pub fn expire_at_ms(&self) -> Option<u64> {
-        self.expire_at_ms
+        self.expire_at_ms.map(NonZeroU64::get)
     }
 
     pub fn touch(&self, now_ms: u64) {
@@ -34,7 +38,7 @@ impl Slot {
     }
 
     fn is_expired(&self, now_ms: u64) -> bool {
-        self.expire_at_ms.is_some_and(|at| at < now_ms)
+        self.expire_at_ms.is_some_and(|at| at.get() < now_ms)
     }
 }
 
@@ -128,12 +132,17 @@ impl Db {
 
     /// Stores `value` with the given expire time, replacing any old value and TTL.
     pub fn set(&mut self, key: &[u8], value: Value, expire_at_ms: Option<u64>, now_ms: u64) {
+        let expire_at_ms = expire_at_ms.filter(|&at| at != 0);
         let slot = Slot {
             value,
-            expire_at_ms,
+            expire_at_ms: expire_at_ms.and_then(NonZeroU64::new),
             access_s: Cell::new((now_ms / 1000) as u32),
         };
-        if let Some(at) = self.keys.insert(key, slot).and_then(|old| old.expire_at_ms) {
+        if let Some(at) = self
+            .keys
+            .insert(key, slot)
+            .and_then(|old| old.expire_at_ms())
+        {
             self.expires.remove(&(at, Box::from(key)));
         }
         if let Some(at) = expire_at_ms {
@@ -154,7 +163,7 @@ impl Db {
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Slot> {
         let slot = self.keys.remove(key)?;
-        if let Some(at) = slot.expire_at_ms {
+        if let Some(at) = slot.expire_at_ms() {
             self.expires.remove(&(at, Box::from(key)));
         }
         Some(slot)
@@ -162,10 +171,15 @@ impl Db {
 
     /// Sets or clears the TTL of an existing key; false if the key does not exist.
     pub fn set_expire(&mut self, key: &[u8], expire_at_ms: Option<u64>) -> bool {
+        let expire_at_ms = expire_at_ms.filter(|&at| at != 0);
         let Some(slot) = self.keys.get_mut(key) else {
             return false;
         };
-        let old = std::mem::replace(&mut slot.expire_at_ms, expire_at_ms);
+        let old = std::mem::replace(
+            &mut slot.expire_at_ms,
+            expire_at_ms.and_then(NonZeroU64::new),
+        )
+        .map(NonZeroU64::get);
         if let Some(at) = old {
             self.expires.remove(&(at, Box::from(key)));
         }
@@ -186,7 +200,7 @@ impl Db {
             let (at, key) = self.expires.pop_first().expect("first exists");
             let slot = self.keys.remove(&key);
             debug_assert!(
-                slot.is_some_and(|s| s.expire_at_ms == Some(at)),
+                slot.is_some_and(|s| s.expire_at_ms() == Some(at)),
                 "index and keyspace agree"
             );
             removed += 1;
