@@ -6,6 +6,8 @@
 //! +OK                      the expected reply, rendered by `render`
 //! @advance 10000           move the clock forward (ms)
 //! @tick                    append a tick entry (active expiry)
+//! resp3 "%1\r\n…"           the previous reply's exact bytes in RESP3 (or `resp2`), where
+//!                          the protocols differ
 //! ```
 //! Writes go through the same path as on a server: syntax check, then an `Entry` applied by
 //! `Engine::apply` (at the harness clock); reads through `Engine::read`. `SELECT` switches
@@ -208,10 +210,22 @@ pub fn render(reply: &Reply) -> String {
     }
 }
 
+/// `resp2 "…"` / `resp3 "…"`: the exact wire bytes of the previous reply in that protocol,
+/// written as a quoted, escaped string.
+fn wire_expectation(line: &str) -> Option<(cairn_resp::Protocol, &str)> {
+    if let Some(wire) = line.strip_prefix("resp2 ") {
+        return Some((cairn_resp::Protocol::Resp2, wire));
+    }
+    line.strip_prefix("resp3 ")
+        .map(|wire| (cairn_resp::Protocol::Resp3, wire))
+}
+
 /// Runs a transcript; panics with the file's name and line on the first mismatch.
 pub fn check(name: &str, script: &str) {
     let mut h = Harness::new();
     let mut pending: Option<(usize, String, Reply)> = None;
+    // The last checked reply, for `resp2`/`resp3` lines that pin its wire bytes.
+    let mut last: Option<(usize, String, Reply)> = None;
     for (i, raw) in script.lines().enumerate() {
         let line_no = i + 1;
         let line = raw.trim_end();
@@ -231,12 +245,20 @@ pub fn check(name: &str, script: &str) {
                 .expect("@advance takes milliseconds");
         } else if line == "@tick" {
             h.apply(Body::Tick { keys_max: u32::MAX });
+        } else if let Some((proto, wire)) = wire_expectation(line) {
+            let Some((at, cmd, reply)) = &last else {
+                panic!("{name}:{line_no}: `{line}` follows no checked reply");
+            };
+            let mut out = bytes::BytesMut::new();
+            cairn_resp::encode(reply, proto, &mut out);
+            assert_eq!(escape(&out), wire, "{name}:{at}: `{cmd}` over {proto:?}");
         } else {
             let Some((at, cmd, reply)) = pending.take() else {
                 panic!("{name}:{line_no}: expected reply `{line}` follows no command");
             };
             let actual = render(&reply);
             assert_eq!(actual, line, "{name}:{at}: `{cmd}`");
+            last = Some((at, cmd, reply));
         }
     }
     if let Some((at, cmd, _)) = pending {
