@@ -47,6 +47,8 @@ pub const SEGMENT_BYTES_MAX_DEFAULT: u64 = 64 * 1024 * 1024;
 pub const RECORD_BYTES_MAX_DEFAULT: u32 = 512 * 1024 * 1024 + 1024 * 1024;
 /// Default period of the failed-state retry.
 pub const RETRY_INTERVAL_DEFAULT: Duration = Duration::from_secs(1);
+/// Default group commit window: none (an fsync starts as soon as there is something to sync).
+pub const COMMIT_WINDOW_DEFAULT: Duration = Duration::ZERO;
 
 /// When appended records are made durable (Redis `appendfsync`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -75,6 +77,9 @@ pub struct FileLogConfig {
     pub record_bytes_max: u32,
     /// How often the writer retries leaving the failed state.
     pub retry_interval: Duration,
+    /// Group commit window: when the previous fsync served several append calls, the writer
+    /// waits this long for more before the next fsync (zero: never waits).
+    pub commit_window: Duration,
     /// Fault injection for tests (`None` in production).
     pub faults: Option<Arc<Faults>>,
 }
@@ -88,6 +93,7 @@ impl FileLogConfig {
             segment_bytes_max: SEGMENT_BYTES_MAX_DEFAULT,
             record_bytes_max: RECORD_BYTES_MAX_DEFAULT,
             retry_interval: RETRY_INTERVAL_DEFAULT,
+            commit_window: COMMIT_WINDOW_DEFAULT,
             faults: None,
         }
     }

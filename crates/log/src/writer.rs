@@ -121,6 +121,9 @@ pub(crate) struct Writer {
     /// Bumped whenever the segment handle changes; stale sync results are ignored.
     generation: u64,
     buf: Vec<u8>,
+    /// Append calls the last commit served, and how long to wait for more when it was > 1.
+    last_commit_calls: usize,
+    commit_window: Duration,
 }
 
 impl Writer {
@@ -169,6 +172,8 @@ impl Writer {
             last_sync_start: Instant::now(),
             generation: 0,
             buf: Vec::new(),
+            last_commit_calls: 0,
+            commit_window: config.commit_window,
         }
     }
 
@@ -184,12 +189,26 @@ impl Writer {
                 Msg::Wake => {}
                 Msg::Shutdown => shutdown = true,
             };
+            let appending = matches!(first, Some(Msg::Append(_)));
             if let Some(m) = first {
                 take(m);
             }
             while let Ok(m) = self.rx.try_recv() {
                 take(m);
             }
+            // Group commit window: when the last commit served several callers, wait a moment
+            // for the rest of them before paying for an fsync (PostgreSQL's commit_delay). A
+            // lone writer never waits.
+            if appending && self.policy == FsyncPolicy::Always && self.last_commit_calls > 1 {
+                let until = Instant::now() + self.commit_window;
+                while let Ok(m) = self
+                    .rx
+                    .recv_timeout(until.saturating_duration_since(Instant::now()))
+                {
+                    take(m);
+                }
+            }
+            self.last_commit_calls = calls.len();
             self.poll_sync();
             self.retry_if_due();
             if !calls.is_empty() {

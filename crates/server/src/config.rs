@@ -101,6 +101,10 @@ pub struct Flags {
     /// Size at which the log starts a new segment file, in bytes [default: 67108864].
     #[arg(long = "log-segment-bytes", env = "CAIRN_LOG_SEGMENT_BYTES")]
     pub log_segment_bytes: Option<u64>,
+    /// Group commit window in microseconds: when the last fsync served several batches of
+    /// writes, wait this long for more before the next (0 = never wait) [default: 0].
+    #[arg(long = "log-commit-window-us", env = "CAIRN_LOG_COMMIT_WINDOW_US")]
+    pub log_commit_window_us: Option<u64>,
     /// Log level: debug, verbose, notice, warning (or error, warn, info, trace) [default: notice].
     #[arg(long, env = "CAIRN_LOGLEVEL")]
     pub loglevel: Option<String>,
@@ -123,6 +127,7 @@ struct FileConfig {
     client_output_buffer_limit: Option<String>,
     snapshot_log_bytes: Option<u64>,
     log_segment_bytes: Option<u64>,
+    log_commit_window_us: Option<u64>,
     loglevel: Option<String>,
 }
 
@@ -142,6 +147,7 @@ pub struct Config {
     pub client_output_buffer_limit: OutputLimit,
     pub snapshot_log_bytes: u64,
     pub log_segment_bytes: u64,
+    pub log_commit_window_us: u64,
     pub loglevel: String,
     /// Accepted and reported for compatibility (`CONFIG SET save ""`); snapshots follow
     /// `snapshot_log_bytes`.
@@ -169,6 +175,7 @@ impl Default for Config {
             // 64 MiB of log between snapshots keeps replay on restart well under a second.
             snapshot_log_bytes: 64 * 1024 * 1024,
             log_segment_bytes: 64 * 1024 * 1024,
+            log_commit_window_us: 0,
             loglevel: "notice".into(),
             save: String::new(),
             config_file: None,
@@ -235,6 +242,10 @@ impl Config {
                 .log_segment_bytes
                 .or(file.log_segment_bytes)
                 .unwrap_or(d.log_segment_bytes),
+            log_commit_window_us: flags
+                .log_commit_window_us
+                .or(file.log_commit_window_us)
+                .unwrap_or(d.log_commit_window_us),
             loglevel: flags.loglevel.or(file.loglevel).unwrap_or(d.loglevel),
             save: d.save,
             config_file: flags.config,

@@ -188,6 +188,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
             AppendFsync::Everysec => FsyncPolicy::EverySec,
         },
         segment_bytes_max: config.log_segment_bytes,
+        commit_window: Duration::from_micros(config.log_commit_window_us),
         faults: config.log_faults.clone(),
         ..FileLogConfig::new(config.dir.clone())
     };
