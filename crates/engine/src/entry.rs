@@ -127,6 +127,40 @@ fn get_list(buf: &mut Bytes) -> Result<Vec<Bytes>, EntryError> {
     Ok(items)
 }
 
+/// Everything before the body.
+struct Header {
+    kind: u8,
+    db: u32,
+    time_ms: u64,
+    seed: u64,
+    origin: Origin,
+}
+
+fn decode_header(buf: &mut Bytes) -> Result<Header, EntryError> {
+    if buf.remaining() < 2 {
+        return Err(EntryError::Truncated);
+    }
+    let version = buf.get_u8();
+    if version != ENTRY_VERSION {
+        return Err(EntryError::Version(version));
+    }
+    let kind = buf.get_u8();
+    let db = u32::try_from(get_varint(buf)?).map_err(|_| EntryError::Varint)?;
+    let time_ms = get_u64(buf)?;
+    let seed = get_u64(buf)?;
+    let origin = Origin {
+        node: get_varint(buf)?,
+        request: get_varint(buf)?,
+    };
+    Ok(Header {
+        kind,
+        db,
+        time_ms,
+        seed,
+        origin,
+    })
+}
+
 impl Entry {
     pub fn encode(&self) -> Bytes {
         let body_len = match &self.body {
@@ -159,41 +193,19 @@ impl Entry {
     /// Reads only who made a record (its header), without decoding the body.
     pub fn decode_origin(record: &Bytes) -> Result<Origin, EntryError> {
         let mut buf = record.clone();
-        if buf.remaining() < 2 {
-            return Err(EntryError::Truncated);
-        }
-        let version = buf.get_u8();
-        if version != ENTRY_VERSION {
-            return Err(EntryError::Version(version));
-        }
-        buf.get_u8();
-        get_varint(&mut buf)?;
-        get_u64(&mut buf)?;
-        get_u64(&mut buf)?;
-        Ok(Origin {
-            node: get_varint(&mut buf)?,
-            request: get_varint(&mut buf)?,
-        })
+        Ok(decode_header(&mut buf)?.origin)
     }
 
     /// Decodes a record; arguments are zero-copy slices of `record`.
     pub fn decode(record: &Bytes) -> Result<Entry, EntryError> {
         let mut buf = record.clone();
-        if buf.remaining() < 2 {
-            return Err(EntryError::Truncated);
-        }
-        let version = buf.get_u8();
-        if version != ENTRY_VERSION {
-            return Err(EntryError::Version(version));
-        }
-        let kind = buf.get_u8();
-        let db = u32::try_from(get_varint(&mut buf)?).map_err(|_| EntryError::Varint)?;
-        let time_ms = get_u64(&mut buf)?;
-        let seed = get_u64(&mut buf)?;
-        let origin = Origin {
-            node: get_varint(&mut buf)?,
-            request: get_varint(&mut buf)?,
-        };
+        let Header {
+            kind,
+            db,
+            time_ms,
+            seed,
+            origin,
+        } = decode_header(&mut buf)?;
         let body = match kind {
             KIND_COMMAND => Body::Command(get_list(&mut buf)?),
             KIND_EXPIRE => Body::Expire {
