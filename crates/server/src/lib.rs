@@ -37,8 +37,7 @@ impl Server {
     /// Opens the data directory (rebuilding state) and binds the listener.
     pub async fn start(mut config: Config) -> anyhow::Result<Server> {
         fit_maxclients_to_fd_limit(&mut config);
-        let addr = (config.bind.as_str(), config.port);
-        let listener = TcpListener::bind(addr).await.map_err(|e| {
+        let listener = listen(&config.bind, config.port).await.map_err(|e| {
             anyhow::anyhow!("cannot listen on {}:{}: {e}", config.bind, config.port)
         })?;
         let node = node::start(config)?;
@@ -95,6 +94,31 @@ impl Server {
             runtime.block_on(self.run())
         })
     }
+}
+
+/// Pending connections the kernel may queue before accept: Redis's `tcp-backlog` default. A
+/// short queue (std's 128) drops SYNs when many clients connect at once, and each dropped SYN
+/// costs that client a one-second retransmission.
+const TCP_BACKLOG: u32 = 511;
+
+async fn listen(bind: &str, port: u16) -> std::io::Result<TcpListener> {
+    let host = if bind == "localhost" {
+        "127.0.0.1"
+    } else {
+        bind
+    };
+    let addr = tokio::net::lookup_host((host, port))
+        .await?
+        .next()
+        .ok_or_else(|| std::io::Error::other("no address"))?;
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(TCP_BACKLOG)
 }
 
 /// Descriptors kept for the log, snapshots and the listener, as Redis reserves 32.
