@@ -25,17 +25,8 @@ LIB=(python3 "$ROOT/bench/lib.py")
 log() { echo "[bench $(date +%T)] $*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
 
-# --- dependencies (same idempotent check as scripts/deps.sh, Redis only) -------------------
-need_apt=()
-command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
-command -v redis-benchmark >/dev/null 2>&1 || need_apt+=(redis-tools)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  log "installing ${need_apt[*]}"
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
-  if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true; fi
-fi
+# --- dependencies: Debian's redis-server and redis-tools, idempotently ------------------------
+scripts/deps.sh redis
 
 # --- temp dir, PIDs, cleanup -----------------------------------------------------------------
 T=$(mktemp -d -t cairn-bench.XXXXXX)
