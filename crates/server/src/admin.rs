@@ -8,7 +8,7 @@ use cairn_engine::commands::{eq_ignore_case, parse_f64, parse_i64, syntax_error}
 use cairn_engine::{Engine, Spec, glob, table};
 use cairn_resp::Reply;
 
-use crate::config::{Config, OutputLimit, log_filter, parse_size};
+use crate::config::{Config, OutputLimit, parse_size};
 use crate::node::Core;
 use crate::session::Session;
 
@@ -71,7 +71,7 @@ pub fn client_kill(s: &mut Session, argv: &[Bytes]) -> Reply {
             .find(|c| c.addr.to_string() == addr)
         {
             Some(c) => {
-                c.kill();
+                kill_client(s, &c);
                 Reply::ok()
             }
             None => Reply::error_static("ERR No such client"),
@@ -172,7 +172,9 @@ const OPTIONS: &[(&str, bool)] = &[
     ("client-output-buffer-limit", true),
     ("snapshot-log-bytes", true),
     ("log-segment-bytes", false),
-    ("loglevel", true),
+    ("log-commit-window-us", false),
+    // Read once at start-up: the log filter is not reloaded at runtime.
+    ("loglevel", false),
     ("save", true),
     ("maxmemory", false),
     ("maxmemory-policy", false),
@@ -194,6 +196,7 @@ fn option_value(config: &Config, name: &str) -> String {
         "client-output-buffer-limit" => config.client_output_buffer_limit.redis_format(),
         "snapshot-log-bytes" => config.snapshot_log_bytes.to_string(),
         "log-segment-bytes" => config.log_segment_bytes.to_string(),
+        "log-commit-window-us" => config.log_commit_window_us.to_string(),
         "loglevel" => config.loglevel.clone(),
         "save" => config.save.clone(),
         "maxmemory" => "0".into(),
@@ -273,24 +276,27 @@ fn set_option(c: &mut Config, name: &str, value: &str) -> Result<(), String> {
     };
     match name {
         "requirepass" => c.requirepass = (!value.is_empty()).then(|| value.to_string()),
-        "maxclients" => c.maxclients = int(1, u64::from(u32::MAX))? as usize,
+        "maxclients" => {
+            let wanted = int(1, u64::from(u32::MAX))? as usize;
+            let allowed = crate::max_clients_allowed().unwrap_or(usize::MAX);
+            if wanted > allowed {
+                return Err(format!(
+                    "The operating system is not able to handle the specified number of clients, try with {allowed}"
+                ));
+            }
+            c.maxclients = wanted;
+        }
         "timeout" => c.timeout_s = int(0, i32::MAX as u64)?,
         // Redis refuses bulk and query-buffer limits under 1 MiB.
         "proto-max-bulk-len" => c.proto_max_bulk_len = size_at_least(1024 * 1024)? as usize,
         "client-query-buffer-limit" => {
             c.client_query_buffer_limit = size_at_least(1024 * 1024)? as usize;
         }
-        "client-output-buffer-limit" => c.client_output_buffer_limit = OutputLimit::parse(value)?,
-        "snapshot-log-bytes" => c.snapshot_log_bytes = parse_size(value)?,
-        "loglevel" => {
-            if log_filter(value).is_none() {
-                return Err(
-                    "argument(s) must be one of the following: debug, verbose, notice, warning"
-                        .into(),
-                );
-            }
-            c.loglevel = value.to_string();
+        "client-output-buffer-limit" => {
+            c.client_output_buffer_limit =
+                OutputLimit::parse_over(value, c.client_output_buffer_limit)?
         }
+        "snapshot-log-bytes" => c.snapshot_log_bytes = parse_size(value)?,
         "save" => {
             let words: Vec<&str> = value.split_whitespace().collect();
             if !words.len().is_multiple_of(2) || words.iter().any(|w| w.parse::<u64>().is_err()) {
@@ -327,7 +333,9 @@ pub fn config_rewrite(s: &mut Session) -> Reply {
             text.push_str(&format!("{name} = {}\n", toml_string(&value)));
         }
     }
-    match std::fs::write(&path, text) {
+    // Written beside the file and renamed over it, so a crash never leaves half a config.
+    let tmp = path.with_extension("rewrite.tmp");
+    match std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path)) {
         Ok(()) => Reply::ok(),
         Err(e) => Reply::error(format!("ERR Rewriting config file: {e}")),
     }
@@ -369,20 +377,31 @@ pub fn bgsave(s: &mut Session, argv: &[Bytes]) -> Option<Reply> {
 }
 
 pub fn shutdown(s: &mut Session, argv: &[Bytes]) -> Option<Reply> {
-    let mut save = true;
+    let (mut nosave, mut save, mut force, mut abort, mut now) = (false, false, false, false, false);
     for arg in &argv[1..] {
-        if eq_ignore_case(arg, "NOSAVE") {
-            save = false;
+        let flag = if eq_ignore_case(arg, "NOSAVE") {
+            &mut nosave
         } else if eq_ignore_case(arg, "SAVE") {
-            save = true;
-        } else if eq_ignore_case(arg, "NOW") || eq_ignore_case(arg, "FORCE") {
+            &mut save
+        } else if eq_ignore_case(arg, "NOW") {
+            &mut now
+        } else if eq_ignore_case(arg, "FORCE") {
+            &mut force
         } else if eq_ignore_case(arg, "ABORT") {
-            return Some(Reply::error_static("ERR No shutdown in progress."));
+            &mut abort
         } else {
             return Some(syntax_error());
-        }
+        };
+        *flag = true;
     }
-    let force = argv[1..].iter().any(|a| eq_ignore_case(a, "FORCE"));
+    // As Redis: SAVE and NOSAVE exclude each other; ABORT takes no other flag.
+    if (save && nosave) || (abort && (save || nosave || now || force)) {
+        return Some(syntax_error());
+    }
+    if abort {
+        return Some(Reply::error_static("ERR No shutdown in progress."));
+    }
+    let save = !nosave;
     s.call_exclusive(Box::new(move |core, _| {
         let saved = if save { core.snapshot_now() } else { Ok(()) };
         if let Err(e) = saved {

@@ -39,6 +39,12 @@ impl ClientState {
             .store(self.created.elapsed().as_millis() as u64, Relaxed);
     }
 
+    /// Milliseconds since the last command.
+    pub fn idle_ms(&self) -> u64 {
+        (self.created.elapsed().as_millis() as u64)
+            .saturating_sub(self.last_interaction_ms.load(Relaxed))
+    }
+
     pub fn kill(&self) {
         self.killed.store(true, Relaxed);
         self.kill.notify_one();

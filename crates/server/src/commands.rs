@@ -99,7 +99,10 @@ fn ping(argv: &[Bytes]) -> Reply {
 fn reset(s: &mut Session) -> Reply {
     s.db = 0;
     s.proto = Protocol::Resp2;
-    s.reply_mode = ReplyMode::On;
+    // A pending SKIP still swallows this command's own +RESET, as in Redis; OFF is cleared.
+    if s.reply_mode == ReplyMode::Off {
+        s.reply_mode = ReplyMode::On;
+    }
     s.client.db.store(0, Relaxed);
     s.client.resp.store(2, Relaxed);
     *s.client.name.lock().expect("client lock") = None;
@@ -288,8 +291,11 @@ fn client_reply(s: &mut Session, mode: &[u8]) -> Option<Reply> {
         s.reply_mode = ReplyMode::Off;
         None
     } else if eq_ignore_case(mode, "SKIP") {
-        // Skip the reply to the next command; this one gets none either.
-        s.reply_mode = ReplyMode::Skip;
+        // Skip the reply to the next command; this one gets none either. While replies are
+        // off, SKIP changes nothing (as in Redis).
+        if s.reply_mode != ReplyMode::Off {
+            s.reply_mode = ReplyMode::Skip;
+        }
         None
     } else {
         Some(syntax_error())

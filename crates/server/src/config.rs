@@ -322,6 +322,17 @@ const OTHER_CLASSES: &str = "slave 268435456 67108864 60 pubsub 33554432 8388608
 
 impl OutputLimit {
     /// Parses Redis's form (`normal 1mb 0 0 pubsub …`) or a plain size (the hard limit).
+    /// A form without a `normal` class keeps `current`, as Redis keeps each class it is not
+    /// given.
+    pub fn parse_over(text: &str, current: OutputLimit) -> Result<OutputLimit, String> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        if words.len() > 1 && !words.chunks(4).any(|class| class[0] == "normal") {
+            OutputLimit::parse(text)?;
+            return Ok(current);
+        }
+        OutputLimit::parse(text)
+    }
+
     pub fn parse(text: &str) -> Result<OutputLimit, String> {
         let words: Vec<&str> = text.split_whitespace().collect();
         if let [size] = words.as_slice() {

@@ -19,6 +19,7 @@ const DEFAULT: &[&str] = &[
     "stats",
     "replication",
     "cpu",
+    "errorstats",
     "cluster",
     "keyspace",
 ];
@@ -31,6 +32,7 @@ const ALL: &[&str] = &[
     "replication",
     "cpu",
     "commandstats",
+    "errorstats",
     "cluster",
     "keyspace",
 ];

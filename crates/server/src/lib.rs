@@ -127,18 +127,22 @@ const RESERVED_FDS: u64 = 32;
 /// Lowers `maxclients` to what the open-files limit allows, as Redis does at startup, so
 /// that the client past the limit gets "max number of clients reached" instead of nothing.
 fn fit_maxclients_to_fd_limit(config: &mut Config) {
-    let Some(soft) = open_files_limit() else {
+    let Some(allowed) = max_clients_allowed() else {
         return;
     };
-    let allowed = soft.saturating_sub(RESERVED_FDS).max(1) as usize;
     if config.maxclients > allowed {
         tracing::warn!(
             maxclients = config.maxclients,
-            open_files_limit = soft,
             "maxclients lowered to {allowed} to fit the open-files limit"
         );
         config.maxclients = allowed;
     }
+}
+
+/// The most clients the open-files limit leaves room for, if it is known.
+pub(crate) fn max_clients_allowed() -> Option<usize> {
+    let soft = open_files_limit()?;
+    Some(soft.saturating_sub(RESERVED_FDS).max(1) as usize)
 }
 
 /// The soft RLIMIT_NOFILE, read from /proc (Linux).

@@ -589,8 +589,14 @@ impl Core {
             }
             self.resolved += 1;
             if let Some(p) = self.pending.remove(&entry.origin.request) {
-                if matches!(entry.body, Body::Tick { .. }) {
-                    self.tick_in_flight = false;
+                match &entry.body {
+                    Body::Tick { .. } => self.tick_in_flight = false,
+                    Body::Expire { keys } => {
+                        for key in keys {
+                            self.expiring.remove(&(entry.db as usize, key.clone()));
+                        }
+                    }
+                    _ => {}
                 }
                 if let Some(tx) = p.reply {
                     let _ = tx.send(misconf(error));

@@ -24,10 +24,13 @@ use crate::config::OutputLimit;
 use crate::node::{CallFn, Msg, NodeHandle, ReplyTx, Shared};
 use crate::stats::COMMAND_STATS;
 
-/// Commands in flight to the engine before the session stops reading (bounds memory).
+/// Replies pending (in flight to the core, or queued behind one) before the session stops
+/// reading (bounds memory).
 const INFLIGHT_MAX: usize = 1024;
 /// Pending output above which the session stops reading new commands.
 const OUTPUT_SOFT_BYTES: usize = 1024 * 1024;
+/// How often a connection checks whether it has been idle for longer than `timeout`.
+const IDLE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// Read buffer growth step.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
 
@@ -116,14 +119,11 @@ pub async fn serve(
         let can_read = !eof
             && !s.closing
             && !s.hold
-            && s.inflight < INFLIGHT_MAX
+            && s.slots.len() < INFLIGHT_MAX
             && s.out.len() < OUTPUT_SOFT_BYTES;
-        let idle = async {
-            if timeout_s == 0 || s.inflight > 0 {
-                std::future::pending::<()>().await
-            }
-            tokio::time::sleep(Duration::from_secs(timeout_s)).await
-        };
+        // Idle connections are checked every second, so that a `timeout` set at runtime
+        // reaches them too (Redis's clientsCron does the same).
+        let idle_check = tokio::time::sleep(IDLE_CHECK_INTERVAL);
         tokio::select! {
             _ = client.kill.notified() => break,
             reply = s.rx.recv(), if s.inflight > 0 => {
@@ -151,7 +151,11 @@ pub async fn serve(
                     _ => break,
                 }
             }
-            _ = idle => break,
+            _ = idle_check => {
+                if timeout_s > 0 && s.inflight == 0 && client.idle_ms() >= timeout_s * 1000 {
+                    break;
+                }
+            }
         }
         if client.killed.load(Relaxed) {
             break;
@@ -203,6 +207,17 @@ impl Session {
         self.flush_slots();
     }
 
+    /// Read at the moment of the check: clearing `requirepass` unlocks connections that never
+    /// authenticated, as in Redis.
+    fn password_required(&self) -> bool {
+        self.shared
+            .config
+            .read()
+            .expect("config lock")
+            .requirepass
+            .is_some()
+    }
+
     /// Picks up CONFIG SET changes: returns (idle timeout, output limit).
     fn refresh_limits(&mut self, inbuf_empty: bool) -> (u64, OutputLimit) {
         let config = self.shared.config.read().expect("config lock");
@@ -220,15 +235,21 @@ impl Session {
     /// than its seconds.
     fn over_output_limit(&mut self, limit: &OutputLimit) -> bool {
         let len = self.out.len() as u64;
-        if limit.hard_bytes > 0 && len > limit.hard_bytes {
+        if limit.hard_bytes > 0 && len >= limit.hard_bytes {
             return true;
         }
-        if limit.soft_bytes == 0 || len <= limit.soft_bytes {
+        if limit.soft_bytes == 0 || len < limit.soft_bytes {
             self.over_soft_since = None;
             return false;
         }
-        let since = *self.over_soft_since.get_or_insert_with(Instant::now);
-        since.elapsed().as_secs() >= limit.soft_seconds
+        // As Redis: the first time over the soft limit only starts the clock.
+        match self.over_soft_since {
+            None => {
+                self.over_soft_since = Some(Instant::now());
+                false
+            }
+            Some(since) => since.elapsed().as_secs() > limit.soft_seconds,
+        }
     }
 
     /// Decodes and dispatches every complete command in `inbuf`.
@@ -236,7 +257,9 @@ impl Session {
         if !inbuf.is_empty() {
             self.client.touch();
         }
-        while !self.hold && !self.closing && self.inflight < INFLIGHT_MAX {
+        // Replies waiting behind an unanswered one count too: a client that does not read
+        // cannot make the server hold more than INFLIGHT_MAX of them.
+        while !self.hold && !self.closing && self.slots.len() < INFLIGHT_MAX {
             match self.decoder.decode(inbuf) {
                 Ok(Some(argv)) => {
                     self.dispatch(argv);
@@ -280,7 +303,7 @@ impl Session {
                 return self.local(reply);
             }
         };
-        if !self.authenticated && spec.flags & flag::NO_AUTH == 0 {
+        if !self.authenticated && spec.flags & flag::NO_AUTH == 0 && self.password_required() {
             COMMAND_STATS.rejected(spec);
             return self.local(Reply::error_static("NOAUTH Authentication required."));
         }
