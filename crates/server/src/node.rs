@@ -4,11 +4,13 @@
 //! fdatasync) reports back through a channel. The core is the only place replicated state
 //! changes:
 //! - a write becomes an `Entry`, stamped with this node's clock and a seed, and is appended
-//!   to the log; when the log reports it durable, the thread applies it and sends the reply.
+//!   to the log; when the log reports it durable, the core applies it and sends the reply.
 //! - a read waits for its *barrier* (every write issued before the read arrived has been
 //!   resolved: applied, or failed) and then runs against local state. On the file log, state
 //!   holds only durable entries, so a read never shows what a crash could take away.
-//! - tick entries (active expiry) are appended when keys are due, and applied like writes.
+//! - a read with nothing in flight ahead of it runs at once (`NodeHandle::read_now`).
+//! - tick entries (active expiry) are appended when keys are due, and Expire entries for the
+//!   keys reads found expired (lazy expiry); both are applied like writes.
 //!
 //! Architecture invariant: replies to one session leave the core in the order the session
 //! sent the commands (writes are applied in issue order, and a read waits for every earlier
