@@ -198,19 +198,9 @@ fn info_field(raw: &mut Raw, name: &str) -> u64 {
         .unwrap()
 }
 
-/// Resident memory of a process, in bytes, from /proc/<pid>/status.
+/// Resident memory of a process, in bytes.
 fn rss_bytes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .expect("VmRSS in /proc/<pid>/status")
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .unwrap();
-    kb * 1024
+    common::proc_status_bytes(pid, "VmRSS")
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -274,19 +274,9 @@ fn client_output_buffer_limit_closes_a_client_that_does_not_read() {
     assert_eq!(other, ":100000\r\n");
 }
 
-/// Peak resident memory of a process, in bytes (VmHWM in /proc/<pid>/status).
+/// Peak resident memory of a process, in bytes.
 fn peak_rss_bytes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .expect("VmHWM in /proc/<pid>/status")
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .unwrap();
-    kb * 1024
+    common::proc_status_bytes(pid, "VmHWM")
 }
 
 /// The limit bounds what the server holds for a client, not only when it gives up: a client
