@@ -61,7 +61,15 @@ async fn failed_fsync_refuses_writes_and_recovers() {
     // Reads are served; the refused write is not visible.
     assert_eq!(cmd(&mut c, &["GET", "a"]).await, "$1\r\n1\r\n");
     assert_eq!(cmd(&mut c, &["GET", "b"]).await, "$-1\r\n");
-    let info = cmd(&mut c, &["INFO", "persistence"]).await;
+    // The log publishes its state just after delivering outcomes: poll briefly.
+    let mut info = String::new();
+    for _ in 0..100 {
+        info = cmd(&mut c, &["INFO", "persistence"]).await;
+        if info.contains("log_write_status:err") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(info.contains("log_write_status:err"), "{info}");
 
     faults.clear();
