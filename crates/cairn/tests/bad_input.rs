@@ -11,14 +11,14 @@
 
 mod common;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{Cairn, Raw};
+use common::{Cairn, Raw, read_to_close};
 
 // ---------------------------------------------------------------------------------------------
 // The well-behaved client
@@ -134,21 +134,6 @@ fn conversation(addr: &str, bytes: &[u8], half_close: bool) -> (Vec<u8>, bool) {
         let _ = stream.shutdown(Shutdown::Write);
     }
     read_to_close(&mut stream)
-}
-
-fn read_to_close(stream: &mut TcpStream) -> (Vec<u8>, bool) {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => return (out, true),
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return (out, false);
-            }
-            Err(_) => return (out, true),
-        }
-    }
 }
 
 /// Whether `bytes` is a sequence of whole RESP2 replies.

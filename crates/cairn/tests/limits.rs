@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -35,18 +35,7 @@ fn read_to_close(stream: &mut TcpStream) -> (Vec<u8>, bool) {
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
-    let mut out = Vec::new();
-    let mut buf = [0u8; 64 * 1024];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => return (out, true),
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return (out, false);
-            }
-            Err(_) => return (out, true),
-        }
-    }
+    common::read_to_close(stream)
 }
 
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {

@@ -177,7 +177,6 @@ impl Engine {
     /// into Expire entries.
     pub fn take_seen_expired(&self) -> Vec<(usize, Vec<Box<[u8]>>)> {
         let mut out = Vec::new();
-        // Called after every read: the common case allocates nothing.
         for (i, db) in self.dbs.iter().enumerate() {
             let keys = db.take_seen_expired();
             if !keys.is_empty() {

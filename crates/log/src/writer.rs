@@ -458,34 +458,18 @@ impl Writer {
         Ok(())
     }
 
-    /// Fails the unreported calls of the batch and enters the failed state. The calls are
-    /// reported failed once the tail is restored (right away if the first attempt works).
+    /// Enters the failed state and reports the batch's unreported calls failed, in call
+    /// order: accepted ones with the MISCONF text, rejected ones with their own.
     fn enter_failed(&mut self, err: &io::Error, chunk: Vec<Pending>, extra: Option<Vec<Bytes>>) {
         debug_assert!(self.failure.is_none());
         let text = misconf(err);
         error!(error = %err, "log write failed; appends are rejected until the log is writable again");
         self.buf.clear();
-        let mut calls: Vec<Pending> = chunk
-            .into_iter()
-            .map(|p| match p {
-                Pending::Accepted { records, .. } => Pending::Rejected {
-                    records,
-                    text: text.clone(),
-                },
-                rejected => rejected,
-            })
-            .collect();
-        if let Some(records) = extra {
-            calls.push(Pending::Rejected {
-                records,
-                text: text.clone(),
-            });
-        }
         self.next_seq = self.reported_seq + 1;
         self.stats.appended_seq = self.reported_seq;
         self.stats.last_error = Some(text.clone());
         self.failure = Some(Failure {
-            text,
+            text: text.clone(),
             next_retry: Instant::now() + self.retry_interval,
         });
         // The callers learn at once that their writes were not made durable. If the tail
@@ -495,19 +479,14 @@ impl Writer {
         if let Err(e) = self.restore_tail() {
             warn!(error = %e, "could not restore the log tail yet; will retry");
         }
-        self.fail_all(calls, "");
-    }
-
-    /// Reports rejected calls failed, in order, appending `note` to their error text.
-    fn fail_all(&mut self, calls: Vec<Pending>, note: &str) {
-        for p in calls {
+        for p in chunk {
             match p {
-                Pending::Rejected { records, text } => self.fail(records, format!("{text}{note}")),
-                Pending::Accepted { records, .. } => {
-                    debug_assert!(false, "accepted call in a failed list");
-                    self.fail(records, note.to_string());
-                }
+                Pending::Accepted { records, .. } => self.fail(records, text.clone()),
+                Pending::Rejected { records, text } => self.fail(records, text),
             }
+        }
+        if let Some(records) = extra {
+            self.fail(records, text);
         }
     }
 

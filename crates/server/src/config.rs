@@ -322,24 +322,25 @@ const OTHER_CLASSES: &str = "slave 268435456 67108864 60 pubsub 33554432 8388608
 
 impl OutputLimit {
     /// Parses Redis's form (`normal 1mb 0 0 pubsub …`) or a plain size (the hard limit).
-    /// A form without a `normal` class keeps `current`, as Redis keeps each class it is not
-    /// given.
-    pub fn parse_over(text: &str, current: OutputLimit) -> Result<OutputLimit, String> {
-        let words: Vec<&str> = text.split_whitespace().collect();
-        if words.len() > 1 && !words.chunks(4).any(|class| class[0] == "normal") {
-            OutputLimit::parse(text)?;
-            return Ok(current);
-        }
-        OutputLimit::parse(text)
+    pub fn parse(text: &str) -> Result<OutputLimit, String> {
+        Ok(OutputLimit::parse_normal(text)?.unwrap_or_default())
     }
 
-    pub fn parse(text: &str) -> Result<OutputLimit, String> {
+    /// Like `parse`, but a form without a `normal` class keeps `current`, as Redis keeps each
+    /// class it is not given (CONFIG SET).
+    pub fn parse_over(text: &str, current: OutputLimit) -> Result<OutputLimit, String> {
+        Ok(OutputLimit::parse_normal(text)?.unwrap_or(current))
+    }
+
+    /// The normal class's limit, if the text gives one (after checking every class).
+    fn parse_normal(text: &str) -> Result<Option<OutputLimit>, String> {
         let words: Vec<&str> = text.split_whitespace().collect();
         if let [size] = words.as_slice() {
-            return Ok(OutputLimit {
-                hard_bytes: parse_size(size)?,
+            let hard_bytes = parse_size(size)?;
+            return Ok(Some(OutputLimit {
+                hard_bytes,
                 ..OutputLimit::default()
-            });
+            }));
         }
         if words.is_empty() || !words.len().is_multiple_of(4) {
             return Err("Wrong number of arguments in buffer limit configuration.".into());
@@ -362,7 +363,7 @@ impl OutputLimit {
                 }
             }
         }
-        Ok(limit.unwrap_or_default())
+        Ok(limit)
     }
 
     pub fn redis_format(&self) -> String {

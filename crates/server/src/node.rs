@@ -21,7 +21,7 @@ use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -92,7 +92,6 @@ pub struct Shared {
     pub lastsave_s: AtomicU64,
     pub active_expire: AtomicBool,
     pub shutdown: tokio::sync::watch::Sender<bool>,
-    pub log_stats: Mutex<Option<Arc<LogHandle>>>,
     pub changes_since_save: AtomicU64,
     /// Whether the last snapshot attempt succeeded (INFO rdb_last_bgsave_status).
     pub last_snapshot_ok: AtomicBool,
@@ -107,10 +106,7 @@ pub fn unix_us() -> u64 {
 }
 
 pub fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    unix_us() / 1000
 }
 
 struct PendingWrite {
@@ -200,15 +196,8 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         Some((seq, bytes)) => (Engine::restore(bytes, config.databases)?, *seq),
         None => (Engine::new(config.databases), 0),
     };
-    let mut replayed = 0u64;
-    for record in recovery.records() {
-        let (seq, bytes) = record?;
-        let entry = Entry::decode(&bytes)
-            .map_err(|e| anyhow::anyhow!("log record {seq} cannot be decoded: {e}"))?;
-        engine.apply(&entry);
-        durable_seq = seq;
-        replayed += 1;
-    }
+    let (last, replayed) = replay(&mut engine, recovery.records()).map_err(anyhow::Error::msg)?;
+    durable_seq = last.unwrap_or(durable_seq);
     tracing::info!(
         snapshot_seq = recovery.snapshot.as_ref().map(|s| s.0).unwrap_or(0),
         replayed,
@@ -229,7 +218,6 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         lastsave_s: AtomicU64::new(unix_ms() / 1000),
         active_expire: AtomicBool::new(true),
         shutdown,
-        log_stats: Mutex::new(Some(log.clone())),
         changes_since_save: AtomicU64::new(0),
         last_snapshot_ok: AtomicBool::new(true),
         snapshot_in_progress: AtomicBool::new(false),
@@ -305,6 +293,23 @@ impl NodeHandle {
         }
         Some(reply)
     }
+
+    /// Handles `msg` and whatever else is queued (up to DRAIN_MAX); false once stopping.
+    fn drain(&self, msg: Msg, rx: &mut tokio::sync::mpsc::UnboundedReceiver<Msg>) -> bool {
+        let mut core = self.core.borrow_mut();
+        let mut running = core.handle(msg);
+        for _ in 0..DRAIN_MAX {
+            if !running {
+                break;
+            }
+            match rx.try_recv() {
+                Ok(msg) => running = core.handle(msg),
+                Err(_) => break,
+            }
+        }
+        core.flush();
+        running
+    }
 }
 
 impl Started {
@@ -364,25 +369,6 @@ async fn drive(node: NodeHandle, mut rx: tokio::sync::mpsc::UnboundedReceiver<Ms
         }
     }
     node.core.borrow().log.shutdown();
-}
-
-impl NodeHandle {
-    /// Handles `msg` and whatever else is queued (up to DRAIN_MAX); false once stopping.
-    fn drain(&self, msg: Msg, rx: &mut tokio::sync::mpsc::UnboundedReceiver<Msg>) -> bool {
-        let mut core = self.core.borrow_mut();
-        let mut running = core.handle(msg);
-        for _ in 0..DRAIN_MAX {
-            if !running {
-                break;
-            }
-            match rx.try_recv() {
-                Ok(msg) => running = core.handle(msg),
-                Err(_) => break,
-            }
-        }
-        core.flush();
-        running
-    }
 }
 
 impl Core {
@@ -553,9 +539,7 @@ impl Core {
         self.resolved += 1;
         match (&entry.body, spec) {
             (Body::Expire { keys }, _) => {
-                for key in keys {
-                    self.expiring.remove(&(entry.db as usize, key.clone()));
-                }
+                self.forget_expiring(entry.db, keys);
                 if let Reply::Int(n) = reply {
                     self.shared.stats.expired_keys.fetch_add(n as u64, Relaxed);
                 }
@@ -593,11 +577,7 @@ impl Core {
             if let Some(p) = self.pending.remove(&entry.origin.request) {
                 match &entry.body {
                     Body::Tick { .. } => self.tick_in_flight = false,
-                    Body::Expire { keys } => {
-                        for key in keys {
-                            self.expiring.remove(&(entry.db as usize, key.clone()));
-                        }
-                    }
+                    Body::Expire { keys } => self.forget_expiring(entry.db, keys),
                     _ => {}
                 }
                 if let Some(tx) = p.reply {
@@ -605,6 +585,13 @@ impl Core {
                 }
             }
             self.drain_waiting();
+        }
+    }
+
+    /// An Expire entry was resolved (applied or failed): its keys may be reported again.
+    fn forget_expiring(&mut self, db: u32, keys: &[Bytes]) {
+        for key in keys {
+            self.expiring.remove(&(db as usize, key.clone()));
         }
     }
 
@@ -792,10 +779,23 @@ fn rebuild_at(
     if base >= upto {
         return Ok(None);
     }
-    for record in cairn_log::read_range(dir, base, upto).map_err(|e| e.to_string())? {
-        let (_, bytes) = record.map_err(|e| e.to_string())?;
-        let entry = Entry::decode(&bytes).map_err(|e| e.to_string())?;
-        engine.apply(&entry);
-    }
+    let records = cairn_log::read_range(dir, base, upto).map_err(|e| e.to_string())?;
+    replay(&mut engine, records)?;
     Ok(Some(engine))
+}
+
+/// Applies log records in order: (the last seq applied, how many).
+fn replay(
+    engine: &mut Engine,
+    records: impl Iterator<Item = Result<(Seq, Bytes), cairn_log::LogError>>,
+) -> Result<(Option<Seq>, u64), String> {
+    let (mut last, mut count) = (None, 0);
+    for record in records {
+        let (seq, bytes) = record.map_err(|e| e.to_string())?;
+        let entry = Entry::decode(&bytes)
+            .map_err(|e| format!("log record {seq} cannot be decoded: {e}"))?;
+        engine.apply(&entry);
+        (last, count) = (Some(seq), count + 1);
+    }
+    Ok((last, count))
 }

@@ -114,16 +114,17 @@ pub async fn serve(
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let (mut rd, mut wr) = stream.split();
     let mut eof = false;
+    // Idle connections are checked every second, so that a `timeout` set at runtime reaches
+    // them too (Redis's clientsCron does the same). One timer per connection, not per event.
+    let mut idle_check = tokio::time::interval(IDLE_CHECK_INTERVAL);
+    idle_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let (timeout_s, out_limit) = s.refresh_limits(inbuf.is_empty());
+        let timeout_s = s.refresh_limits(inbuf.is_empty());
         let can_read = !eof
             && !s.closing
             && !s.hold
             && s.slots.len() < INFLIGHT_MAX
             && s.out.len() < OUTPUT_SOFT_BYTES;
-        // Idle connections are checked every second, so that a `timeout` set at runtime
-        // reaches them too (Redis's clientsCron does the same).
-        let idle_check = tokio::time::sleep(IDLE_CHECK_INTERVAL);
         tokio::select! {
             _ = client.kill.notified() => break,
             reply = s.rx.recv(), if s.inflight > 0 => {
@@ -151,7 +152,7 @@ pub async fn serve(
                     _ => break,
                 }
             }
-            _ = idle_check => {
+            _ = idle_check.tick() => {
                 if timeout_s > 0 && s.inflight == 0 && client.idle_ms() >= timeout_s * 1000 {
                     break;
                 }
@@ -176,7 +177,7 @@ pub async fn serve(
         s.flush_slots();
         client.qbuf.store(inbuf.len(), Relaxed);
         client.omem.store(s.out.len(), Relaxed);
-        if s.over_output_limit(&out_limit) {
+        if s.over_output_limit() {
             tracing::warn!(
                 client = client.id,
                 bytes = s.out.len(),
@@ -218,8 +219,8 @@ impl Session {
             .is_some()
     }
 
-    /// Picks up CONFIG SET changes: returns (idle timeout, output limit).
-    fn refresh_limits(&mut self, inbuf_empty: bool) -> (u64, OutputLimit) {
+    /// Picks up CONFIG SET changes; returns the idle timeout in seconds.
+    fn refresh_limits(&mut self, inbuf_empty: bool) -> u64 {
         let config = self.shared.config.read().expect("config lock");
         self.query_buffer_max = config.client_query_buffer_limit;
         self.out_limit = config.client_output_buffer_limit;
@@ -228,12 +229,13 @@ impl Session {
             self.limits.bulk_len_max = config.proto_max_bulk_len;
             self.decoder = Decoder::new(self.limits.clone());
         }
-        (config.timeout_s, config.client_output_buffer_limit)
+        config.timeout_s
     }
 
     /// `client-output-buffer-limit`: over the hard limit, or over the soft limit for longer
     /// than its seconds.
-    fn over_output_limit(&mut self, limit: &OutputLimit) -> bool {
+    fn over_output_limit(&mut self) -> bool {
+        let limit = self.out_limit;
         let len = self.out.len() as u64;
         if limit.hard_bytes > 0 && len >= limit.hard_bytes {
             return true;
@@ -269,8 +271,7 @@ impl Session {
                     if self.out.len() >= OUTPUT_SOFT_BYTES {
                         break;
                     }
-                    let limit = self.out_limit;
-                    if self.over_output_limit(&limit) {
+                    if self.over_output_limit() {
                         break;
                     }
                 }
@@ -313,9 +314,7 @@ impl Session {
         }
         match spec.handler {
             Handler::Read(read) => {
-                if self.inflight > 0 {
-                    self.take_replies();
-                }
+                self.take_replies();
                 if self.inflight == 0
                     && let Some(reply) = self.node.read_now(spec, read, self.db, &argv)
                 {

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)] // reason: each test file uses a different part of this module
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -41,22 +41,7 @@ impl Cairn {
             .arg(dir)
             .args(extra);
         cmd.env_remove("CAIRN_PORT").env("CAIRN_LOGLEVEL", "warn");
-        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
-        let mut child = cmd.spawn().expect("start cairn");
-        // The first stdout line says where it listens; wait for it.
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        assert!(
-            line.contains("listening on"),
-            "unexpected first line: {line:?}"
-        );
-        Cairn {
-            child,
-            port,
-            dir: dir.to_path_buf(),
-            _tmp: None,
-        }
+        launch(cmd, port, dir.to_path_buf(), None)
     }
 
     pub fn addr(&self) -> String {
@@ -477,22 +462,7 @@ impl Cairn {
             .arg(&dir)
             .args(extra);
         cmd.env_remove("CAIRN_PORT").env("CAIRN_LOGLEVEL", "warn");
-        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
-        let mut child = cmd.spawn().expect("start cairn through bash");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(
-            line.contains("listening on"),
-            "unexpected first line: {line:?}"
-        );
-        Cairn {
-            child,
-            port,
-            dir,
-            _tmp: Some(tmp),
-        }
+        launch(cmd, port, dir, Some(tmp))
     }
 }
 
@@ -535,4 +505,41 @@ pub fn proc_status_bytes(pid: u32, field: &str) -> u64 {
         .parse()
         .unwrap();
     kb * 1024
+}
+
+/// Starts `cmd` (which runs the binary on `port`) and waits for its first stdout line, which
+/// says where it listens.
+fn launch(mut cmd: Command, port: u16, dir: PathBuf, tmp: Option<tempfile::TempDir>) -> Cairn {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let mut child = cmd.spawn().expect("start cairn");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(
+        line.contains("listening on"),
+        "unexpected first line: {line:?}"
+    );
+    Cairn {
+        child,
+        port,
+        dir,
+        _tmp: tmp,
+    }
+}
+
+/// Reads until the server closes the connection or the read times out: (bytes, closed).
+pub fn read_to_close(stream: &mut TcpStream) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return (out, true),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return (out, false);
+            }
+            Err(_) => return (out, true),
+        }
+    }
 }
