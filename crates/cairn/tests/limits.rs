@@ -223,23 +223,29 @@ fn client_query_buffer_limit_closes_a_client_streaming_a_large_request() {
 // client-output-buffer-limit
 // ---------------------------------------------------------------------------------------------
 
+/// A node whose normal clients may hold at most 1 MB of unread replies, with `value` set to
+/// `len` bytes of `fill`; returns the node and the admin connection that set it up.
+fn with_1mb_output_limit_and_value(fill: u8, len: usize) -> (Cairn, Raw) {
+    let cairn = Cairn::start(&[]);
+    let mut admin = cairn.conn();
+    let limit = [
+        "CONFIG",
+        "SET",
+        "client-output-buffer-limit",
+        "normal 1mb 0 0",
+    ];
+    assert_eq!(admin.cmd(&limit), b"+OK\r\n");
+    let value = String::from_utf8(vec![fill; len]).unwrap();
+    assert_eq!(admin.cmd(&["SET", "value", &value]), b"+OK\r\n");
+    (cairn, admin)
+}
+
 /// A client pipelines 2,000 GETs of a 100 KB value (200 MB of replies) and reads nothing:
 /// with a 1 MB output limit the server closes it, and serves its other clients meanwhile.
 #[test]
 fn client_output_buffer_limit_closes_a_client_that_does_not_read() {
-    let cairn = Cairn::start(&[]);
-    let mut admin = cairn.conn();
-    assert_eq!(
-        admin.cmd(&[
-            "CONFIG",
-            "SET",
-            "client-output-buffer-limit",
-            "normal 1mb 0 0"
-        ]),
-        b"+OK\r\n"
-    );
+    let (cairn, mut admin) = with_1mb_output_limit_and_value(b'v', 100 * 1000);
     let value = "v".repeat(100 * 1000);
-    assert_eq!(admin.cmd(&["SET", "value", &value]), b"+OK\r\n");
     let mut victim = cairn.conn();
     let id = text(victim.cmd(&["CLIENT", "ID"]));
     let id = id.trim_start_matches(':').trim_end().to_string();
@@ -273,19 +279,7 @@ fn peak_rss_bytes(pid: u32) -> u64 {
 /// has buffered hundreds of them (Redis checks the limit as each reply is added).
 #[test]
 fn client_output_buffer_limit_bounds_the_server_s_memory() {
-    let cairn = Cairn::start(&[]);
-    let mut admin = cairn.conn();
-    assert_eq!(
-        admin.cmd(&[
-            "CONFIG",
-            "SET",
-            "client-output-buffer-limit",
-            "normal 1mb 0 0"
-        ]),
-        b"+OK\r\n"
-    );
-    let value = "m".repeat(1024 * 1024);
-    assert_eq!(admin.cmd(&["SET", "value", &value]), b"+OK\r\n");
+    let (cairn, mut admin) = with_1mb_output_limit_and_value(b'm', 1024 * 1024);
     let mut victim = cairn.conn();
     let get = b"*2\r\n$3\r\nGET\r\n$5\r\nvalue\r\n";
     let pipeline: Vec<u8> = get.iter().copied().cycle().take(get.len() * 600).collect();
