@@ -6,8 +6,10 @@
 use bytes::Bytes;
 use cairn_resp::Reply;
 
+use std::collections::BTreeMap;
+
 use crate::db::Db;
-use crate::entry::{Body, Entry};
+use crate::entry::{Body, Entry, Origin};
 use crate::table::{self, Handler};
 
 /// A small deterministic generator (SplitMix64), seeded from a log entry.
@@ -63,7 +65,24 @@ pub struct Engine {
     /// Logical time: the max `time_ms` of every applied entry.
     now_ms: u64,
     hash_seed: u64,
+    /// The newest request applied from each writer (a node incarnation). A log may deliver an
+    /// entry twice (JetStream stores a retried append again once its duplicate window has
+    /// passed); the copy is skipped, identically on every node, because a writer's requests
+    /// reach the log in increasing order.
+    pub(crate) writers: BTreeMap<u64, Writer>,
 }
+
+/// What the engine remembers of one writer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Writer {
+    pub request: u64,
+    /// Logical time of its newest entry: writers silent for `WRITER_HORIZON_MS` are forgotten.
+    pub time_ms: u64,
+}
+
+/// How long a silent writer is remembered. A duplicate needs a retry that outlived the log's
+/// own duplicate window; an hour is far beyond any retry.
+pub const WRITER_HORIZON_MS: u64 = 60 * 60 * 1000;
 
 /// The seed a fresh engine hashes with until the log's Init entry sets the real one.
 const HASH_SEED_DEFAULT: u64 = 0x5eed;
@@ -79,6 +98,7 @@ impl Engine {
             dbs,
             now_ms,
             hash_seed,
+            writers: BTreeMap::new(),
         }
     }
 
@@ -98,7 +118,42 @@ impl Engine {
         self.hash_seed
     }
 
-    /// Applies one entry and returns the reply for its origin.
+    /// Applies one entry read from the log: `None` when it repeats a request its writer already
+    /// had applied (the copy changes nothing). Entries without an origin node (0) are never
+    /// filtered.
+    pub fn apply_logged(&mut self, entry: &Entry) -> Option<Reply> {
+        let Origin { node, request } = entry.origin;
+        if node != 0 {
+            match self.writers.get_mut(&node) {
+                Some(w) if request <= w.request => return None,
+                Some(w) => {
+                    w.request = request;
+                    w.time_ms = w.time_ms.max(entry.time_ms);
+                }
+                None => {
+                    let now = self.now_ms.max(entry.time_ms);
+                    self.writers
+                        .retain(|_, w| w.time_ms.saturating_add(WRITER_HORIZON_MS) >= now);
+                    self.writers.insert(
+                        node,
+                        Writer {
+                            request,
+                            time_ms: entry.time_ms,
+                        },
+                    );
+                }
+            }
+        }
+        Some(self.apply(entry))
+    }
+
+    /// Writers (node incarnations) the duplicate filter currently remembers.
+    pub fn writers_known(&self) -> usize {
+        self.writers.len()
+    }
+
+    /// Applies one entry and returns the reply for its origin, without the duplicate filter
+    /// (tests and tools; the log's records go through [`Engine::apply_logged`]).
     pub fn apply(&mut self, entry: &Entry) -> Reply {
         self.now_ms = self.now_ms.max(entry.time_ms);
         let db = entry.db as usize;

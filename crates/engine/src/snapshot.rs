@@ -1,18 +1,19 @@
 //! Engine state as bytes (snapshots) and as a digest (DEBUG DIGEST, determinism tests).
 //!
-//! Snapshot layout (version 1; the log crate adds compression and checksums around it):
+//! Snapshot layout (version 2; the log crate adds compression and checksums around it):
 //! ```text
 //! u8 version | u64 now_ms | u64 hash_seed | u32 databases
 //! per database: u64 keys, then per key: u32 key_len, key, u64 expire_at_ms (0 = none),
 //!               u8 type, value (type 0 string: u32 len, bytes)
+//! u32 writers, then per writer: u64 node, u64 request, u64 time_ms   (absent in version 1)
 //! ```
 //! Integers are little-endian.
 
 use crate::db::Slot;
-use crate::engine::Engine;
+use crate::engine::{Engine, Writer};
 use crate::value::Value;
 
-pub const SNAPSHOT_VERSION: u8 = 1;
+pub const SNAPSHOT_VERSION: u8 = 2;
 
 const TYPE_STRING: u8 = 0;
 
@@ -86,13 +87,19 @@ impl Engine {
                 put_value(&mut out, &slot.value);
             }
         }
+        out.extend_from_slice(&(self.writers.len() as u32).to_le_bytes());
+        for (node, w) in &self.writers {
+            for n in [*node, w.request, w.time_ms] {
+                out.extend_from_slice(&n.to_le_bytes());
+            }
+        }
         out
     }
 
     pub fn restore(bytes: &[u8], databases: usize) -> Result<Engine, SnapshotError> {
         let mut r = Reader { buf: bytes, pos: 0 };
         let version = r.u8()?;
-        if version != SNAPSHOT_VERSION {
+        if !(1..=SNAPSHOT_VERSION).contains(&version) {
             return Err(SnapshotError::Version(version));
         }
         let now_ms = r.u64()?;
@@ -120,6 +127,13 @@ impl Engine {
                     other => return Err(SnapshotError::Type(other)),
                 };
                 db.set(key, value, (expire != 0).then_some(expire), now_ms);
+            }
+        }
+        if version >= 2 {
+            for _ in 0..r.u32()? {
+                let node = r.u64()?;
+                let (request, time_ms) = (r.u64()?, r.u64()?);
+                engine.writers.insert(node, Writer { request, time_ms });
             }
         }
         if r.pos != bytes.len() {

@@ -515,13 +515,12 @@ impl Core {
                 ),
             };
             let started = Instant::now();
-            let reply = self.engine.apply(&entry);
+            // `None`: a copy of an entry applied before (an append the log stored twice).
+            let reply = self.engine.apply_logged(&entry);
             self.durable_seq = seq;
             self.bytes_since_snapshot += record.len() as u64;
-            if let Some((tx, spec)) = own {
+            if let (Some((tx, spec)), Some(reply)) = (own, reply) {
                 self.resolve_own(&entry, reply, tx, spec, started);
-            } else if entry.origin.node == self.shared.node_id {
-                self.resolved += 1;
             }
             self.drain_waiting();
         }
@@ -794,7 +793,7 @@ fn replay(
         let (seq, bytes) = record.map_err(|e| e.to_string())?;
         let entry = Entry::decode(&bytes)
             .map_err(|e| format!("log record {seq} cannot be decoded: {e}"))?;
-        engine.apply(&entry);
+        engine.apply_logged(&entry);
         (last, count) = (Some(seq), count + 1);
     }
     Ok((last, count))

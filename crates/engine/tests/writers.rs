@@ -1,0 +1,76 @@
+//! The duplicate filter: an entry that repeats a request its writer already had applied
+//! changes nothing, on every node, including one restored from a snapshot.
+
+use bytes::Bytes;
+use cairn_engine::engine::WRITER_HORIZON_MS;
+use cairn_engine::{Body, Engine, Entry, Origin};
+
+fn entry(node: u64, request: u64, time_ms: u64, words: &[&str]) -> Entry {
+    Entry {
+        db: 0,
+        time_ms,
+        seed: 7,
+        origin: Origin { node, request },
+        body: Body::Command(words.iter().map(|w| Bytes::from(w.to_string())).collect()),
+    }
+}
+
+#[test]
+fn a_repeated_request_is_skipped() {
+    let mut e = Engine::new(16);
+    let incr = entry(1, 1, 1_000, &["INCR", "n"]);
+    assert!(e.apply_logged(&incr).is_some());
+    assert!(e.apply_logged(&incr).is_none(), "the copy is skipped");
+    // An older request of the same writer is a copy too.
+    assert!(e.apply_logged(&entry(1, 2, 1_000, &["INCR", "n"])).is_some());
+    assert!(e.apply_logged(&entry(1, 1, 1_000, &["INCR", "n"])).is_none());
+    // Another writer's request 1 is its own.
+    assert!(e.apply_logged(&entry(2, 1, 1_000, &["INCR", "n"])).is_some());
+    let mut check = Engine::new(16);
+    for i in 1..=3 {
+        check.apply(&entry(9, i, 1_000, &["INCR", "n"]));
+    }
+    assert_eq!(e.digest(), check.digest());
+}
+
+#[test]
+fn entries_without_an_origin_are_never_filtered() {
+    let mut e = Engine::new(16);
+    let incr = entry(0, 0, 1_000, &["INCR", "n"]);
+    assert!(e.apply_logged(&incr).is_some());
+    assert!(e.apply_logged(&incr).is_some());
+    assert_eq!(e.writers_known(), 0);
+}
+
+#[test]
+fn the_filter_survives_a_snapshot() {
+    let mut e = Engine::new(16);
+    e.apply_logged(&entry(5, 10, 1_000, &["SET", "k", "a"]));
+    let mut restored = Engine::restore(&e.snapshot(), 16).expect("restores");
+    assert_eq!(restored.writers_known(), 1);
+    assert!(restored.apply_logged(&entry(5, 10, 1_000, &["SET", "k", "b"])).is_none());
+    assert_eq!(restored.digest(), e.digest());
+    assert_eq!(restored.snapshot(), e.snapshot(), "byte for byte");
+}
+
+#[test]
+fn silent_writers_are_forgotten_after_the_horizon() {
+    let mut e = Engine::new(16);
+    e.apply_logged(&entry(1, 1, 1_000, &["SET", "a", "1"]));
+    e.apply_logged(&entry(2, 1, 2_000, &["SET", "b", "1"]));
+    // A new writer arrives after writer 1's horizon but within writer 2's.
+    e.apply_logged(&entry(3, 1, 1_001 + WRITER_HORIZON_MS, &["SET", "c", "1"]));
+    assert_eq!(e.writers_known(), 2);
+}
+
+#[test]
+fn a_version_1_snapshot_restores_with_no_writers() {
+    // u8 version 1 | u64 now_ms | u64 hash_seed | u32 databases = 1 | u64 keys = 0
+    let mut bytes = vec![1u8];
+    bytes.extend_from_slice(&5u64.to_le_bytes());
+    bytes.extend_from_slice(&0x5eedu64.to_le_bytes());
+    bytes.extend_from_slice(&1u32.to_le_bytes());
+    bytes.extend_from_slice(&0u64.to_le_bytes());
+    let e = Engine::restore(&bytes, 16).expect("version 1 restores");
+    assert_eq!((e.now_ms(), e.writers_known()), (5, 0));
+}
