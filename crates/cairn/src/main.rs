@@ -1,4 +1,5 @@
-//! `cairn`: runs one node on the embedded file log.
+//! `cairn`: runs a node (on the embedded file log, or on a shared JetStream log);
+//! `cairn cluster status [options]` reports on a shared log's nodes.
 
 use clap::Parser;
 
@@ -9,7 +10,18 @@ use clap::Parser;
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() {
-    let flags = match cairn_server::Flags::try_parse() {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cluster_status = args.get(1).is_some_and(|a| a == "cluster");
+    if cluster_status {
+        if args.get(2).is_none_or(|a| a != "status") {
+            eprintln!(
+                "cairn: usage: cairn cluster status [--nats-url URLS] [--nats-database NAME] [...]"
+            );
+            std::process::exit(2);
+        }
+        args.drain(1..3);
+    }
+    let flags = match cairn_server::Flags::try_parse_from(args) {
         Ok(flags) => flags,
         Err(e) if !e.use_stderr() => e.exit(), // --help, --version
         Err(e) => {
@@ -31,6 +43,17 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if cluster_status {
+        let js = cairn_server::node::jetstream_config(&config, 0);
+        match cairn_log::jetstream::cluster_status(js) {
+            Ok(text) => print!("{text}"),
+            Err(e) => {
+                eprintln!("cairn: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     init_tracing(&config.loglevel);
     // One event-loop thread serves every client and runs the engine, as in Redis; the log's
     // writer (group commit, fdatasync) and the snapshotter have threads of their own.

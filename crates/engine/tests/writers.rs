@@ -22,10 +22,19 @@ fn a_repeated_request_is_skipped() {
     assert!(e.apply_logged(&incr).is_some());
     assert!(e.apply_logged(&incr).is_none(), "the copy is skipped");
     // An older request of the same writer is a copy too.
-    assert!(e.apply_logged(&entry(1, 2, 1_000, &["INCR", "n"])).is_some());
-    assert!(e.apply_logged(&entry(1, 1, 1_000, &["INCR", "n"])).is_none());
+    assert!(
+        e.apply_logged(&entry(1, 2, 1_000, &["INCR", "n"]))
+            .is_some()
+    );
+    assert!(
+        e.apply_logged(&entry(1, 1, 1_000, &["INCR", "n"]))
+            .is_none()
+    );
     // Another writer's request 1 is its own.
-    assert!(e.apply_logged(&entry(2, 1, 1_000, &["INCR", "n"])).is_some());
+    assert!(
+        e.apply_logged(&entry(2, 1, 1_000, &["INCR", "n"]))
+            .is_some()
+    );
     let mut check = Engine::new(16);
     for i in 1..=3 {
         check.apply(&entry(9, i, 1_000, &["INCR", "n"]));
@@ -48,7 +57,11 @@ fn the_filter_survives_a_snapshot() {
     e.apply_logged(&entry(5, 10, 1_000, &["SET", "k", "a"]));
     let mut restored = Engine::restore(&e.snapshot(), 16).expect("restores");
     assert_eq!(restored.writers_known(), 1);
-    assert!(restored.apply_logged(&entry(5, 10, 1_000, &["SET", "k", "b"])).is_none());
+    assert!(
+        restored
+            .apply_logged(&entry(5, 10, 1_000, &["SET", "k", "b"]))
+            .is_none()
+    );
     assert_eq!(restored.digest(), e.digest());
     assert_eq!(restored.snapshot(), e.snapshot(), "byte for byte");
 }

@@ -71,6 +71,9 @@ pub enum LogError {
     /// The configuration is unusable.
     #[error("invalid log configuration: {0}")]
     Config(String),
+    /// NATS or JetStream reported an error.
+    #[error("NATS: {0}")]
+    Nats(String),
 }
 
 impl LogError {

@@ -153,10 +153,17 @@ impl Drop for Inner {
 }
 
 impl LogHandle {
+    /// The log directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.config.dir
+    }
+}
+
+impl Log for LogHandle {
     /// Stores a snapshot of the engine state at `seq` (temp file, fsync, rename, dir fsync),
     /// then deletes segments holding only records <= `seq` and all snapshots but the newest
     /// two. Callable from any thread, concurrently with appends. `seq` must be durable.
-    pub fn put_snapshot(&self, seq: Seq, state: &[u8]) -> Result<(), LogError> {
+    fn put_snapshot(&self, seq: Seq, state: &[u8]) -> Result<(), LogError> {
         let inner = &self.inner;
         let _snapshot = lock(&inner.snapshot_lock);
         if inner.is_closed() {
@@ -173,13 +180,21 @@ impl LogHandle {
         Ok(())
     }
 
-    /// The log directory.
-    pub fn dir(&self) -> &Path {
-        &self.inner.config.dir
+    fn latest_snapshot(&self) -> Result<Option<(Seq, Vec<u8>)>, LogError> {
+        crate::latest_snapshot(self.dir())
     }
-}
 
-impl Log for LogHandle {
+    fn read_range(&self, after: Seq, upto: Seq) -> Result<crate::RecordStream, LogError> {
+        let records = crate::read_range(self.dir(), after, upto)?;
+        Ok(Box::new(records.map(|r| {
+            r.map(|(seq, bytes)| crate::LogRecord {
+                seq,
+                time_ms: None,
+                bytes,
+            })
+        })))
+    }
+
     fn append(&self, records: Vec<Bytes>) {
         let records = {
             let tx = self.inner.tx.read().unwrap_or_else(PoisonError::into_inner);

@@ -9,14 +9,17 @@
 //!   in append order, from the log's own thread.
 //! * [`FileLog`] is the local-disk backend: segment files with CRC-framed records, group commit
 //!   on a writer thread, torn-tail recovery, and a MISCONF-style failed state on I/O errors.
-//! * Snapshots ([`LogHandle::put_snapshot`], [`latest_snapshot`]) are lz4-compressed, CRC-checked
+//! * Snapshots ([`Log::put_snapshot`], [`latest_snapshot`]) are lz4-compressed, CRC-checked
 //!   files written atomically next to the segments.
+//! * [`JetStreamLog`] is the shared backend: one replicated NATS JetStream stream that many
+//!   nodes append to and all follow (`jetstream.rs`).
 //!
 //! The byte layout and every crash case are described in `docs/log-format.md`.
 
 mod error;
 mod faults;
 mod handle;
+pub mod jetstream;
 mod reader;
 mod recovery;
 mod segment;
@@ -34,6 +37,7 @@ pub use bytes::Bytes;
 pub use error::LogError;
 pub use faults::{FaultKind, Faults};
 pub use handle::{FileLog, LogHandle};
+pub use jetstream::{BarrierMode, JetStreamConfig, JetStreamHandle, JetStreamLog};
 pub use reader::{RecordIter, read_range};
 pub use recovery::{Recovery, TruncatedTail};
 pub use snapshot::latest_snapshot;
@@ -122,27 +126,68 @@ pub struct LogStats {
     pub last_error: Option<String>,
 }
 
+/// One record read back from a log.
+#[derive(Debug, Clone)]
+pub struct LogRecord {
+    /// The log position once this record is applied (records of one JetStream message share
+    /// the message's sequence).
+    pub seq: Seq,
+    /// The log's own time for the record (the JetStream leader's timestamp), when it has one.
+    pub time_ms: Option<u64>,
+    pub bytes: Bytes,
+}
+
+/// Records read back from a log, in order.
+pub type RecordStream = Box<dyn Iterator<Item = Result<LogRecord, LogError>> + Send>;
+
 /// The seam every log backend implements.
 ///
-/// Each `append` call gets exactly one outcome on the [`LogSink`] given at start: either
-/// `durable` with all of its records or `failed` with all of them, delivered in append order
-/// from the log's own thread.
+/// The file log is written by one node: each `append` call gets exactly one outcome on the
+/// [`LogSink`] given at start, `durable` with all of its records or `failed` with all of them,
+/// delivered in append order from the log's own thread. A shared log (JetStream) delivers
+/// every node's records, its own included, through `delivered`, in log order; it reports
+/// `failed` only for records it will never store.
 pub trait Log: Send + Sync {
     /// Queues records for appending. Never blocks on I/O.
     fn append(&self, records: Vec<Bytes>);
+    /// Asks for a read barrier, answered later through [`LogSink::barrier`]. Returns false
+    /// when this log needs none: it has no writer but this node, so a read only waits for
+    /// the node's own writes.
+    fn barrier(&self) -> bool {
+        false
+    }
     /// Current counters and state.
     fn stats(&self) -> LogStats;
+    /// Facts about the backend for INFO (`name`, value).
+    fn describe(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
     /// Writes and syncs everything queued, reports its outcomes, stops the log's threads and
     /// joins them. Appends after shutdown are reported failed on the caller's thread.
     fn shutdown(&self);
+    /// Stores a snapshot of the state at `seq` (which must be durable) and drops what it
+    /// makes unnecessary. Callable from any thread, concurrently with appends.
+    fn put_snapshot(&self, seq: Seq, state: &[u8]) -> Result<(), LogError>;
+    /// The newest snapshot, `(seq, state)`.
+    fn latest_snapshot(&self) -> Result<Option<(Seq, Vec<u8>)>, LogError>;
+    /// The records after `after`, up to and including position `upto`.
+    fn read_range(&self, after: Seq, upto: Seq) -> Result<RecordStream, LogError>;
 }
 
-/// Receives the outcome of every append call.
+/// Receives what a log reports.
 pub trait LogSink: Send + 'static {
-    /// These records are on disk (`fdatasync` done under `Always`; `write(2)` done under
-    /// `EverySec`) with seqs `first_seq..first_seq + records.len()`.
+    /// File log: these records are on disk (`fdatasync` done under `Always`; `write(2)` done
+    /// under `EverySec`) with seqs `first_seq..first_seq + records.len()`.
     fn durable(&self, first_seq: Seq, records: Vec<Bytes>);
+    /// Shared log: the next message of the log, from any node, at position `seq`, stamped by
+    /// the log at `time_ms`. `records` is empty for messages that carry no entries.
+    fn delivered(&self, seq: Seq, time_ms: u64, records: Vec<Bytes>);
     /// These records were not made durable and will never be replayed. `error` is a
     /// client-facing text (`MISCONF ...` for I/O failures, `ERR ...` for rejected records).
     fn failed(&self, records: Vec<Bytes>, error: String);
+    /// The answer to [`Log::barrier`]: the log's tail was at `seq` after the request was made.
+    fn barrier(&self, seq: Seq);
+    /// The log can no longer be followed (records this node needs are gone); the node must
+    /// stop and be restarted from a snapshot.
+    fn lost(&self, error: String);
 }

@@ -41,6 +41,36 @@ impl AppendFsync {
     }
 }
 
+/// Where the log lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogKind {
+    /// Segment files in `dir`: one node.
+    File,
+    /// A NATS JetStream stream shared by every node of the database.
+    Jetstream,
+}
+
+/// What a read waits for on a shared log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Consistency {
+    /// A read reflects every write acknowledged anywhere before it arrived (a log barrier).
+    Linearizable,
+    /// A read runs on this node's state at once; it reflects the connection's own writes.
+    Session,
+}
+
+/// How a linearizable read finds the log's tail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadBarrier {
+    /// Append an empty message and use its sequence (a quorum round trip).
+    Strict,
+    /// Ask the stream leader for its last sequence (cheaper; a deposed leader can be stale).
+    Leader,
+}
+
 /// Command-line flags; each may also come from `CAIRN_<NAME>` (dashes as underscores).
 #[derive(Debug, Default, Parser)]
 #[command(
@@ -108,6 +138,52 @@ pub struct Flags {
     /// Log level: debug, verbose, notice, warning (or error, warn, info, trace) [default: notice].
     #[arg(long, env = "CAIRN_LOGLEVEL")]
     pub loglevel: Option<String>,
+    /// Where the log lives: file (in `dir`) or jetstream (shared by many nodes) [default: file].
+    #[arg(long, env = "CAIRN_LOG", value_enum)]
+    pub log: Option<LogKind>,
+    /// NATS server URLs, comma-separated (log = jetstream) [default: nats://127.0.0.1:4222].
+    #[arg(long = "nats-url", env = "CAIRN_NATS_URL")]
+    pub nats_url: Option<String>,
+    /// Database name: the JetStream stream is CAIRN_<name> [default: default].
+    #[arg(long = "nats-database", env = "CAIRN_NATS_DATABASE")]
+    pub nats_database: Option<String>,
+    /// Replicas of a new stream [default: 3].
+    #[arg(long = "nats-replicas", env = "CAIRN_NATS_REPLICAS")]
+    pub nats_replicas: Option<usize>,
+    /// NATS user name [default: none].
+    #[arg(long = "nats-user", env = "CAIRN_NATS_USER")]
+    pub nats_user: Option<String>,
+    /// NATS password [default: none].
+    #[arg(
+        long = "nats-password",
+        env = "CAIRN_NATS_PASSWORD",
+        hide_env_values = true
+    )]
+    pub nats_password: Option<String>,
+    /// NATS token [default: none].
+    #[arg(long = "nats-token", env = "CAIRN_NATS_TOKEN", hide_env_values = true)]
+    pub nats_token: Option<String>,
+    /// NATS credentials file (.creds) [default: none].
+    #[arg(long = "nats-creds", env = "CAIRN_NATS_CREDS")]
+    pub nats_creds: Option<PathBuf>,
+    /// CA certificate (PEM) of the NATS servers; implies TLS [default: none].
+    #[arg(long = "nats-tls-ca-file", env = "CAIRN_NATS_TLS_CA_FILE")]
+    pub nats_tls_ca_file: Option<PathBuf>,
+    /// Client certificate (PEM) for NATS [default: none].
+    #[arg(long = "nats-tls-cert-file", env = "CAIRN_NATS_TLS_CERT_FILE")]
+    pub nats_tls_cert_file: Option<PathBuf>,
+    /// Client key (PEM) for NATS [default: none].
+    #[arg(long = "nats-tls-key-file", env = "CAIRN_NATS_TLS_KEY_FILE")]
+    pub nats_tls_key_file: Option<PathBuf>,
+    /// How long an append waits for JetStream's ack before retrying, in ms [default: 1000].
+    #[arg(long = "nats-ack-timeout-ms", env = "CAIRN_NATS_ACK_TIMEOUT_MS")]
+    pub nats_ack_timeout_ms: Option<u64>,
+    /// Reads on a shared log: linearizable or session [default: linearizable].
+    #[arg(long, env = "CAIRN_CONSISTENCY", value_enum)]
+    pub consistency: Option<Consistency>,
+    /// How a linearizable read finds the log's tail: strict or leader [default: strict].
+    #[arg(long = "read-barrier", env = "CAIRN_READ_BARRIER", value_enum)]
+    pub read_barrier: Option<ReadBarrier>,
 }
 
 /// The same options as they appear in a TOML file.
@@ -129,6 +205,54 @@ struct FileConfig {
     log_segment_bytes: Option<u64>,
     log_commit_window_us: Option<u64>,
     loglevel: Option<String>,
+    log: Option<LogKind>,
+    nats_url: Option<String>,
+    nats_database: Option<String>,
+    nats_replicas: Option<usize>,
+    nats_user: Option<String>,
+    nats_password: Option<String>,
+    nats_token: Option<String>,
+    nats_creds: Option<PathBuf>,
+    nats_tls_ca_file: Option<PathBuf>,
+    nats_tls_cert_file: Option<PathBuf>,
+    nats_tls_key_file: Option<PathBuf>,
+    nats_ack_timeout_ms: Option<u64>,
+    consistency: Option<Consistency>,
+    read_barrier: Option<ReadBarrier>,
+}
+
+/// The shared log's settings (used when `log = jetstream`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NatsConfig {
+    pub urls: Vec<String>,
+    pub database: String,
+    pub replicas: usize,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub token: Option<String>,
+    pub creds: Option<PathBuf>,
+    pub tls_ca_file: Option<PathBuf>,
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    pub ack_timeout_ms: u64,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        NatsConfig {
+            urls: vec!["nats://127.0.0.1:4222".into()],
+            database: "default".into(),
+            replicas: 3,
+            user: None,
+            password: None,
+            token: None,
+            creds: None,
+            tls_ca_file: None,
+            tls_cert_file: None,
+            tls_key_file: None,
+            ack_timeout_ms: 1_000,
+        }
+    }
 }
 
 /// The effective configuration.
@@ -149,6 +273,10 @@ pub struct Config {
     pub log_segment_bytes: u64,
     pub log_commit_window_us: u64,
     pub loglevel: String,
+    pub log: LogKind,
+    pub nats: NatsConfig,
+    pub consistency: Consistency,
+    pub read_barrier: ReadBarrier,
     /// Accepted and reported for compatibility (`CONFIG SET save ""`); snapshots follow
     /// `snapshot_log_bytes`.
     pub save: String,
@@ -177,6 +305,10 @@ impl Default for Config {
             log_segment_bytes: 64 * 1024 * 1024,
             log_commit_window_us: 0,
             loglevel: "notice".into(),
+            log: LogKind::File,
+            nats: NatsConfig::default(),
+            consistency: Consistency::Linearizable,
+            read_barrier: ReadBarrier::Strict,
             save: String::new(),
             config_file: None,
             log_faults: None,
@@ -247,6 +379,44 @@ impl Config {
                 .or(file.log_commit_window_us)
                 .unwrap_or(d.log_commit_window_us),
             loglevel: flags.loglevel.or(file.loglevel).unwrap_or(d.loglevel),
+            log: flags.log.or(file.log).unwrap_or(d.log),
+            nats: NatsConfig {
+                urls: match flags.nats_url.or(file.nats_url) {
+                    Some(text) => text
+                        .split(',')
+                        .map(|u| u.trim().to_string())
+                        .filter(|u| !u.is_empty())
+                        .collect(),
+                    None => d.nats.urls,
+                },
+                database: flags
+                    .nats_database
+                    .or(file.nats_database)
+                    .unwrap_or(d.nats.database),
+                replicas: flags
+                    .nats_replicas
+                    .or(file.nats_replicas)
+                    .unwrap_or(d.nats.replicas),
+                user: flags.nats_user.or(file.nats_user),
+                password: flags.nats_password.or(file.nats_password),
+                token: flags.nats_token.or(file.nats_token),
+                creds: flags.nats_creds.or(file.nats_creds),
+                tls_ca_file: flags.nats_tls_ca_file.or(file.nats_tls_ca_file),
+                tls_cert_file: flags.nats_tls_cert_file.or(file.nats_tls_cert_file),
+                tls_key_file: flags.nats_tls_key_file.or(file.nats_tls_key_file),
+                ack_timeout_ms: flags
+                    .nats_ack_timeout_ms
+                    .or(file.nats_ack_timeout_ms)
+                    .unwrap_or(d.nats.ack_timeout_ms),
+            },
+            consistency: flags
+                .consistency
+                .or(file.consistency)
+                .unwrap_or(d.consistency),
+            read_barrier: flags
+                .read_barrier
+                .or(file.read_barrier)
+                .unwrap_or(d.read_barrier),
             save: d.save,
             config_file: flags.config,
             log_faults: None,
@@ -286,6 +456,18 @@ impl Config {
                 "loglevel",
                 "must be one of debug, verbose, notice, warning (or error, warn, info, trace)",
             );
+        }
+        if self.nats.urls.is_empty() {
+            return bad("nats-url", "needs at least one URL");
+        }
+        if !(1..=5).contains(&self.nats.replicas) {
+            return bad("nats-replicas", "must be between 1 and 5");
+        }
+        if self.nats.ack_timeout_ms == 0 {
+            return bad("nats-ack-timeout-ms", "must be at least 1");
+        }
+        if self.nats.user.is_some() != self.nats.password.is_some() {
+            return bad("nats-user", "nats-user and nats-password go together");
         }
         if self.bind.parse::<std::net::IpAddr>().is_err() && self.bind != "localhost" {
             return bad("bind", "must be an IP address");

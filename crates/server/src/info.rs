@@ -5,7 +5,6 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
-use cairn_log::Log;
 
 use crate::commands::REDIS_VERSION;
 use crate::node::Core;
@@ -70,7 +69,7 @@ pub fn render(core: &Core, args: &[Bytes]) -> String {
                 out.push_str("# Commandstats\r\n");
                 COMMAND_STATS.render(&mut out);
             }
-            "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+            "cluster" => cluster(core, &mut out),
             "errorstats" => errorstats(core, &mut out),
             "keyspace" => keyspace(core, &mut out),
             _ => {}
@@ -189,6 +188,41 @@ fn replication(core: &Core, out: &mut String) {
         "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{:040x}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
         core.shared.node_id, core.durable_seq
     );
+}
+
+/// Not Redis Cluster (`cluster_enabled:0`: one keyspace, no slots), but the node's place in
+/// the log: what it applied, what it started from, and for a shared log the stream and the
+/// NATS servers.
+fn cluster(core: &Core, out: &mut String) {
+    let config = core.shared.config.read().expect("config lock");
+    let (snapshot_seq, seq_at_start) = core.started_from;
+    let _ = write!(
+        out,
+        "# Cluster\r\ncluster_enabled:0\r\nlog:{}\r\nnode_id:{:016x}\r\napplied_seq:{}\r\nsnapshot_seq_at_start:{snapshot_seq}\r\nlog_seq_at_start:{seq_at_start}\r\n",
+        match config.log {
+            crate::config::LogKind::File => "file",
+            crate::config::LogKind::Jetstream => "jetstream",
+        },
+        core.shared.node_id,
+        core.durable_seq,
+    );
+    if config.log == crate::config::LogKind::Jetstream {
+        let _ = write!(
+            out,
+            "consistency:{}\r\nread_barrier:{}\r\n",
+            match config.consistency {
+                crate::config::Consistency::Linearizable => "linearizable",
+                crate::config::Consistency::Session => "session",
+            },
+            match config.read_barrier {
+                crate::config::ReadBarrier::Strict => "strict",
+                crate::config::ReadBarrier::Leader => "leader",
+            },
+        );
+    }
+    for (name, value) in core.log().describe() {
+        let _ = write!(out, "{name}:{}\r\n", value.replace(['\r', '\n'], " "));
+    }
 }
 
 fn errorstats(core: &Core, out: &mut String) {

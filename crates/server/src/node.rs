@@ -17,8 +17,7 @@
 //! write).
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
-use std::path::PathBuf;
+use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
@@ -27,11 +26,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use cairn_engine::table::ReadFn;
 use cairn_engine::{Body, Engine, Entry, Origin, Spec};
-use cairn_log::{FileLog, FileLogConfig, FsyncPolicy, Log, LogHandle, LogSink, Seq};
+use cairn_log::{
+    FileLog, FileLogConfig, FsyncPolicy, JetStreamConfig, JetStreamLog, Log, LogError, LogRecord,
+    LogSink, Seq,
+};
 use cairn_resp::Reply;
 
 use crate::clients::Clients;
-use crate::config::{AppendFsync, Config};
+use crate::config::{AppendFsync, Config, Consistency, LogKind, ReadBarrier};
 use crate::stats::{COMMAND_STATS, ServerStats};
 
 pub type ReplyTx = tokio::sync::mpsc::UnboundedSender<Reply>;
@@ -59,6 +61,18 @@ pub enum Msg {
     Durable {
         first_seq: Seq,
         records: Vec<Bytes>,
+    },
+    /// A message of a shared log, at position `seq`, stamped by the log at `time_ms`.
+    Delivered {
+        seq: Seq,
+        time_ms: u64,
+        records: Vec<Bytes>,
+    },
+    Barrier {
+        seq: Seq,
+    },
+    Lost {
+        error: String,
     },
     Failed {
         records: Vec<Bytes>,
@@ -114,6 +128,20 @@ struct PendingWrite {
     entry: Entry,
     reply: Option<ReplyTx>,
     spec: Option<&'static Spec>,
+    /// The log will never store it; the error is sent once every earlier write is resolved.
+    failed: Option<String>,
+}
+
+/// A read or call waiting for earlier writes and, for a linearizable read on a shared log,
+/// for a barrier.
+struct Waiter {
+    /// Writes issued before it arrived: all must be resolved.
+    issued: u64,
+    /// The barrier request it waits for (0: none).
+    barrier: u64,
+    /// The log position that barrier returned, once it has.
+    barrier_seq: Option<Seq>,
+    w: Waiting,
 }
 
 enum Waiting {
@@ -134,15 +162,22 @@ enum Waiting {
 pub struct Core {
     pub engine: Engine,
     pub shared: Arc<Shared>,
-    log: Arc<LogHandle>,
-    dir: PathBuf,
+    log: Arc<dyn Log>,
+    /// What the node loaded at start: the snapshot's position and the log's tail then.
+    pub started_from: (Seq, Seq),
     next_request: u64,
     last_time_ms: u64,
     /// Writes issued to the log / resolved by it: the read barrier compares the two.
     issued: u64,
     resolved: u64,
-    pending: HashMap<u64, PendingWrite>,
-    waiting: VecDeque<(u64, Waiting)>,
+    /// Own writes by request number; replies leave in request order.
+    pending: BTreeMap<u64, PendingWrite>,
+    waiting: VecDeque<Waiter>,
+    /// Reads wait for a log barrier (a shared log under linearizable consistency).
+    barrier_reads: bool,
+    /// Barrier requests sent to the log / answered by it.
+    barriers_sent: u64,
+    barriers_done: u64,
     pub(crate) outgoing: Vec<Bytes>,
     pub durable_seq: Seq,
     bytes_since_snapshot: u64,
@@ -162,8 +197,24 @@ impl LogSink for Sink {
         let _ = self.0.send(Msg::Durable { first_seq, records });
     }
 
+    fn delivered(&self, seq: Seq, time_ms: u64, records: Vec<Bytes>) {
+        let _ = self.0.send(Msg::Delivered {
+            seq,
+            time_ms,
+            records,
+        });
+    }
+
     fn failed(&self, records: Vec<Bytes>, error: String) {
         let _ = self.0.send(Msg::Failed { records, error });
+    }
+
+    fn barrier(&self, seq: Seq) {
+        let _ = self.0.send(Msg::Barrier { seq });
+    }
+
+    fn lost(&self, error: String) {
+        let _ = self.0.send(Msg::Lost { error });
     }
 }
 
@@ -174,39 +225,35 @@ pub struct Started {
     rx: tokio::sync::mpsc::UnboundedReceiver<Msg>,
 }
 
+/// A log opened and started, with the engine rebuilt from it.
+struct Opened {
+    log: Arc<dyn Log>,
+    engine: Engine,
+    durable_seq: Seq,
+    snapshot_seq: Seq,
+}
+
 /// Opens the log and rebuilds the engine (snapshot + replay).
 pub fn start(config: Config) -> anyhow::Result<Started> {
-    std::fs::create_dir_all(&config.dir).map_err(|e| {
-        anyhow::anyhow!("cannot create data directory {}: {e}", config.dir.display())
-    })?;
-    let log_config = FileLogConfig {
-        dir: config.dir.clone(),
-        fsync: match config.appendfsync {
-            AppendFsync::Always => FsyncPolicy::Always,
-            AppendFsync::Everysec => FsyncPolicy::EverySec,
-        },
-        segment_bytes_max: config.log_segment_bytes,
-        commit_window: Duration::from_micros(config.log_commit_window_us),
-        faults: config.log_faults.clone(),
-        ..FileLogConfig::new(config.dir.clone())
-    };
     let started = Instant::now();
-    let (log, recovery) = FileLog::open(log_config)?;
-    let (mut engine, mut durable_seq) = match &recovery.snapshot {
-        Some((seq, bytes)) => (Engine::restore(bytes, config.databases)?, *seq),
-        None => (Engine::new(config.databases), 0),
+    let node_id = fastrand::u64(1..);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let opened = match config.log {
+        LogKind::File => open_file(&config, &tx)?,
+        LogKind::Jetstream => open_jetstream(&config, node_id, &tx)?,
     };
-    let (last, replayed) = replay(&mut engine, recovery.records()).map_err(anyhow::Error::msg)?;
-    durable_seq = last.unwrap_or(durable_seq);
+    let Opened {
+        log,
+        engine,
+        durable_seq,
+        snapshot_seq,
+    } = opened;
     tracing::info!(
-        snapshot_seq = recovery.snapshot.as_ref().map(|s| s.0).unwrap_or(0),
-        replayed,
+        snapshot_seq,
         last_seq = durable_seq,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "state rebuilt from the log"
     );
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let log = Arc::new(log.start(Box::new(Sink(tx.clone())))?);
     let (shutdown, _) = tokio::sync::watch::channel(false);
     let shared = Arc::new(Shared {
         config: RwLock::new(config.clone()),
@@ -214,7 +261,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         clients: Clients::default(),
         inbox: tx,
         started,
-        node_id: fastrand::u64(1..),
+        node_id,
         lastsave_s: AtomicU64::new(unix_ms() / 1000),
         active_expire: AtomicBool::new(true),
         shutdown,
@@ -222,17 +269,22 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         last_snapshot_ok: AtomicBool::new(true),
         snapshot_in_progress: AtomicBool::new(false),
     });
+    let barrier_reads =
+        config.log == LogKind::Jetstream && config.consistency == Consistency::Linearizable;
     let mut core = Core {
         last_time_ms: engine.now_ms(),
         engine,
         shared: shared.clone(),
         log,
-        dir: config.dir.clone(),
+        started_from: (snapshot_seq, durable_seq),
         next_request: 1,
         issued: 0,
         resolved: 0,
-        pending: HashMap::new(),
+        pending: BTreeMap::new(),
         waiting: VecDeque::new(),
+        barrier_reads,
+        barriers_sent: 0,
+        barriers_done: 0,
         outgoing: Vec::new(),
         durable_seq,
         bytes_since_snapshot: 0,
@@ -253,6 +305,98 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         );
     }
     Ok(Started { shared, core, rx })
+}
+
+fn open_file(config: &Config, inbox: &Inbox) -> anyhow::Result<Opened> {
+    std::fs::create_dir_all(&config.dir).map_err(|e| {
+        anyhow::anyhow!("cannot create data directory {}: {e}", config.dir.display())
+    })?;
+    let log_config = FileLogConfig {
+        dir: config.dir.clone(),
+        fsync: match config.appendfsync {
+            AppendFsync::Always => FsyncPolicy::Always,
+            AppendFsync::Everysec => FsyncPolicy::EverySec,
+        },
+        segment_bytes_max: config.log_segment_bytes,
+        commit_window: Duration::from_micros(config.log_commit_window_us),
+        faults: config.log_faults.clone(),
+        ..FileLogConfig::new(config.dir.clone())
+    };
+    let (log, recovery) = FileLog::open(log_config)?;
+    let (mut engine, snapshot_seq) = match &recovery.snapshot {
+        Some((seq, bytes)) => (Engine::restore(bytes, config.databases)?, *seq),
+        None => (Engine::new(config.databases), 0),
+    };
+    let records = recovery.records().map(|r| {
+        r.map(|(seq, bytes)| LogRecord {
+            seq,
+            time_ms: None,
+            bytes,
+        })
+    });
+    let last = replay(&mut engine, records).map_err(anyhow::Error::msg)?;
+    let log = Arc::new(log.start(Box::new(Sink(inbox.clone())))?);
+    Ok(Opened {
+        log,
+        engine,
+        durable_seq: last.unwrap_or(snapshot_seq),
+        snapshot_seq,
+    })
+}
+
+/// The JetStream log's settings from the node's configuration.
+pub fn jetstream_config(config: &Config, node_id: u64) -> JetStreamConfig {
+    let nats = &config.nats;
+    JetStreamConfig {
+        replicas: nats.replicas,
+        user: nats.user.clone(),
+        password: nats.password.clone(),
+        token: nats.token.clone(),
+        creds_file: nats.creds.clone(),
+        tls_ca_file: nats.tls_ca_file.clone(),
+        tls_cert_file: nats.tls_cert_file.clone(),
+        tls_key_file: nats.tls_key_file.clone(),
+        tls_required: nats.tls_ca_file.is_some(),
+        writer_id: node_id,
+        barrier: match config.read_barrier {
+            ReadBarrier::Strict => cairn_log::BarrierMode::Strict,
+            ReadBarrier::Leader => cairn_log::BarrierMode::Leader,
+        },
+        ack_timeout: Duration::from_millis(nats.ack_timeout_ms),
+        advertise: format!("{}:{}", config.bind, config.port),
+        ..JetStreamConfig::new(nats.urls.clone(), nats.database.clone())
+    }
+}
+
+fn open_jetstream(config: &Config, node_id: u64, inbox: &Inbox) -> anyhow::Result<Opened> {
+    let (log, recovery) = JetStreamLog::open(jetstream_config(config, node_id))?;
+    let (mut engine, snapshot_seq) = match &recovery.snapshot {
+        Some((seq, bytes)) => (Engine::restore(bytes, config.databases)?, *seq),
+        None => (Engine::new(config.databases), 0),
+    };
+    let records = recovery.messages().flat_map(|m| match m {
+        Ok(m) => m
+            .records
+            .into_iter()
+            .map(|bytes| {
+                Ok(LogRecord {
+                    seq: m.seq,
+                    time_ms: Some(m.time_ms),
+                    bytes,
+                })
+            })
+            .collect::<Vec<_>>(),
+        Err(e) => vec![Err(e)],
+    });
+    replay(&mut engine, records).map_err(anyhow::Error::msg)?;
+    let durable_seq = recovery.last_seq.max(snapshot_seq);
+    let log = Arc::new(log.start(Box::new(Sink(inbox.clone())), durable_seq, snapshot_seq));
+    Ok(Opened {
+        log,
+        engine,
+        durable_seq,
+        snapshot_seq,
+    })
 }
 
 /// The core, shared by the tasks of the event-loop thread.
@@ -284,7 +428,7 @@ impl NodeHandle {
         argv: &[Bytes],
     ) -> Option<Reply> {
         let mut core = self.core.borrow_mut();
-        if !core.waiting.is_empty() || core.resolved != core.issued {
+        if core.barrier_reads || !core.waiting.is_empty() || core.resolved != core.issued {
             return None;
         }
         let reply = core.execute_read(spec, read, db, argv);
@@ -381,14 +525,24 @@ impl Core {
                 db,
                 argv,
                 reply,
-            } => self.wait_or_run(Waiting::Read {
-                spec,
-                read,
-                db,
-                argv,
-                reply,
-            }),
-            Msg::Call { call, reply } => self.wait_or_run(Waiting::Call { call, reply }),
+            } => {
+                let barrier = if self.barrier_reads {
+                    self.request_barrier()
+                } else {
+                    0
+                };
+                self.wait_or_run(
+                    Waiting::Read {
+                        spec,
+                        read,
+                        db,
+                        argv,
+                        reply,
+                    },
+                    barrier,
+                )
+            }
+            Msg::Call { call, reply } => self.wait_or_run(Waiting::Call { call, reply }, 0),
             Msg::Write {
                 spec,
                 db,
@@ -397,7 +551,29 @@ impl Core {
             } => {
                 self.issue(Body::Command(argv), db, Some(reply), Some(spec));
             }
-            Msg::Durable { first_seq, records } => self.on_durable(first_seq, records),
+            Msg::Durable { first_seq, records } => {
+                for (i, record) in records.iter().enumerate() {
+                    self.apply_record(first_seq + i as u64, None, record);
+                }
+                self.maybe_snapshot();
+            }
+            Msg::Delivered {
+                seq,
+                time_ms,
+                records,
+            } => {
+                for record in &records {
+                    self.apply_record(seq, Some(time_ms), record);
+                }
+                self.durable_seq = seq;
+                self.drain_waiting();
+                self.maybe_snapshot();
+            }
+            Msg::Barrier { seq } => self.on_barrier(seq),
+            Msg::Lost { error } => {
+                tracing::error!("the node can no longer follow the log: {error}; restart it");
+                std::process::exit(1);
+            }
             Msg::Failed { records, error } => self.on_failed(records, &error),
             Msg::SnapshotDone { seq, result } => self.on_snapshot_done(seq, result),
             Msg::Stop => return false,
@@ -428,8 +604,15 @@ impl Core {
             body,
         };
         self.outgoing.push(entry.encode());
-        self.pending
-            .insert(request, PendingWrite { entry, reply, spec });
+        self.pending.insert(
+            request,
+            PendingWrite {
+                entry,
+                reply,
+                spec,
+                failed: None,
+            },
+        );
         self.issued += 1;
     }
 
@@ -439,12 +622,49 @@ impl Core {
         }
     }
 
-    fn wait_or_run(&mut self, w: Waiting) {
-        if self.waiting.is_empty() && self.resolved == self.issued {
+    /// Runs `w` now if nothing is ahead of it, else queues it behind the writes issued so far
+    /// and, when `barrier` is not 0, behind that log barrier.
+    fn wait_or_run(&mut self, w: Waiting, barrier: u64) {
+        if barrier == 0 && self.waiting.is_empty() && self.resolved == self.issued {
             self.run_waiting(w);
         } else {
-            self.waiting.push_back((self.issued, w));
+            self.waiting.push_back(Waiter {
+                issued: self.issued,
+                barrier,
+                barrier_seq: None,
+                w,
+            });
         }
+    }
+
+    /// The barrier a read arriving now must wait for: the one in flight was requested before
+    /// the read arrived, so the read needs the next, which is sent when that one returns (one
+    /// request serves every read that arrived while the previous was in flight).
+    fn request_barrier(&mut self) -> u64 {
+        if self.barriers_sent == self.barriers_done {
+            self.barriers_sent += 1;
+            self.log.barrier();
+            self.barriers_sent
+        } else {
+            self.barriers_sent + 1
+        }
+    }
+
+    fn on_barrier(&mut self, seq: Seq) {
+        self.barriers_done += 1;
+        let done = self.barriers_done;
+        let mut more = false;
+        for waiter in &mut self.waiting {
+            if waiter.barrier == done {
+                waiter.barrier_seq = Some(seq);
+            }
+            more |= waiter.barrier > done;
+        }
+        if more {
+            self.barriers_sent += 1;
+            self.log.barrier();
+        }
+        self.drain_waiting();
     }
 
     fn execute_read(
@@ -485,46 +705,53 @@ impl Core {
 
     /// Runs every waiting read whose barrier has been reached.
     fn drain_waiting(&mut self) {
-        while self
-            .waiting
-            .front()
-            .is_some_and(|(barrier, _)| *barrier <= self.resolved)
-        {
-            let (_, w) = self.waiting.pop_front().expect("front exists");
-            self.run_waiting(w);
+        while self.waiting.front().is_some_and(|w| {
+            w.issued <= self.resolved
+                && (w.barrier == 0 || w.barrier_seq.is_some_and(|s| s <= self.durable_seq))
+        }) {
+            let waiter = self.waiting.pop_front().expect("front exists");
+            self.run_waiting(waiter.w);
         }
     }
 
-    fn on_durable(&mut self, first_seq: Seq, records: Vec<Bytes>) {
-        for (i, record) in records.iter().enumerate() {
-            let seq = first_seq + i as u64;
-            // Our own entries come back as we made them (encoding round-trips exactly, as the
-            // entry tests check); others' are decoded.
-            let own = match Entry::decode_origin(record) {
-                Ok(origin) if origin.node == self.shared.node_id => {
-                    self.pending.remove(&origin.request)
-                }
-                Ok(_) => None,
-                Err(e) => undecodable(seq, &e),
-            };
-            let (entry, own) = match own {
-                Some(PendingWrite { entry, reply, spec }) => (entry, Some((reply, spec))),
-                None => (
-                    Entry::decode(record).unwrap_or_else(|e| undecodable(seq, &e)),
-                    None,
-                ),
-            };
-            let started = Instant::now();
-            // `None`: a copy of an entry applied before (an append the log stored twice).
-            let reply = self.engine.apply_logged(&entry);
-            self.durable_seq = seq;
-            self.bytes_since_snapshot += record.len() as u64;
-            if let (Some((tx, spec)), Some(reply)) = (own, reply) {
-                self.resolve_own(&entry, reply, tx, spec, started);
+    /// Applies one record at log position `seq`; `time_ms` is the log's time for it (a shared
+    /// log's leader timestamp), which replaces the appending node's.
+    fn apply_record(&mut self, seq: Seq, time_ms: Option<u64>, record: &Bytes) {
+        // Our own entries come back as we made them (encoding round-trips exactly, as the entry
+        // tests check); others' are decoded.
+        let own = match Entry::decode_origin(record) {
+            Ok(origin) if origin.node == self.shared.node_id => self
+                .pending
+                .remove(&origin.request)
+                .map(|p| (origin.request, p)),
+            Ok(_) => None,
+            Err(e) => undecodable(seq, &e),
+        };
+        let (mut entry, own) = match own {
+            Some((request, p)) => {
+                // Writes issued earlier that the log refused are answered first.
+                self.resolve_failed_before(request);
+                (p.entry, Some((p.reply, p.spec)))
             }
-            self.drain_waiting();
+            None => (
+                Entry::decode(record).unwrap_or_else(|e| undecodable(seq, &e)),
+                None,
+            ),
+        };
+        if let Some(t) = time_ms {
+            entry.time_ms = t;
         }
-        self.maybe_snapshot();
+        let started = Instant::now();
+        // `None`: a copy of an entry applied before (an append the log stored twice).
+        let reply = self.engine.apply_logged(&entry);
+        self.durable_seq = self
+            .durable_seq
+            .max(if time_ms.is_some() { seq - 1 } else { seq });
+        self.bytes_since_snapshot += record.len() as u64;
+        if let (Some((tx, spec)), Some(reply)) = (own, reply) {
+            self.resolve_own(&entry, reply, tx, spec, started);
+        }
+        self.drain_waiting();
     }
 
     fn resolve_own(
@@ -564,26 +791,44 @@ impl Core {
         }
     }
 
+    /// Records the log will never store. Their errors go out in request order: once every
+    /// earlier write of this node is resolved.
     fn on_failed(&mut self, records: Vec<Bytes>, error: &str) {
         for record in &records {
-            let Ok(entry) = Entry::decode(record) else {
+            let Ok(origin) = Entry::decode_origin(record) else {
                 continue;
             };
-            if entry.origin.node != self.shared.node_id {
+            if origin.node != self.shared.node_id {
                 continue;
             }
-            self.resolved += 1;
-            if let Some(p) = self.pending.remove(&entry.origin.request) {
-                match &entry.body {
-                    Body::Tick { .. } => self.tick_in_flight = false,
-                    Body::Expire { keys } => self.forget_expiring(entry.db, keys),
-                    _ => {}
-                }
-                if let Some(tx) = p.reply {
-                    let _ = tx.send(misconf(error));
-                }
+            if let Some(p) = self.pending.get_mut(&origin.request) {
+                p.failed = Some(error.to_string());
             }
-            self.drain_waiting();
+        }
+        self.resolve_failed_before(u64::MAX);
+        self.drain_waiting();
+    }
+
+    /// Answers the refused writes at the front of the pending queue, below `request`.
+    fn resolve_failed_before(&mut self, request: u64) {
+        while let Some(entry) = self.pending.first_entry() {
+            if *entry.key() >= request || entry.get().failed.is_none() {
+                break;
+            }
+            let p = entry.remove();
+            self.resolved += 1;
+            match &p.entry.body {
+                Body::Tick { .. } => self.tick_in_flight = false,
+                Body::Expire { keys } => self.forget_expiring(p.entry.db, keys),
+                _ => {}
+            }
+            if let (Some(tx), Some(error)) = (p.reply, p.failed) {
+                let _ = tx.send(if error.starts_with("ERR ") {
+                    Reply::error(error)
+                } else {
+                    misconf(&error)
+                });
+            }
         }
     }
 
@@ -650,14 +895,13 @@ impl Core {
         }
         let upto = self.durable_seq;
         self.bytes_since_snapshot = 0;
-        let dir = self.dir.clone();
         let databases = self.engine.databases();
         let log = self.log.clone();
         let inbox = self.shared.inbox.clone();
         let spawned = std::thread::Builder::new()
             .name("cairn-snapshot".into())
             .spawn(move || {
-                let result = snapshot_by_replay(&dir, databases, upto, &log);
+                let result = snapshot_by_replay(&*log, databases, upto);
                 let _ = inbox.send(Msg::SnapshotDone { seq: upto, result });
             });
         if spawned.is_err() {
@@ -713,8 +957,8 @@ impl Core {
         Ok(())
     }
 
-    pub fn log(&self) -> &LogHandle {
-        &self.log
+    pub fn log(&self) -> &dyn Log {
+        &*self.log
     }
 
     /// True when writes are queued or in flight (SHUTDOWN waits for them).
@@ -738,18 +982,13 @@ pub fn misconf(error: &str) -> Reply {
 }
 
 /// Rebuilds state at `upto` from the newest snapshot plus the log, and writes it. A snapshot
-/// written meanwhile (DEBUG RELOAD, shutdown) may have pruned the segments this rebuild was
-/// reading: then it starts over from that newer snapshot, which covers more of the log.
-fn snapshot_by_replay(
-    dir: &std::path::Path,
-    databases: usize,
-    upto: Seq,
-    log: &LogHandle,
-) -> Result<(), String> {
+/// written meanwhile (DEBUG RELOAD, shutdown, another node) may have dropped the records this
+/// rebuild was reading: then it starts over from that newer snapshot, which covers more.
+fn snapshot_by_replay(log: &dyn Log, databases: usize, upto: Seq) -> Result<(), String> {
     let mut last_error = String::new();
     // Each retry starts from a strictly newer snapshot; a few are plenty.
     for _ in 0..3 {
-        match rebuild_at(dir, databases, upto) {
+        match rebuild_at(log, databases, upto) {
             Ok(None) => return Ok(()),
             Ok(Some(engine)) => {
                 return log
@@ -763,12 +1002,8 @@ fn snapshot_by_replay(
 }
 
 /// The engine at `upto`, or `None` when the newest snapshot already covers it.
-fn rebuild_at(
-    dir: &std::path::Path,
-    databases: usize,
-    upto: Seq,
-) -> Result<Option<Engine>, String> {
-    let (base, mut engine) = match cairn_log::latest_snapshot(dir).map_err(|e| e.to_string())? {
+fn rebuild_at(log: &dyn Log, databases: usize, upto: Seq) -> Result<Option<Engine>, String> {
+    let (base, mut engine) = match log.latest_snapshot().map_err(|e| e.to_string())? {
         Some((seq, bytes)) => (
             seq,
             Engine::restore(&bytes, databases).map_err(|e| e.to_string())?,
@@ -778,23 +1013,26 @@ fn rebuild_at(
     if base >= upto {
         return Ok(None);
     }
-    let records = cairn_log::read_range(dir, base, upto).map_err(|e| e.to_string())?;
+    let records = log.read_range(base, upto).map_err(|e| e.to_string())?;
     replay(&mut engine, records)?;
     Ok(Some(engine))
 }
 
-/// Applies log records in order: (the last seq applied, how many).
+/// Applies log records in order; returns the position of the last one.
 fn replay(
     engine: &mut Engine,
-    records: impl Iterator<Item = Result<(Seq, Bytes), cairn_log::LogError>>,
-) -> Result<(Option<Seq>, u64), String> {
-    let (mut last, mut count) = (None, 0);
+    records: impl Iterator<Item = Result<LogRecord, LogError>>,
+) -> Result<Option<Seq>, String> {
+    let mut last = None;
     for record in records {
-        let (seq, bytes) = record.map_err(|e| e.to_string())?;
-        let entry = Entry::decode(&bytes)
-            .map_err(|e| format!("log record {seq} cannot be decoded: {e}"))?;
+        let record = record.map_err(|e| e.to_string())?;
+        let mut entry = Entry::decode(&record.bytes)
+            .map_err(|e| format!("log record {} cannot be decoded: {e}", record.seq))?;
+        if let Some(t) = record.time_ms {
+            entry.time_ms = t;
+        }
         engine.apply_logged(&entry);
-        (last, count) = (Some(seq), count + 1);
+        last = Some(record.seq);
     }
-    Ok((last, count))
+    Ok(last)
 }

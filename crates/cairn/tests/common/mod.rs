@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // reason: each test file uses a different part of this module
 
+pub mod nats;
+
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

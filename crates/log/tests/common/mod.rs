@@ -37,6 +37,18 @@ impl LogSink for Collect {
         m.lock().unwrap().push(Outcome::Failed(records, error));
         cv.notify_all();
     }
+
+    fn delivered(&self, seq: Seq, _time_ms: u64, _records: Vec<Bytes>) {
+        panic!("the file log delivered message {seq} as a shared log would");
+    }
+
+    fn barrier(&self, seq: Seq) {
+        panic!("the file log answered a barrier ({seq}) it was never asked for");
+    }
+
+    fn lost(&self, error: String) {
+        panic!("the file log reported itself lost: {error}");
+    }
 }
 
 /// The test side of a [`Collect`] sink.

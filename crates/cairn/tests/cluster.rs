@@ -1,0 +1,318 @@
+//! Several Cairn nodes over one NATS JetStream stream (three real `nats-server` processes on
+//! loopback, `sync_interval: always`):
+//! - a write through one node is seen at once by a read through another (linearizable reads);
+//! - `consistency session` reads locally and still sees the connection's own writes;
+//! - kill -9 of a Cairn node, or of a NATS server, under a write load: the clients of the
+//!   other nodes keep working and no acknowledged write is lost;
+//! - a node that joins later loads the newest snapshot, follows the stream, and ends with the
+//!   same data (DEBUG DIGEST) as the others.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::nats::NatsCluster;
+use common::{Cairn, Client, Resp};
+
+/// The tests of this file each run a whole cluster; one at a time keeps 2 cores usable.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn bulk(s: &str) -> Resp {
+    Resp::Bulk(s.as_bytes().to_vec())
+}
+
+fn digest(node: &Cairn) -> String {
+    match node.client().must(&["DEBUG", "DIGEST"]) {
+        Resp::Simple(d) => d,
+        Resp::Bulk(d) => String::from_utf8(d).unwrap(),
+        other => panic!("DEBUG DIGEST replied {other:?}"),
+    }
+}
+
+fn info_field(node: &Cairn, field: &str) -> String {
+    let Resp::Bulk(text) = node.client().must(&["INFO", "cluster"]) else {
+        panic!("INFO is a bulk string");
+    };
+    let text = String::from_utf8(text).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in INFO cluster:\n{text}"))
+        .to_string()
+}
+
+#[test]
+fn a_write_on_one_node_is_read_on_another() {
+    let _serial = serial();
+    let nats = NatsCluster::start(3);
+    let nodes: Vec<Cairn> = (0..3).map(|_| nats.node(&[])).collect();
+    let mut clients: Vec<Client> = nodes.iter().map(Cairn::client).collect();
+    for i in 0..300 {
+        let (w, r) = (i % 3, (i + 1 + i / 3) % 3);
+        let key = format!("k{}", i % 7);
+        let value = format!("v{i}");
+        assert_eq!(
+            clients[w].must(&["SET", &key, &value]),
+            Resp::Simple("OK".into())
+        );
+        assert_eq!(
+            clients[r].must(&["GET", &key]),
+            bulk(&value),
+            "write {i} through node {w}, read through node {r}"
+        );
+    }
+    // Read-modify-write commands from every node see each other's effects.
+    for i in 1..=60 {
+        assert_eq!(
+            clients[i % 3].must(&["INCR", "counter"]),
+            Resp::Int(i as i64)
+        );
+    }
+    clients[0].must(&["SET", "t", "x", "EX", "100"]);
+    let Resp::Int(ttl) = clients[2].must(&["TTL", "t"]) else {
+        panic!("TTL is an integer");
+    };
+    assert!((99..=100).contains(&ttl), "TTL {ttl}");
+    for c in &mut clients {
+        c.must(&["GET", "counter"]);
+    }
+    let digests: Vec<String> = nodes.iter().map(digest).collect();
+    assert!(digests.iter().all(|d| *d == digests[0]), "{digests:?}");
+    assert_eq!(info_field(&nodes[1], "log"), "jetstream");
+    assert_eq!(info_field(&nodes[1], "consistency"), "linearizable");
+}
+
+#[test]
+fn session_consistency_reads_the_connections_own_writes_at_once() {
+    let _serial = serial();
+    let nats = NatsCluster::start(3);
+    let a = nats.node(&["--consistency", "session"]);
+    let b = nats.node(&["--consistency", "session"]);
+    let (mut ca, mut cb) = (a.client(), b.client());
+    for i in 0..100 {
+        let value = format!("v{i}");
+        ca.must(&["SET", "k", &value]);
+        assert_eq!(ca.must(&["GET", "k"]), bulk(&value));
+    }
+    // The other node follows the stream and catches up by itself.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cb.must(&["GET", "k"]) != bulk("v99") {
+        assert!(Instant::now() < deadline, "node b never caught up");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(info_field(&b, "consistency"), "session");
+}
+
+/// Writers each INCR their own key through one node, recording the last value acknowledged.
+struct Load {
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<Writer>>,
+    ops: Arc<Vec<AtomicU64>>,
+}
+
+#[derive(Debug)]
+struct Writer {
+    key: String,
+    node: usize,
+    acked: i64,
+    /// An INCR was sent but its reply never came (the node died): it may have been applied.
+    unknown: bool,
+    /// Longest gap between two acknowledgements.
+    stall: Duration,
+}
+
+fn start_load(nodes: &[&Cairn], per_node: usize) -> Load {
+    let stop = Arc::new(AtomicBool::new(false));
+    let ops = Arc::new(
+        (0..nodes.len() * per_node)
+            .map(|_| AtomicU64::new(0))
+            .collect::<Vec<_>>(),
+    );
+    let mut threads = Vec::new();
+    for (n, node) in nodes.iter().enumerate() {
+        for t in 0..per_node {
+            let id = n * per_node + t;
+            let addr = node.addr();
+            let (stop, ops) = (stop.clone(), ops.clone());
+            threads.push(std::thread::spawn(move || {
+                let key = format!("w{id}");
+                let mut w = Writer {
+                    key: key.clone(),
+                    node: n,
+                    acked: 0,
+                    unknown: false,
+                    stall: Duration::ZERO,
+                };
+                let Ok(mut client) = Client::connect(&addr) else {
+                    return w;
+                };
+                let mut last = Instant::now();
+                while !stop.load(Ordering::Relaxed) {
+                    match client.call(&[b"INCR", key.as_bytes()]) {
+                        Ok(Resp::Int(v)) => {
+                            assert_eq!(v, w.acked + 1, "{key}: INCR skipped or repeated");
+                            w.acked = v;
+                            w.stall = w.stall.max(last.elapsed());
+                            last = Instant::now();
+                            ops[id].fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(other) => panic!("{key}: INCR replied {other:?}"),
+                        Err(_) => {
+                            w.unknown = true;
+                            break;
+                        }
+                    }
+                }
+                w
+            }));
+        }
+    }
+    Load { stop, threads, ops }
+}
+
+impl Load {
+    fn ops(&self, id: usize) -> u64 {
+        self.ops[id].load(Ordering::Relaxed)
+    }
+
+    fn finish(self) -> Vec<Writer> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect()
+    }
+}
+
+/// Every acknowledged INCR is in the data, as read through `node`; an unknown one at most once.
+fn check_acked(node: &Cairn, writers: &[Writer]) {
+    let mut c = node.client();
+    for w in writers {
+        let value = match c.must(&["GET", &w.key]) {
+            Resp::Bulk(b) => String::from_utf8(b).unwrap().parse::<i64>().unwrap(),
+            Resp::Nil => 0,
+            other => panic!("GET {} replied {other:?}", w.key),
+        };
+        let most = w.acked + i64::from(w.unknown);
+        assert!(
+            (w.acked..=most).contains(&value),
+            "{}: value {value}, acknowledged {} (unknown outcome: {})",
+            w.key,
+            w.acked,
+            w.unknown
+        );
+    }
+}
+
+/// Waits until every writer in `ids` has acknowledged more operations than in `before`.
+fn wait_progress(load: &Load, ids: &[usize], what: &str) -> Duration {
+    let before: Vec<u64> = ids.iter().map(|&i| load.ops(i)).collect();
+    let started = Instant::now();
+    while ids
+        .iter()
+        .zip(&before)
+        .any(|(&i, &b)| load.ops(i) <= b + 10)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "clients stopped making progress after {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    started.elapsed()
+}
+
+#[test]
+fn killing_a_node_under_load_loses_no_acknowledged_write() {
+    let _serial = serial();
+    let nats = NatsCluster::start(3);
+    let mut nodes: Vec<Cairn> = (0..3).map(|_| nats.node(&[])).collect();
+    let load = start_load(&nodes.iter().collect::<Vec<_>>(), 2);
+    wait_progress(&load, &[0, 1, 2, 3, 4, 5], "the start");
+    std::thread::sleep(Duration::from_millis(500));
+    nodes[1].kill9();
+    let resumed = wait_progress(&load, &[0, 1, 4, 5], "node 1 was killed");
+    std::thread::sleep(Duration::from_millis(500));
+    let writers = load.finish();
+    eprintln!("surviving clients progressed {resumed:?} after the kill");
+    assert!(writers.iter().filter(|w| w.node == 1).all(|w| w.unknown));
+    check_acked(&nodes[0], &writers);
+    check_acked(&nodes[2], &writers);
+    // A replacement node catches up to the same data.
+    let replacement = nats.node(&[]);
+    check_acked(&replacement, &writers);
+    replacement.client().must(&["GET", "w0"]);
+    nodes[0].client().must(&["GET", "w0"]);
+    assert_eq!(digest(&replacement), digest(&nodes[0]));
+}
+
+#[test]
+fn killing_a_nats_server_under_load_loses_no_acknowledged_write() {
+    let _serial = serial();
+    let mut nats = NatsCluster::start(3);
+    let nodes: Vec<Cairn> = (0..3).map(|_| nats.node(&[])).collect();
+    let load = start_load(&nodes.iter().collect::<Vec<_>>(), 2);
+    wait_progress(&load, &[0, 1, 2, 3, 4, 5], "the start");
+    std::thread::sleep(Duration::from_millis(500));
+    // The stream's leader: the worst case (an election before appends go on).
+    let leader = nats
+        .stream_leader("CAIRN_default")
+        .expect("the stream has a leader");
+    nats.kill9(leader);
+    let resumed = wait_progress(&load, &[0, 1, 2, 3, 4, 5], "a NATS server was killed");
+    std::thread::sleep(Duration::from_millis(500));
+    let writers = load.finish();
+    let stall = writers.iter().map(|w| w.stall).max().unwrap();
+    eprintln!("all clients progressed {resumed:?} after the kill; longest stall {stall:?}");
+    assert!(writers.iter().all(|w| !w.unknown), "{writers:?}");
+    for node in &nodes {
+        check_acked(node, &writers);
+    }
+    // The killed server comes back and the cluster keeps serving.
+    nats.start_one(leader);
+    nodes[0].client().must(&["SET", "after", "restart"]);
+    assert_eq!(nodes[2].client().must(&["GET", "after"]), bulk("restart"));
+}
+
+#[test]
+fn a_new_node_joins_from_the_newest_snapshot() {
+    let _serial = serial();
+    let nats = NatsCluster::start(3);
+    let a = nats.node(&[]);
+    let b = nats.node(&[]);
+    let (mut ca, mut cb) = (a.client(), b.client());
+    for i in 0..300 {
+        ca.must(&["SET", &format!("a{i}"), &i.to_string()]);
+    }
+    assert_eq!(ca.must(&["SAVE"]), Resp::Simple("OK".into()));
+    for i in 0..200 {
+        cb.must(&["SET", &format!("b{i}"), &i.to_string()]);
+    }
+    // The second snapshot moves the pointer and purges the stream below the first.
+    assert_eq!(cb.must(&["SAVE"]), Resp::Simple("OK".into()));
+    for i in 0..100 {
+        ca.must(&["SET", &format!("c{i}"), &i.to_string()]);
+        ca.must(&["DEL", &format!("a{i}")]);
+    }
+    let c = nats.node(&[]);
+    let started_from: u64 = info_field(&c, "snapshot_seq_at_start").parse().unwrap();
+    assert!(started_from > 300, "started from snapshot {started_from}");
+    let mut cc = c.client();
+    assert_eq!(cc.must(&["GET", "b199"]), bulk("199"));
+    assert_eq!(cc.must(&["GET", "c99"]), bulk("99"));
+    assert_eq!(cc.must(&["GET", "a5"]), Resp::Nil);
+    assert_eq!(cc.must(&["DBSIZE"]), Resp::Int(500));
+    // DEBUG DIGEST takes no barrier: a read first brings each node up to date.
+    ca.must(&["GET", "c99"]);
+    cb.must(&["GET", "c99"]);
+    assert_eq!(digest(&c), digest(&a));
+    assert_eq!(digest(&c), digest(&b));
+    // It takes writes like any other node.
+    cc.must(&["SET", "from-c", "1"]);
+    assert_eq!(cb.must(&["GET", "from-c"]), bulk("1"));
+}
