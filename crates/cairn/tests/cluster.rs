@@ -316,3 +316,51 @@ fn a_new_node_joins_from_the_newest_snapshot() {
     cc.must(&["SET", "from-c", "1"]);
     assert_eq!(cb.must(&["GET", "from-c"]), bulk("1"));
 }
+
+/// Polls `f` every 50 ms until it returns `Some`, for at most `secs` seconds.
+fn eventually<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn housekeeper(nodes: &[Cairn], alive: &[usize]) -> Option<usize> {
+    let holders: Vec<usize> = alive
+        .iter()
+        .copied()
+        .filter(|&i| info_field(&nodes[i], "housekeeper") == "yes")
+        .collect();
+    (holders.len() == 1).then(|| holders[0])
+}
+
+fn expire_all(writer: &Cairn, reader: &Cairn) {
+    let mut w = writer.client();
+    for i in 0..50 {
+        w.must(&["SET", &format!("t{i}"), "x", "PX", "200"]);
+    }
+    let mut r = reader.client();
+    eventually(20, "active expiry to remove the keys", || {
+        (r.must(&["DBSIZE"]) == Resp::Int(0)).then_some(())
+    });
+}
+
+#[test]
+fn one_node_holds_the_housekeeping_lease_and_another_takes_over() {
+    let _serial = serial();
+    let nats = NatsCluster::start(3);
+    let mut nodes: Vec<Cairn> = (0..3).map(|_| nats.node(&[])).collect();
+    let first = eventually(20, "one housekeeper", || housekeeper(&nodes, &[0, 1, 2]));
+    let epoch: u64 = info_field(&nodes[first], "lease_epoch").parse().unwrap();
+    let others: Vec<usize> = (0..3).filter(|&i| i != first).collect();
+    expire_all(&nodes[others[0]], &nodes[others[1]]);
+    nodes[first].kill9();
+    let second = eventually(30, "a new housekeeper", || housekeeper(&nodes, &others));
+    let new_epoch: u64 = info_field(&nodes[second], "lease_epoch").parse().unwrap();
+    assert!(new_epoch > epoch, "epoch {epoch} -> {new_epoch}");
+    expire_all(&nodes[others[0]], &nodes[others[1]]);
+}

@@ -70,6 +70,8 @@ pub struct Engine {
     /// passed); the copy is skipped, identically on every node, because a writer's requests
     /// reach the log in increasing order.
     pub(crate) writers: BTreeMap<u64, Writer>,
+    /// The housekeeping lease as the log granted it: (epoch, holder node); epoch 0 = none.
+    pub(crate) lease: (u64, u64),
 }
 
 /// What the engine remembers of one writer.
@@ -99,7 +101,18 @@ impl Engine {
             now_ms,
             hash_seed,
             writers: BTreeMap::new(),
+            lease: (0, 0),
         }
+    }
+
+    /// The node holding the housekeeping lease, once a Lease entry has been applied.
+    pub fn lease_holder(&self) -> Option<u64> {
+        (self.lease.0 > 0).then_some(self.lease.1)
+    }
+
+    /// The lease's epoch (0: never granted).
+    pub fn lease_epoch(&self) -> u64 {
+        self.lease.0
     }
 
     pub fn databases(&self) -> usize {
@@ -178,6 +191,10 @@ impl Engine {
                 };
                 apply(&mut ctx, argv)
             }
+            Body::Tick { .. } if self.lease.0 > 0 && entry.origin.node != self.lease.1 => {
+                // From a node that no longer holds the lease.
+                Reply::Int(0)
+            }
             Body::Tick { keys_max } => {
                 let mut left = *keys_max as usize;
                 let now_ms = self.now_ms;
@@ -191,6 +208,13 @@ impl Engine {
                 let db = &mut self.dbs[db];
                 let removed = keys.iter().filter(|k| db.expire_if_due(k, now_ms)).count();
                 Reply::Int(removed as i64)
+            }
+            Body::Lease { epoch } => {
+                let granted = *epoch > self.lease.0;
+                if granted {
+                    self.lease = (*epoch, entry.origin.node);
+                }
+                Reply::Int(i64::from(granted))
             }
             Body::Init { hash_seed } => {
                 self.hash_seed = *hash_seed;

@@ -7,6 +7,7 @@
 //! kind 2 Tick:    v keys_max
 //! kind 3 Init:    u64 hash_seed
 //! kind 4 Expire:  v count, then count × (v len, key bytes)
+//! kind 5 Lease:   v epoch
 //! ```
 //! A changed layout or a new field means a new version byte, and decoders keep reading every
 //! old version; a new body kind takes a new kind number (a binary that predates it refuses
@@ -47,12 +48,17 @@ pub enum Body {
     /// Lazy expiry: a read found these keys of `db` expired; remove each that still is at
     /// `time_ms` (Redis deletes a key its reads find expired).
     Expire { keys: Vec<Bytes> },
+    /// The origin node took the housekeeping lease (active expiry, snapshots) at `epoch`.
+    /// From the position of the newest such entry on, Tick entries of other nodes change
+    /// nothing: a node that lost the lease is fenced by the log itself.
+    Lease { epoch: u64 },
 }
 
 const KIND_COMMAND: u8 = 1;
 const KIND_TICK: u8 = 2;
 const KIND_INIT: u8 = 3;
 const KIND_EXPIRE: u8 = 4;
+const KIND_LEASE: u8 = 5;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EntryError {
@@ -176,6 +182,7 @@ impl Entry {
             Body::Tick { .. } => KIND_TICK,
             Body::Init { .. } => KIND_INIT,
             Body::Expire { .. } => KIND_EXPIRE,
+            Body::Lease { .. } => KIND_LEASE,
         });
         put_varint(&mut out, u64::from(self.db));
         out.put_u64_le(self.time_ms);
@@ -186,6 +193,7 @@ impl Entry {
             Body::Command(argv) | Body::Expire { keys: argv } => put_list(&mut out, argv),
             Body::Tick { keys_max } => put_varint(&mut out, u64::from(*keys_max)),
             Body::Init { hash_seed } => out.put_u64_le(*hash_seed),
+            Body::Lease { epoch } => put_varint(&mut out, *epoch),
         }
         out.freeze()
     }
@@ -216,6 +224,9 @@ impl Entry {
             },
             KIND_INIT => Body::Init {
                 hash_seed: get_u64(&mut buf)?,
+            },
+            KIND_LEASE => Body::Lease {
+                epoch: get_varint(&mut buf)?,
             },
             other => return Err(EntryError::Kind(other)),
         };
@@ -308,6 +319,22 @@ mod tests {
             Entry::decode(&Bytes::from_static(expected)).unwrap(),
             expire
         );
+
+        let lease = Entry {
+            db: 0,
+            time_ms: 1,
+            seed: 0,
+            origin: Origin {
+                node: 7,
+                request: 2,
+            },
+            body: Body::Lease { epoch: 300 },
+        };
+        let expected: &[u8] = &[
+            1, 5, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 2, 0xac, 0x02,
+        ];
+        assert_eq!(&lease.encode()[..], expected);
+        assert_eq!(Entry::decode(&Bytes::from_static(expected)).unwrap(), lease);
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! Engine state as bytes (snapshots) and as a digest (DEBUG DIGEST, determinism tests).
 //!
-//! Snapshot layout (version 2; the log crate adds compression and checksums around it):
+//! Snapshot layout (version 3; the log crate adds compression and checksums around it):
 //! ```text
 //! u8 version | u64 now_ms | u64 hash_seed | u32 databases
 //! per database: u64 keys, then per key: u32 key_len, key, u64 expire_at_ms (0 = none),
 //!               u8 type, value (type 0 string: u32 len, bytes)
-//! u32 writers, then per writer: u64 node, u64 request, u64 time_ms   (absent in version 1)
+//! u32 writers, then per writer: u64 node, u64 request, u64 time_ms   (from version 2)
+//! u64 lease_epoch, u64 lease_node                                     (from version 3)
 //! ```
 //! Integers are little-endian.
 
@@ -13,7 +14,7 @@ use crate::db::Slot;
 use crate::engine::{Engine, Writer};
 use crate::value::Value;
 
-pub const SNAPSHOT_VERSION: u8 = 2;
+pub const SNAPSHOT_VERSION: u8 = 3;
 
 const TYPE_STRING: u8 = 0;
 
@@ -93,6 +94,8 @@ impl Engine {
                 out.extend_from_slice(&n.to_le_bytes());
             }
         }
+        out.extend_from_slice(&self.lease.0.to_le_bytes());
+        out.extend_from_slice(&self.lease.1.to_le_bytes());
         out
     }
 
@@ -135,6 +138,9 @@ impl Engine {
                 let (request, time_ms) = (r.u64()?, r.u64()?);
                 engine.writers.insert(node, Writer { request, time_ms });
             }
+        }
+        if version >= 3 {
+            engine.lease = (r.u64()?, r.u64()?);
         }
         if r.pos != bytes.len() {
             return Err(SnapshotError::Truncated(r.pos));

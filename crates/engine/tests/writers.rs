@@ -87,3 +87,54 @@ fn a_version_1_snapshot_restores_with_no_writers() {
     let e = Engine::restore(&bytes, 16).expect("version 1 restores");
     assert_eq!((e.now_ms(), e.writers_known()), (5, 0));
 }
+
+fn lease(node: u64, request: u64, epoch: u64) -> Entry {
+    Entry {
+        db: 0,
+        time_ms: 1_000,
+        seed: 0,
+        origin: Origin { node, request },
+        body: Body::Lease { epoch },
+    }
+}
+
+fn tick(node: u64, request: u64, time_ms: u64) -> Entry {
+    Entry {
+        db: 0,
+        time_ms,
+        seed: 0,
+        origin: Origin { node, request },
+        body: Body::Tick { keys_max: 100 },
+    }
+}
+
+#[test]
+fn ticks_from_a_node_without_the_lease_change_nothing() {
+    let mut e = Engine::new(16);
+    e.apply_logged(&entry(1, 1, 1_000, &["SET", "k", "v", "PX", "10"]));
+    assert_eq!(e.lease_holder(), None);
+    e.apply_logged(&lease(2, 1, 1));
+    assert_eq!((e.lease_holder(), e.lease_epoch()), (Some(2), 1));
+    // Node 1 lost (never had) the lease: its tick is fenced off.
+    assert_eq!(
+        e.apply_logged(&tick(1, 2, 5_000)),
+        Some(cairn_resp::Reply::Int(0))
+    );
+    assert_eq!(e.db(0).len(), 1);
+    // A stale grant does not move the lease back.
+    assert_eq!(
+        e.apply_logged(&lease(1, 3, 1)),
+        Some(cairn_resp::Reply::Int(0))
+    );
+    assert_eq!(e.lease_holder(), Some(2));
+    assert_eq!(
+        e.apply_logged(&tick(2, 2, 5_000)),
+        Some(cairn_resp::Reply::Int(1))
+    );
+    assert_eq!(e.db(0).len(), 0);
+    let restored = Engine::restore(&e.snapshot(), 16).expect("restores");
+    assert_eq!(
+        (restored.lease_holder(), restored.lease_epoch()),
+        (Some(2), 1)
+    );
+}

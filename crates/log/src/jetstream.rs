@@ -44,6 +44,10 @@ use crate::{Log, LogError, LogSink, LogStats, Seq};
 pub const PAYLOAD_VERSION: u8 = 1;
 /// Room left in a message for the headers (`Nats-Msg-Id`) and the payload's own framing.
 const HEADER_ROOM: usize = 256;
+/// How often the lease holder renews the housekeeping lease, and others look at it.
+const LEASE_INTERVAL: Duration = Duration::from_secs(1);
+/// A lease not renewed for this long (by the observer's clock) may be taken over.
+const LEASE_TIMEOUT_MS: u64 = 5_000;
 /// How often a node refreshes its entry in the membership bucket.
 const MEMBER_INTERVAL: Duration = Duration::from_secs(1);
 /// A member entry not refreshed for this long expires.
@@ -655,7 +659,7 @@ impl JetStreamLog {
         rt.spawn(follow_loop(
             self.conn.clone(),
             applied + 1,
-            sink,
+            sink.clone(),
             stats.clone(),
             stop_rx.clone(),
         ));
@@ -663,8 +667,9 @@ impl JetStreamLog {
             self.conn.clone(),
             stats.clone(),
             snapshot_seq,
-            stop_rx,
+            stop_rx.clone(),
         ));
+        rt.spawn(lease_loop(self.conn.clone(), sink, stop_rx));
         JetStreamHandle {
             inner: Arc::new(HandleInner {
                 runtime: self.runtime,
@@ -893,6 +898,68 @@ async fn member_loop(
                 return;
             }
         }
+    }
+}
+
+/// Holds or watches the housekeeping lease: the key `lease` of the meta bucket, value
+/// `<holder> <epoch> <renewed_ms>`, changed only by compare-and-swap on its revision. A node
+/// that takes it (free, or not renewed for `LEASE_TIMEOUT_MS`) tells the sink, which appends
+/// the Lease entry that fences the previous holder off through the log.
+async fn lease_loop(
+    conn: Arc<Conn>,
+    sink: Arc<Mutex<Box<dyn LogSink>>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let me = format!("{:016x}", conn.config.writer_id);
+    let mut kv = None;
+    loop {
+        if kv.is_none() {
+            kv = conn.meta().await.ok();
+        }
+        if let Some(kv) = &kv {
+            match try_lease(kv, &me).await {
+                Ok(Some(epoch)) => {
+                    info!(epoch, "took the housekeeping lease");
+                    lock(&sink).lease(epoch);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::debug!("housekeeping lease: {e}"),
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(LEASE_INTERVAL) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// One round of the lease: renews it if held, takes it if free or expired. `Some(epoch)`
+/// when newly taken.
+async fn try_lease(kv: &jetstream::kv::Store, me: &str) -> Result<Option<u64>, String> {
+    let value = |epoch: u64| Bytes::from(format!("{me} {epoch} {}", unix_ms()));
+    let Some(entry) = kv.entry("lease").await.map_err(|e| e.to_string())? else {
+        return match kv.create("lease", value(1)).await {
+            Ok(_) => Ok(Some(1)),
+            Err(_) => Ok(None),
+        };
+    };
+    let text = String::from_utf8_lossy(&entry.value).into_owned();
+    let mut words = text.split(' ');
+    let holder = words.next().unwrap_or("");
+    let epoch: u64 = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
+    let renewed: u64 = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
+    if holder == me {
+        kv.update("lease", value(epoch), entry.revision)
+            .await
+            .map_err(|e| e.to_string())?;
+        return Ok(None);
+    }
+    if unix_ms().saturating_sub(renewed) < LEASE_TIMEOUT_MS {
+        return Ok(None);
+    }
+    match kv.update("lease", value(epoch + 1), entry.revision).await {
+        Ok(_) => Ok(Some(epoch + 1)),
+        Err(_) => Ok(None),
     }
 }
 

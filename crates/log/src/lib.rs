@@ -187,6 +187,9 @@ pub trait LogSink: Send + 'static {
     fn failed(&self, records: Vec<Bytes>, error: String);
     /// The answer to [`Log::barrier`]: the log's tail was at `seq` after the request was made.
     fn barrier(&self, seq: Seq);
+    /// Shared log: this node acquired the housekeeping lease at `epoch` (it should append a
+    /// Lease entry, which makes the grant take effect at that position of the log).
+    fn lease(&self, epoch: u64);
     /// The log can no longer be followed (records this node needs are gone); the node must
     /// stop and be restarted from a snapshot.
     fn lost(&self, error: String);

@@ -220,6 +220,17 @@ fn cluster(core: &Core, out: &mut String) {
             },
         );
     }
+    if config.log == crate::config::LogKind::Jetstream {
+        let _ = write!(
+            out,
+            "lease_epoch:{}\r\nlease_holder:{}\r\nhousekeeper:{}\r\n",
+            core.engine.lease_epoch(),
+            core.engine
+                .lease_holder()
+                .map_or(String::new(), |n| format!("{n:016x}")),
+            if core.housekeeper() { "yes" } else { "no" },
+        );
+    }
     for (name, value) in core.log().describe() {
         let _ = write!(out, "{name}:{}\r\n", value.replace(['\r', '\n'], " "));
     }

@@ -71,6 +71,10 @@ pub enum Msg {
     Barrier {
         seq: Seq,
     },
+    /// This node took the housekeeping lease at `epoch`.
+    Lease {
+        epoch: u64,
+    },
     Lost {
         error: String,
     },
@@ -175,6 +179,8 @@ pub struct Core {
     waiting: VecDeque<Waiter>,
     /// Reads wait for a log barrier (a shared log under linearizable consistency).
     barrier_reads: bool,
+    /// The log is shared with other nodes (JetStream).
+    shared_log: bool,
     /// Barrier requests sent to the log / answered by it.
     barriers_sent: u64,
     barriers_done: u64,
@@ -211,6 +217,10 @@ impl LogSink for Sink {
 
     fn barrier(&self, seq: Seq) {
         let _ = self.0.send(Msg::Barrier { seq });
+    }
+
+    fn lease(&self, epoch: u64) {
+        let _ = self.0.send(Msg::Lease { epoch });
     }
 
     fn lost(&self, error: String) {
@@ -283,6 +293,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         pending: BTreeMap::new(),
         waiting: VecDeque::new(),
         barrier_reads,
+        shared_log: config.log == LogKind::Jetstream,
         barriers_sent: 0,
         barriers_done: 0,
         outgoing: Vec::new(),
@@ -570,6 +581,7 @@ impl Core {
                 self.maybe_snapshot();
             }
             Msg::Barrier { seq } => self.on_barrier(seq),
+            Msg::Lease { epoch } => self.issue(Body::Lease { epoch }, 0, None, None),
             Msg::Lost { error } => {
                 tracing::error!("the node can no longer follow the log: {error}; restart it");
                 std::process::exit(1);
@@ -854,8 +866,17 @@ impl Core {
         }
     }
 
+    /// Whether this node does the housekeeping (active expiry, automatic snapshots): on a
+    /// shared log, the holder of the lease as the log has granted it; alone, always.
+    pub fn housekeeper(&self) -> bool {
+        match self.engine.lease_holder() {
+            Some(node) => node == self.shared.node_id,
+            None => !self.shared_log,
+        }
+    }
+
     fn maybe_tick(&mut self) {
-        if self.tick_in_flight || !self.shared.active_expire.load(Relaxed) {
+        if self.tick_in_flight || !self.shared.active_expire.load(Relaxed) || !self.housekeeper() {
             return;
         }
         if self.engine.expired_keys_due(unix_ms()) {
@@ -881,7 +902,7 @@ impl Core {
             .read()
             .expect("config lock")
             .snapshot_log_bytes;
-        if threshold > 0 && self.bytes_since_snapshot >= threshold {
+        if threshold > 0 && self.bytes_since_snapshot >= threshold && self.housekeeper() {
             self.start_snapshot();
         }
     }

@@ -46,6 +46,10 @@ impl LogSink for Collect {
         panic!("the file log answered a barrier ({seq}) it was never asked for");
     }
 
+    fn lease(&self, epoch: u64) {
+        panic!("the file log granted a lease ({epoch})");
+    }
+
     fn lost(&self, error: String) {
         panic!("the file log reported itself lost: {error}");
     }
