@@ -13,6 +13,12 @@ Subcommands:
                             redis-benchmark CSV rows `server,pipeline,round,<csv>`
   spread RESULTS            min – max ops/s over the rounds
   targets RESULTS MEM RST   the issue's targets, met or not, from the collected numbers
+  rb CSV TEST               "rps p50 p99" of TEST from one redis-benchmark --csv output
+  gap-probe PORT SECS       SET in a loop on PORT for SECS (reconnecting on errors); print the
+                            longest gap between two acknowledged SETs in ms, and the count
+  stream-leader PORT...     the index (0-based, in argument order) of the NATS server whose
+                            monitoring PORT says it leads stream CAIRN_default
+  info-field PORT SECTION FIELD   one field of INFO SECTION
 """
 
 import csv
@@ -205,6 +211,85 @@ def targets(results, mem, restart):
         print("| %s | %s | %s |" % (name, measured, "met" if ok else "**not met**"))
 
 
+def rb(path, test):
+    with open(path) as f:
+        for row in csv.reader(f):
+            if row and row[0] == test:
+                print(row[1], row[4], row[6])
+                return 0
+    return 1
+
+
+def call(sock, *args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    sock.sendall(out)
+    data = b""
+    while not data.endswith(b"\r\n"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise OSError("closed")
+        data += chunk
+    return data
+
+
+def gap_probe(port, secs):
+    deadline = time.monotonic() + secs
+    last = time.monotonic()
+    gap, count, sock = 0.0, 0, None
+    while time.monotonic() < deadline:
+        try:
+            if sock is None:
+                sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+            call(sock, "SET", "probe", count)
+            now = time.monotonic()
+            gap, last, count = max(gap, now - last), now, count + 1
+        except OSError:
+            sock = None
+            time.sleep(0.01)
+    print("%.0f %d" % (gap * 1000, count))
+
+
+def stream_leader(ports):
+    import json
+    import urllib.request
+    for port in ports:
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%s/jsz?accounts=true&streams=true" % port,
+                                        timeout=2) as r:
+                j = json.load(r)
+        except OSError:
+            continue
+        for acc in j.get("account_details", []):
+            for st in acc.get("stream_detail", []):
+                if st.get("name") == "CAIRN_default":
+                    leader = st.get("cluster", {}).get("leader", "")
+                    if leader.startswith("n"):
+                        print(int(leader[1:]))
+                        return 0
+    return 1
+
+
+def info_field(port, section, field):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"*2\r\n$4\r\nINFO\r\n$%d\r\n%s\r\n" % (len(section), section.encode()))
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            data += chunk
+            if not chunk or data.endswith(b"\r\n") and data.count(b"\r\n") > 1:
+                header, _, body = data.partition(b"\r\n")
+                if not header.startswith(b"$") or len(body) >= int(header[1:]) + 2:
+                    break
+    for line in data.decode().split("\r\n"):
+        if line.startswith(field + ":"):
+            print(line.split(":", 1)[1])
+            return 0
+    return 1
+
+
 def main(argv):
     cmd, args = argv[1], argv[2:]
     if cmd == "free-ports":
@@ -225,6 +310,14 @@ def main(argv):
         spread(args[0])
     elif cmd == "targets":
         targets(args[0], args[1], args[2])
+    elif cmd == "rb":
+        return rb(args[0], args[1])
+    elif cmd == "gap-probe":
+        gap_probe(int(args[0]), float(args[1]))
+    elif cmd == "stream-leader":
+        return stream_leader(args)
+    elif cmd == "info-field":
+        return info_field(int(args[0]), args[1], args[2])
     else:
         print(__doc__, file=sys.stderr)
         return 2

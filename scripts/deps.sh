@@ -19,6 +19,8 @@ only_nats=false
 [ "${1:-}" = "nats" ] && only_nats=true
 $only_redis || $only_nats || command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
 $with_nats && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1 && need_apt+=(python3-venv python3-pip)
+# The NATS TLS test makes its certificates with openssl.
+$only_redis || $only_nats || command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "deps: installing ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

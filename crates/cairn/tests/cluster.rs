@@ -106,6 +106,46 @@ fn session_consistency_reads_the_connections_own_writes_at_once() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(info_field(&b, "consistency"), "session");
+    // A sync token carries read-your-writes to another node.
+    for i in 0..100 {
+        let value = format!("w{i}");
+        ca.must(&["SET", "k", &value]);
+        let Resp::Int(token) = ca.must(&["CAIRN.SYNCTOKEN"]) else {
+            panic!("CAIRN.SYNCTOKEN is an integer");
+        };
+        assert_eq!(
+            cb.must(&["CAIRN.SYNC", &token.to_string()]),
+            Resp::Simple("OK".into())
+        );
+        assert_eq!(cb.must(&["GET", "k"]), bulk(&value), "after sync {token}");
+    }
+    assert_eq!(
+        cb.must(&["CAIRN.SYNC", "99999999"]),
+        Resp::Error("ERR sync token is ahead of the log".into())
+    );
+    assert_eq!(
+        cb.must(&["CAIRN.SYNC", "x"]),
+        Resp::Error("ERR invalid sync token".into())
+    );
+}
+
+#[test]
+fn sync_tokens_on_a_single_node() {
+    let node = Cairn::start(&[]);
+    let mut c = node.client();
+    c.must(&["SET", "a", "1"]);
+    let Resp::Int(token) = c.must(&["CAIRN.SYNCTOKEN"]) else {
+        panic!("CAIRN.SYNCTOKEN is an integer");
+    };
+    assert!(token >= 2, "token {token}");
+    assert_eq!(
+        c.must(&["CAIRN.SYNC", &token.to_string()]),
+        Resp::Simple("OK".into())
+    );
+    assert_eq!(
+        c.must(&["CAIRN.SYNC", &(token + 1).to_string()]),
+        Resp::Error("ERR sync token is ahead of the log".into())
+    );
 }
 
 /// Writers each INCR their own key through one node, recording the last value acknowledged.

@@ -166,6 +166,8 @@ pub enum SessionCmd {
     Bgsave,
     Shutdown,
     Debug,
+    SyncToken,
+    Sync,
 }
 
 #[derive(Clone, Copy)]

@@ -32,7 +32,7 @@ fn every_row_is_consistent() {
         assert!(
             spec.name
                 .chars()
-                .all(|c| c.is_ascii_lowercase() || c == '-'),
+                .all(|c| c.is_ascii_lowercase() || c == '-' || c == '.'),
             "{}",
             spec.name
         );

@@ -197,10 +197,50 @@ impl Conn {
                 "database name {db:?} must be letters, digits, '_' or '-'"
             )));
         }
+        let urls = config.urls.join(",");
+        let addrs = config
+            .urls
+            .iter()
+            .map(|u| u.parse::<async_nats::ServerAddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| LogError::Config(format!("bad NATS URL in {urls}: {e}")))?;
+        // Servers that are not up yet are waited for (until connect_timeout); refused
+        // credentials or a TLS failure end the attempt at once.
+        let deadline = tokio::time::Instant::now() + config.connect_timeout;
+        let client = loop {
+            let options = Conn::options(&config).await?;
+            match options.connect(addrs.clone()).await {
+                Ok(client) => break client,
+                Err(e) => {
+                    use async_nats::ConnectErrorKind as K;
+                    let fatal = matches!(
+                        e.kind(),
+                        K::Authentication | K::AuthorizationViolation | K::Tls | K::ServerParse
+                    );
+                    if fatal || tokio::time::Instant::now() >= deadline {
+                        return Err(nats(&format!("connecting to {urls}"), e));
+                    }
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            }
+        };
+        let js = jetstream::ContextBuilder::new()
+            .timeout(config.ack_timeout)
+            .build(client.clone());
+        Ok(Conn {
+            client,
+            js,
+            stream: config.stream_name(),
+            log_subject: format!("cairn.{db}.log"),
+            ctl_subject: format!("cairn.{db}.ctl"),
+            config,
+        })
+    }
+
+    async fn options(config: &JetStreamConfig) -> Result<async_nats::ConnectOptions, LogError> {
         let mut options = async_nats::ConnectOptions::new()
             .name(format!("cairn-{:016x}", config.writer_id))
             .connection_timeout(config.connect_timeout)
-            .retry_on_initial_connect()
             .require_tls(config.tls_required);
         if let (Some(user), Some(password)) = (&config.user, &config.password) {
             options = options.user_and_password(user.clone(), password.clone());
@@ -220,28 +260,7 @@ impl Conn {
         if let (Some(cert), Some(key)) = (&config.tls_cert_file, &config.tls_key_file) {
             options = options.add_client_certificate(cert.clone(), key.clone());
         }
-        let urls = config.urls.join(",");
-        let addrs = config
-            .urls
-            .iter()
-            .map(|u| u.parse::<async_nats::ServerAddr>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| LogError::Config(format!("bad NATS URL in {urls}: {e}")))?;
-        let client = tokio::time::timeout(config.connect_timeout, options.connect(addrs))
-            .await
-            .map_err(|_| nats("connecting", format!("no NATS server answered at {urls}")))?
-            .map_err(|e| nats(&format!("connecting to {urls}"), e))?;
-        let js = jetstream::ContextBuilder::new()
-            .timeout(config.ack_timeout)
-            .build(client.clone());
-        Ok(Conn {
-            client,
-            js,
-            stream: config.stream_name(),
-            log_subject: format!("cairn.{db}.log"),
-            ctl_subject: format!("cairn.{db}.ctl"),
-            config,
-        })
+        Ok(options)
     }
 
     fn stream_config(&self) -> stream::Config {

@@ -85,6 +85,22 @@ pub fn run(s: &mut Session, cmd: SessionCmd, spec: &'static Spec, argv: &[Bytes]
         C::Bgsave => crate::admin::bgsave(s, argv),
         C::Shutdown => crate::admin::shutdown(s, argv),
         C::Debug => crate::admin::debug(s, spec, argv),
+        C::SyncToken => {
+            s.call(Box::new(|core, _| {
+                Some(Reply::Int(core.durable_seq as i64))
+            }));
+            None
+        }
+        C::Sync => match std::str::from_utf8(&argv[1])
+            .ok()
+            .and_then(|t| t.parse().ok())
+        {
+            Some(token) => {
+                s.call(Box::new(move |core, reply| core.sync_to(token, reply)));
+                None
+            }
+            None => Some(Reply::error_static("ERR invalid sync token")),
+        },
     }
 }
 

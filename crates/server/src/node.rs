@@ -160,6 +160,11 @@ enum Waiting {
         call: CallFn,
         reply: ReplyTx,
     },
+    /// CAIRN.SYNC: answered once the node has applied `token`.
+    Sync {
+        token: Seq,
+        reply: ReplyTx,
+    },
 }
 
 /// The core's state.
@@ -712,6 +717,9 @@ impl Core {
                     let _ = reply.send(out);
                 }
             }
+            Waiting::Sync { token, reply } => {
+                let _ = reply.send(self.sync_reply(token));
+            }
         }
     }
 
@@ -863,6 +871,33 @@ impl Core {
             if !keys.is_empty() {
                 self.issue(Body::Expire { keys }, db, None, None);
             }
+        }
+    }
+
+    /// CAIRN.SYNC: replies now if `token` is applied, else once a log barrier (which covers
+    /// every position handed out before it) has been applied.
+    pub fn sync_to(&mut self, token: Seq, reply: &ReplyTx) -> Option<Reply> {
+        if token <= self.durable_seq || !self.shared_log {
+            return Some(self.sync_reply(token));
+        }
+        let barrier = self.request_barrier();
+        self.waiting.push_back(Waiter {
+            issued: self.issued,
+            barrier,
+            barrier_seq: None,
+            w: Waiting::Sync {
+                token,
+                reply: reply.clone(),
+            },
+        });
+        None
+    }
+
+    fn sync_reply(&self, token: Seq) -> Reply {
+        if token <= self.durable_seq {
+            Reply::ok()
+        } else {
+            Reply::error_static("ERR sync token is ahead of the log")
         }
     }
 

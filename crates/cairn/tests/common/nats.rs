@@ -36,11 +36,20 @@ pub struct NatsCluster {
     ports: Vec<Ports>,
     children: Vec<Option<Child>>,
     dir: tempfile::TempDir,
+    /// Extra top-level server configuration (authorization, tls).
+    extra: String,
+    scheme: &'static str,
 }
 
 impl NatsCluster {
     /// Starts `n` servers and waits until JetStream has a meta leader.
     pub fn start(n: usize) -> NatsCluster {
+        NatsCluster::start_with(n, "", "nats")
+    }
+
+    /// Like `start`, with `extra` added to each server's configuration (e.g. an
+    /// `authorization` or `tls` block) and client URLs using `scheme`.
+    pub fn start_with(n: usize, extra: &str, scheme: &'static str) -> NatsCluster {
         let ports: Vec<Ports> = (0..n)
             .map(|_| Ports {
                 client: free_port(),
@@ -52,6 +61,8 @@ impl NatsCluster {
             ports,
             children: (0..n).map(|_| None).collect(),
             dir: tempfile::tempdir().unwrap(),
+            extra: extra.to_string(),
+            scheme,
         };
         for i in 0..n {
             cluster.write_config(i);
@@ -72,12 +83,13 @@ impl NatsCluster {
         let text = format!(
             "server_name: n{i}\nlisten: 127.0.0.1:{}\nhttp: 127.0.0.1:{}\nmax_payload: 1MB\n\
              jetstream {{\n  store_dir: \"{}\"\n  max_memory_store: 64MB\n  max_file_store: 1GB\n  sync_interval: always\n}}\n\
-             cluster {{\n  name: cairn-test\n  listen: 127.0.0.1:{}\n  routes: [{}]\n}}\n",
+             cluster {{\n  name: cairn-test\n  listen: 127.0.0.1:{}\n  routes: [{}]\n}}\n{}\n",
             p.client,
             p.http,
             store.display(),
             p.route,
-            routes.join(", ")
+            routes.join(", "),
+            self.extra
         );
         std::fs::write(self.config_path(i), text).unwrap();
     }
@@ -111,7 +123,7 @@ impl NatsCluster {
     pub fn urls(&self) -> String {
         self.ports
             .iter()
-            .map(|p| format!("nats://127.0.0.1:{}", p.client))
+            .map(|p| format!("{}://127.0.0.1:{}", self.scheme, p.client))
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -144,6 +156,11 @@ impl NatsCluster {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// The directory holding the servers' files (certificates may be written there).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     /// The index of the server leading `stream` (from the monitoring endpoint of any server).
