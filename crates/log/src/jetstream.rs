@@ -91,8 +91,12 @@ pub struct JetStreamConfig {
     pub tls_key_file: Option<PathBuf>,
     /// Refuse plain-text connections.
     pub tls_required: bool,
-    /// This node's incarnation: names its messages (`Nats-Msg-Id: <writer>.<n>`).
+    /// This node's incarnation: names its messages (`Nats-Msg-Id: <writer>.<n>`; publisher
+    /// `p` names them `writer_id + p`).
     pub writer_id: u64,
+    /// Independent publishers, one message in flight each; the node's write lanes are spread
+    /// over them (`lane % publishers`), so each lane's records stay in order.
+    pub publishers: usize,
     pub barrier: BarrierMode,
     /// How long a publish waits for its acknowledgement before it is retried.
     pub ack_timeout: Duration,
@@ -119,6 +123,7 @@ impl JetStreamConfig {
             tls_key_file: None,
             tls_required: false,
             writer_id: 1,
+            publishers: 1,
             barrier: BarrierMode::Strict,
             ack_timeout: Duration::from_secs(1),
             duplicate_window: Duration::from_secs(120),
@@ -658,16 +663,21 @@ impl JetStreamLog {
             appended_seq: self.last_seq,
             ..LogStats::default()
         }));
-        let (append_tx, append_rx) = mpsc::unbounded_channel();
         let (barrier_tx, barrier_rx) = mpsc::unbounded_channel();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let rt = self.runtime.handle();
-        let publisher = rt.spawn(publish_loop(
-            self.conn.clone(),
-            append_rx,
-            sink.clone(),
-            stats.clone(),
-        ));
+        let (mut append_tx, mut publishers) = (Vec::new(), Vec::new());
+        for publisher in 0..self.conn.config.publishers.max(1) {
+            let (tx, rx) = mpsc::unbounded_channel();
+            append_tx.push(tx);
+            publishers.push(rt.spawn(publish_loop(
+                self.conn.clone(),
+                publisher,
+                rx,
+                sink.clone(),
+                stats.clone(),
+            )));
+        }
         rt.spawn(barrier_loop(
             self.conn.clone(),
             barrier_rx,
@@ -696,16 +706,18 @@ impl JetStreamLog {
                 append_tx: Mutex::new(Some(append_tx)),
                 barrier_tx,
                 stop_tx,
-                publisher: Mutex::new(Some(publisher)),
+                publishers: Mutex::new(publishers),
                 stats,
             }),
         }
     }
 }
 
-/// Sends queued records as messages, one in flight, retrying each until acknowledged.
+/// Sends one publisher's queued records as messages, one in flight, retrying each until
+/// acknowledged.
 async fn publish_loop(
     conn: Arc<Conn>,
+    publisher: usize,
     mut rx: mpsc::UnboundedReceiver<Vec<Bytes>>,
     sink: Arc<Mutex<Box<dyn LogSink>>>,
     stats: Arc<Mutex<LogStats>>,
@@ -748,7 +760,10 @@ async fn publish_loop(
             continue;
         }
         counter += 1;
-        let id = format!("{:016x}.{counter}", conn.config.writer_id);
+        let id = format!(
+            "{:016x}.{counter}",
+            conn.config.writer_id + publisher as u64
+        );
         let payload = encode_batch(&batch);
         let mut backoff = Duration::from_millis(10);
         loop {
@@ -1185,17 +1200,21 @@ pub struct JetStreamHandle {
 struct HandleInner {
     runtime: Arc<Runtime>,
     conn: Arc<Conn>,
-    append_tx: Mutex<Option<mpsc::UnboundedSender<Vec<Bytes>>>>,
+    append_tx: Mutex<Option<Vec<mpsc::UnboundedSender<Vec<Bytes>>>>>,
     barrier_tx: mpsc::UnboundedSender<()>,
     stop_tx: tokio::sync::watch::Sender<bool>,
-    publisher: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    publishers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     stats: Arc<Mutex<LogStats>>,
 }
 
 impl Log for JetStreamHandle {
     fn append(&self, records: Vec<Bytes>) {
+        self.append_lane(0, records);
+    }
+
+    fn append_lane(&self, lane: usize, records: Vec<Bytes>) {
         let rejected = match lock(&self.inner.append_tx).as_ref() {
-            Some(tx) => tx.send(records).err().map(|e| e.0),
+            Some(txs) => txs[lane % txs.len()].send(records).err().map(|e| e.0),
             None => Some(records),
         };
         if let Some(records) = rejected {
@@ -1233,12 +1252,13 @@ impl Log for JetStreamHandle {
     fn shutdown(&self) {
         let inner = &self.inner;
         drop(lock(&inner.append_tx).take());
-        if let Some(publisher) = lock(&inner.publisher).take() {
+        let publishers = std::mem::take(&mut *lock(&inner.publishers));
+        if !publishers.is_empty() {
             // Queued messages get their ack timeout and a few retries to land.
             let wait = inner.conn.config.ack_timeout * 3;
-            let _ = inner
-                .runtime
-                .block(async move { tokio::time::timeout(wait, publisher).await });
+            let _ = inner.runtime.block(async move {
+                tokio::time::timeout(wait, futures_util::future::join_all(publishers)).await
+            });
         }
         let _ = inner.stop_tx.send(true);
     }

@@ -150,6 +150,13 @@ pub type RecordStream = Box<dyn Iterator<Item = Result<LogRecord, LogError>> + S
 pub trait Log: Send + Sync {
     /// Queues records for appending. Never blocks on I/O.
     fn append(&self, records: Vec<Bytes>);
+    /// Queues records of one write lane (an ordering domain of the node: its records reach
+    /// the log in the order appended; different lanes may interleave). A log with one writer
+    /// keeps everything in append order.
+    fn append_lane(&self, lane: usize, records: Vec<Bytes>) {
+        let _ = lane;
+        self.append(records);
+    }
     /// Asks for a read barrier, answered later through [`LogSink::barrier`]. Returns false
     /// when this log needs none: it has no writer but this node, so a read only waits for
     /// the node's own writes.

@@ -96,7 +96,10 @@ pub fn run(s: &mut Session, cmd: SessionCmd, spec: &'static Spec, argv: &[Bytes]
             .and_then(|t| t.parse().ok())
         {
             Some(token) => {
-                s.call(Box::new(move |core, reply| core.sync_to(token, reply)));
+                let lane = s.lane();
+                s.call(Box::new(move |core, reply| {
+                    core.sync_to(token, lane, reply)
+                }));
                 None
             }
             None => Some(Reply::error_static("ERR invalid sync token")),

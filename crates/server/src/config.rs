@@ -178,6 +178,10 @@ pub struct Flags {
     /// How long an append waits for JetStream's ack before retrying, in ms [default: 1000].
     #[arg(long = "nats-ack-timeout-ms", env = "CAIRN_NATS_ACK_TIMEOUT_MS")]
     pub nats_ack_timeout_ms: Option<u64>,
+    /// Publishers per node, each with one message in flight; the node's 8 write lanes are
+    /// spread over them [default: 1].
+    #[arg(long = "nats-publishers", env = "CAIRN_NATS_PUBLISHERS")]
+    pub nats_publishers: Option<usize>,
     /// Reads on a shared log: linearizable or session [default: linearizable].
     #[arg(long, env = "CAIRN_CONSISTENCY", value_enum)]
     pub consistency: Option<Consistency>,
@@ -217,6 +221,7 @@ struct FileConfig {
     nats_tls_cert_file: Option<PathBuf>,
     nats_tls_key_file: Option<PathBuf>,
     nats_ack_timeout_ms: Option<u64>,
+    nats_publishers: Option<usize>,
     consistency: Option<Consistency>,
     read_barrier: Option<ReadBarrier>,
 }
@@ -235,6 +240,7 @@ pub struct NatsConfig {
     pub tls_cert_file: Option<PathBuf>,
     pub tls_key_file: Option<PathBuf>,
     pub ack_timeout_ms: u64,
+    pub publishers: usize,
 }
 
 impl Default for NatsConfig {
@@ -251,6 +257,7 @@ impl Default for NatsConfig {
             tls_cert_file: None,
             tls_key_file: None,
             ack_timeout_ms: 1_000,
+            publishers: 1,
         }
     }
 }
@@ -408,6 +415,10 @@ impl Config {
                     .nats_ack_timeout_ms
                     .or(file.nats_ack_timeout_ms)
                     .unwrap_or(d.nats.ack_timeout_ms),
+                publishers: flags
+                    .nats_publishers
+                    .or(file.nats_publishers)
+                    .unwrap_or(d.nats.publishers),
             },
             consistency: flags
                 .consistency
@@ -462,6 +473,9 @@ impl Config {
         }
         if !(1..=5).contains(&self.nats.replicas) {
             return bad("nats-replicas", "must be between 1 and 5");
+        }
+        if !(1..=crate::node::LANES).contains(&self.nats.publishers) {
+            return bad("nats-publishers", "must be between 1 and 8");
         }
         if self.nats.ack_timeout_ms == 0 {
             return bad("nats-ack-timeout-ms", "must be at least 1");
@@ -623,6 +637,24 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "bad value for 'databases': must be between 1 and 1000000"
+        );
+        let err = Config::load(Flags {
+            nats_publishers: Some(9),
+            ..Flags::default()
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bad value for 'nats-publishers': must be between 1 and 8"
+        );
+        let err = Config::load(Flags {
+            nats_url: Some(" , ".into()),
+            ..Flags::default()
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bad value for 'nats-url': needs at least one URL"
         );
     }
 }

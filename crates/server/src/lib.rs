@@ -185,5 +185,9 @@ pub fn request_shutdown(shared: &Arc<Shared>) {
         None
     });
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let _ = shared.inbox.send(Msg::Call { call, reply: tx });
+    let _ = shared.inbox.send(Msg::Call {
+        call,
+        reply: tx,
+        lane: 0,
+    });
 }

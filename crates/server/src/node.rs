@@ -1,20 +1,23 @@
 //! The node: opens the log, rebuilds state (snapshot + replay), and runs the `Core` — the
 //! engine and everything around it — on the server's single event-loop thread, as Redis does.
-//! Sessions hand it messages (`NodeHandle::submit`); the log's writer thread (group commit and
-//! fdatasync) reports back through a channel. The core is the only place replicated state
-//! changes:
+//! Sessions hand it messages (`NodeHandle::submit`); the log (the file log's writer thread, or
+//! the JetStream client's runtime) reports back through a channel. The core is the only place
+//! replicated state changes:
 //! - a write becomes an `Entry`, stamped with this node's clock and a seed, and is appended
-//!   to the log; when the log reports it durable, the core applies it and sends the reply.
-//! - a read waits for its *barrier* (every write issued before the read arrived has been
-//!   resolved: applied, or failed) and then runs against local state. On the file log, state
-//!   holds only durable entries, so a read never shows what a crash could take away.
+//!   to the log in its session's *lane*; when the log hands the record back (durable, or
+//!   delivered in stream order on a shared log), the core applies it and sends the reply.
+//! - a read waits for the writes of its lane issued before it arrived (applied, or failed) and,
+//!   for a linearizable read on a shared log, for a log barrier; then it runs against local
+//!   state, which holds only durable entries, so a read never shows what a crash could take
+//!   away.
 //! - a read with nothing in flight ahead of it runs at once (`NodeHandle::read_now`).
-//! - tick entries (active expiry) are appended when keys are due, and Expire entries for the
-//!   keys reads found expired (lazy expiry); both are applied like writes.
+//! - tick entries (active expiry) are appended when keys are due (by the lease holder on a
+//!   shared log), and Expire entries for the keys reads found expired (lazy expiry); both are
+//!   applied like writes.
 //!
 //! Architecture invariant: replies to one session leave the core in the order the session
-//! sent the commands (writes are applied in issue order, and a read waits for every earlier
-//! write).
+//! sent the commands (a session's writes share a lane and are applied in issue order, and its
+//! reads and calls wait in that lane behind them).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
@@ -47,16 +50,19 @@ pub enum Msg {
         db: usize,
         argv: Vec<Bytes>,
         reply: ReplyTx,
+        lane: usize,
     },
     Write {
         spec: &'static Spec,
         db: usize,
         argv: Vec<Bytes>,
         reply: ReplyTx,
+        lane: usize,
     },
     Call {
         call: CallFn,
         reply: ReplyTx,
+        lane: usize,
     },
     Durable {
         first_seq: Seq,
@@ -95,6 +101,21 @@ const TICK_INTERVAL: Duration = Duration::from_millis(100);
 const TICK_KEYS_MAX: u32 = 2_000;
 /// Log outcomes handled before yielding to sessions, so replies flow while the log is busy.
 const DRAIN_MAX: usize = 4_096;
+/// Write lanes: ordering domains whose appends proceed independently (a session always uses
+/// the lane of its client id; lane 0 also carries the node's own entries). Each lane is a
+/// writer of its own in the log (`node_id + lane`) with one message in flight on a shared log,
+/// so a lane's writes reach the log in issue order while lanes overlap their round trips.
+pub const LANES: usize = 8;
+
+/// The writer id of `lane` on node `node_id` (node ids leave room for every lane).
+fn lane_writer(node_id: u64, lane: usize) -> u64 {
+    node_id + lane as u64
+}
+
+/// The lane of a client.
+pub fn lane_of_client(id: u64) -> usize {
+    (id % LANES as u64) as usize
+}
 
 pub type Inbox = tokio::sync::mpsc::UnboundedSender<Msg>;
 
@@ -139,13 +160,22 @@ struct PendingWrite {
 /// A read or call waiting for earlier writes and, for a linearizable read on a shared log,
 /// for a barrier.
 struct Waiter {
-    /// Writes issued before it arrived: all must be resolved.
-    issued: u64,
+    /// Writes issued before it arrived that must be resolved first.
+    issued: Mark,
     /// The barrier request it waits for (0: none).
     barrier: u64,
     /// The log position that barrier returned, once it has.
     barrier_seq: Option<Seq>,
     w: Waiting,
+}
+
+/// Which earlier writes a waiter needs resolved.
+enum Mark {
+    /// Its lane's (a read: the session's own earlier writes are in its lane, and writes
+    /// acknowledged to anyone are applied already).
+    Lane(u64),
+    /// Every lane's (node commands see everything issued before them).
+    All(Vec<u64>),
 }
 
 enum Waiting {
@@ -176,12 +206,13 @@ pub struct Core {
     pub started_from: (Seq, Seq),
     next_request: u64,
     last_time_ms: u64,
-    /// Writes issued to the log / resolved by it: the read barrier compares the two.
-    issued: u64,
-    resolved: u64,
-    /// Own writes by request number; replies leave in request order.
-    pending: BTreeMap<u64, PendingWrite>,
-    waiting: VecDeque<Waiter>,
+    /// Per lane: writes issued to the log / resolved by it (a lane resolves in issue order).
+    issued: [u64; LANES],
+    resolved: [u64; LANES],
+    /// Own writes per lane, by request number; a lane's replies leave in request order.
+    pending: [BTreeMap<u64, PendingWrite>; LANES],
+    /// Reads and calls waiting, per lane (in arrival order within a lane).
+    waiting: [VecDeque<Waiter>; LANES],
     /// Reads wait for a log barrier (a shared log under linearizable consistency).
     barrier_reads: bool,
     /// The log is shared with other nodes (JetStream).
@@ -189,7 +220,8 @@ pub struct Core {
     /// Barrier requests sent to the log / answered by it.
     barriers_sent: u64,
     barriers_done: u64,
-    pub(crate) outgoing: Vec<Bytes>,
+    /// Records to append, per lane.
+    outgoing: [Vec<Bytes>; LANES],
     pub durable_seq: Seq,
     bytes_since_snapshot: u64,
     /// SAVE callers and the seq their snapshot must cover.
@@ -251,7 +283,7 @@ struct Opened {
 /// Opens the log and rebuilds the engine (snapshot + replay).
 pub fn start(config: Config) -> anyhow::Result<Started> {
     let started = Instant::now();
-    let node_id = fastrand::u64(1..);
+    let node_id = fastrand::u64(1..u64::MAX - LANES as u64);
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let opened = match config.log {
         LogKind::File => open_file(&config, &tx)?,
@@ -293,15 +325,15 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         log,
         started_from: (snapshot_seq, durable_seq),
         next_request: 1,
-        issued: 0,
-        resolved: 0,
-        pending: BTreeMap::new(),
-        waiting: VecDeque::new(),
+        issued: [0; LANES],
+        resolved: [0; LANES],
+        pending: std::array::from_fn(|_| BTreeMap::new()),
+        waiting: std::array::from_fn(|_| VecDeque::new()),
         barrier_reads,
         shared_log: config.log == LogKind::Jetstream,
         barriers_sent: 0,
         barriers_done: 0,
-        outgoing: Vec::new(),
+        outgoing: std::array::from_fn(|_| Vec::new()),
         durable_seq,
         bytes_since_snapshot: 0,
         snapshot_waiters: Vec::new(),
@@ -318,6 +350,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
             0,
             None,
             None,
+            0,
         );
     }
     Ok(Started { shared, core, rx })
@@ -374,6 +407,7 @@ pub fn jetstream_config(config: &Config, node_id: u64) -> JetStreamConfig {
         tls_key_file: nats.tls_key_file.clone(),
         tls_required: nats.tls_ca_file.is_some(),
         writer_id: node_id,
+        publishers: nats.publishers,
         barrier: match config.read_barrier {
             ReadBarrier::Strict => cairn_log::BarrierMode::Strict,
             ReadBarrier::Leader => cairn_log::BarrierMode::Leader,
@@ -428,7 +462,7 @@ impl NodeHandle {
     pub fn submit(&self, msg: Msg) {
         let mut core = self.core.borrow_mut();
         core.handle(msg);
-        if !core.outgoing.is_empty() {
+        if core.has_outgoing() {
             self.flush.notify_one();
         }
     }
@@ -442,13 +476,17 @@ impl NodeHandle {
         read: ReadFn,
         db: usize,
         argv: &[Bytes],
+        lane: usize,
     ) -> Option<Reply> {
         let mut core = self.core.borrow_mut();
-        if core.barrier_reads || !core.waiting.is_empty() || core.resolved != core.issued {
+        if core.barrier_reads
+            || !core.waiting[lane].is_empty()
+            || core.resolved[lane] != core.issued[lane]
+        {
             return None;
         }
         let reply = core.execute_read(spec, read, db, argv);
-        if !core.outgoing.is_empty() {
+        if core.has_outgoing() {
             self.flush.notify_one();
         }
         Some(reply)
@@ -513,10 +551,7 @@ async fn drive(node: NodeHandle, mut rx: tokio::sync::mpsc::UnboundedReceiver<Ms
     }
     node.core.borrow_mut().flush();
     loop {
-        let in_flight = {
-            let core = node.core.borrow();
-            core.resolved < core.issued
-        };
+        let in_flight = node.core.borrow().writes_in_flight();
         if !in_flight {
             break;
         }
@@ -541,6 +576,7 @@ impl Core {
                 db,
                 argv,
                 reply,
+                lane,
             } => {
                 let barrier = if self.barrier_reads {
                     self.request_barrier()
@@ -556,16 +592,20 @@ impl Core {
                         reply,
                     },
                     barrier,
+                    lane,
                 )
             }
-            Msg::Call { call, reply } => self.wait_or_run(Waiting::Call { call, reply }, 0),
+            Msg::Call { call, reply, lane } => {
+                self.wait_or_run(Waiting::Call { call, reply }, 0, lane)
+            }
             Msg::Write {
                 spec,
                 db,
                 argv,
                 reply,
+                lane,
             } => {
-                self.issue(Body::Command(argv), db, Some(reply), Some(spec));
+                self.issue(Body::Command(argv), db, Some(reply), Some(spec), lane);
             }
             Msg::Durable { first_seq, records } => {
                 for (i, record) in records.iter().enumerate() {
@@ -586,7 +626,7 @@ impl Core {
                 self.maybe_snapshot();
             }
             Msg::Barrier { seq } => self.on_barrier(seq),
-            Msg::Lease { epoch } => self.issue(Body::Lease { epoch }, 0, None, None),
+            Msg::Lease { epoch } => self.issue(Body::Lease { epoch }, 0, None, None, 0),
             Msg::Lost { error } => {
                 tracing::error!("the node can no longer follow the log: {error}; restart it");
                 std::process::exit(1);
@@ -605,6 +645,7 @@ impl Core {
         db: usize,
         reply: Option<ReplyTx>,
         spec: Option<&'static Spec>,
+        lane: usize,
     ) {
         let request = self.next_request;
         self.next_request += 1;
@@ -615,13 +656,13 @@ impl Core {
             time_ms: self.last_time_ms,
             seed: fastrand::u64(..),
             origin: Origin {
-                node: self.shared.node_id,
+                node: lane_writer(self.shared.node_id, lane),
                 request,
             },
             body,
         };
-        self.outgoing.push(entry.encode());
-        self.pending.insert(
+        self.outgoing[lane].push(entry.encode());
+        self.pending[lane].insert(
             request,
             PendingWrite {
                 entry,
@@ -630,23 +671,50 @@ impl Core {
                 failed: None,
             },
         );
-        self.issued += 1;
+        self.issued[lane] += 1;
+    }
+
+    fn has_outgoing(&self) -> bool {
+        self.outgoing.iter().any(|o| !o.is_empty())
     }
 
     fn flush(&mut self) {
-        if !self.outgoing.is_empty() {
-            self.log.append(std::mem::take(&mut self.outgoing));
+        for (lane, records) in self.outgoing.iter_mut().enumerate() {
+            if !records.is_empty() {
+                self.log.append_lane(lane, std::mem::take(records));
+            }
         }
     }
 
-    /// Runs `w` now if nothing is ahead of it, else queues it behind the writes issued so far
-    /// and, when `barrier` is not 0, behind that log barrier.
-    fn wait_or_run(&mut self, w: Waiting, barrier: u64) {
-        if barrier == 0 && self.waiting.is_empty() && self.resolved == self.issued {
+    /// The lane of an entry this node made, from its origin (`None`: another node's).
+    fn own_lane(&self, origin_node: u64) -> Option<usize> {
+        let lane = origin_node.wrapping_sub(self.shared.node_id);
+        (lane < LANES as u64).then_some(lane as usize)
+    }
+
+    fn mark(&self, w: &Waiting, lane: usize) -> Mark {
+        match w {
+            Waiting::Call { .. } => Mark::All(self.issued.to_vec()),
+            Waiting::Read { .. } | Waiting::Sync { .. } => Mark::Lane(self.issued[lane]),
+        }
+    }
+
+    fn mark_reached(&self, mark: &Mark, lane: usize) -> bool {
+        match mark {
+            Mark::Lane(n) => self.resolved[lane] >= *n,
+            Mark::All(ns) => ns.iter().zip(&self.resolved).all(|(n, r)| r >= n),
+        }
+    }
+
+    /// Runs `w` now if nothing is ahead of it, else queues it in its lane behind the writes
+    /// it must see and, when `barrier` is not 0, behind that log barrier.
+    fn wait_or_run(&mut self, w: Waiting, barrier: u64, lane: usize) {
+        let mark = self.mark(&w, lane);
+        if barrier == 0 && self.waiting[lane].is_empty() && self.mark_reached(&mark, lane) {
             self.run_waiting(w);
         } else {
-            self.waiting.push_back(Waiter {
-                issued: self.issued,
+            self.waiting[lane].push_back(Waiter {
+                issued: mark,
                 barrier,
                 barrier_seq: None,
                 w,
@@ -671,7 +739,7 @@ impl Core {
         self.barriers_done += 1;
         let done = self.barriers_done;
         let mut more = false;
-        for waiter in &mut self.waiting {
+        for waiter in self.waiting.iter_mut().flatten() {
             if waiter.barrier == done {
                 waiter.barrier_seq = Some(seq);
             }
@@ -725,12 +793,14 @@ impl Core {
 
     /// Runs every waiting read whose barrier has been reached.
     fn drain_waiting(&mut self) {
-        while self.waiting.front().is_some_and(|w| {
-            w.issued <= self.resolved
-                && (w.barrier == 0 || w.barrier_seq.is_some_and(|s| s <= self.durable_seq))
-        }) {
-            let waiter = self.waiting.pop_front().expect("front exists");
-            self.run_waiting(waiter.w);
+        for lane in 0..LANES {
+            while self.waiting[lane].front().is_some_and(|w| {
+                self.mark_reached(&w.issued, lane)
+                    && (w.barrier == 0 || w.barrier_seq.is_some_and(|s| s <= self.durable_seq))
+            }) {
+                let waiter = self.waiting[lane].pop_front().expect("front exists");
+                self.run_waiting(waiter.w);
+            }
         }
     }
 
@@ -740,18 +810,17 @@ impl Core {
         // Our own entries come back as we made them (encoding round-trips exactly, as the entry
         // tests check); others' are decoded.
         let own = match Entry::decode_origin(record) {
-            Ok(origin) if origin.node == self.shared.node_id => self
-                .pending
-                .remove(&origin.request)
-                .map(|p| (origin.request, p)),
-            Ok(_) => None,
+            Ok(origin) => self.own_lane(origin.node).and_then(|lane| {
+                let p = self.pending[lane].remove(&origin.request)?;
+                Some((lane, origin.request, p))
+            }),
             Err(e) => undecodable(seq, &e),
         };
         let (mut entry, own) = match own {
-            Some((request, p)) => {
-                // Writes issued earlier that the log refused are answered first.
-                self.resolve_failed_before(request);
-                (p.entry, Some((p.reply, p.spec)))
+            Some((lane, request, p)) => {
+                // Writes of its lane issued earlier that the log refused are answered first.
+                self.resolve_failed_before(lane, request);
+                (p.entry, Some((lane, p.reply, p.spec)))
             }
             None => (
                 Entry::decode(record).unwrap_or_else(|e| undecodable(seq, &e)),
@@ -768,8 +837,8 @@ impl Core {
             .durable_seq
             .max(if time_ms.is_some() { seq - 1 } else { seq });
         self.bytes_since_snapshot += record.len() as u64;
-        if let (Some((tx, spec)), Some(reply)) = (own, reply) {
-            self.resolve_own(&entry, reply, tx, spec, started);
+        if let (Some((lane, tx, spec)), Some(reply)) = (own, reply) {
+            self.resolve_own(&entry, reply, tx, spec, started, lane);
         }
         self.drain_waiting();
     }
@@ -781,8 +850,9 @@ impl Core {
         tx: Option<ReplyTx>,
         spec: Option<&'static Spec>,
         started: Instant,
+        lane: usize,
     ) {
-        self.resolved += 1;
+        self.resolved[lane] += 1;
         match (&entry.body, spec) {
             (Body::Expire { keys }, _) => {
                 self.forget_expiring(entry.db, keys);
@@ -818,25 +888,27 @@ impl Core {
             let Ok(origin) = Entry::decode_origin(record) else {
                 continue;
             };
-            if origin.node != self.shared.node_id {
+            let Some(lane) = self.own_lane(origin.node) else {
                 continue;
-            }
-            if let Some(p) = self.pending.get_mut(&origin.request) {
+            };
+            if let Some(p) = self.pending[lane].get_mut(&origin.request) {
                 p.failed = Some(error.to_string());
             }
         }
-        self.resolve_failed_before(u64::MAX);
+        for lane in 0..LANES {
+            self.resolve_failed_before(lane, u64::MAX);
+        }
         self.drain_waiting();
     }
 
-    /// Answers the refused writes at the front of the pending queue, below `request`.
-    fn resolve_failed_before(&mut self, request: u64) {
-        while let Some(entry) = self.pending.first_entry() {
+    /// Answers the refused writes at the front of `lane`'s pending queue, below `request`.
+    fn resolve_failed_before(&mut self, lane: usize, request: u64) {
+        while let Some(entry) = self.pending[lane].first_entry() {
             if *entry.key() >= request || entry.get().failed.is_none() {
                 break;
             }
             let p = entry.remove();
-            self.resolved += 1;
+            self.resolved[lane] += 1;
             match &p.entry.body {
                 Body::Tick { .. } => self.tick_in_flight = false,
                 Body::Expire { keys } => self.forget_expiring(p.entry.db, keys),
@@ -869,20 +941,20 @@ impl Core {
                 .filter(|k| self.expiring.insert((db, k.clone())))
                 .collect();
             if !keys.is_empty() {
-                self.issue(Body::Expire { keys }, db, None, None);
+                self.issue(Body::Expire { keys }, db, None, None, 0);
             }
         }
     }
 
     /// CAIRN.SYNC: replies now if `token` is applied, else once a log barrier (which covers
     /// every position handed out before it) has been applied.
-    pub fn sync_to(&mut self, token: Seq, reply: &ReplyTx) -> Option<Reply> {
+    pub fn sync_to(&mut self, token: Seq, lane: usize, reply: &ReplyTx) -> Option<Reply> {
         if token <= self.durable_seq || !self.shared_log {
             return Some(self.sync_reply(token));
         }
         let barrier = self.request_barrier();
-        self.waiting.push_back(Waiter {
-            issued: self.issued,
+        self.waiting[lane].push_back(Waiter {
+            issued: Mark::Lane(self.issued[lane]),
             barrier,
             barrier_seq: None,
             w: Waiting::Sync {
@@ -923,6 +995,7 @@ impl Core {
                 0,
                 None,
                 None,
+                0,
             );
         }
     }
@@ -1019,7 +1092,7 @@ impl Core {
 
     /// True when writes are queued or in flight (SHUTDOWN waits for them).
     pub fn writes_in_flight(&self) -> bool {
-        self.resolved < self.issued
+        self.resolved.iter().zip(&self.issued).any(|(r, i)| r < i)
     }
 }
 

@@ -316,7 +316,7 @@ impl Session {
             Handler::Read(read) => {
                 self.take_replies();
                 if self.inflight == 0
-                    && let Some(reply) = self.node.read_now(spec, read, self.db, &argv)
+                    && let Some(reply) = self.node.read_now(spec, read, self.db, &argv, self.lane())
                 {
                     return self.local(reply);
                 }
@@ -326,6 +326,7 @@ impl Session {
                     db: self.db,
                     argv,
                     reply: self.tx.clone(),
+                    lane: self.lane(),
                 };
                 self.send_engine(msg);
             }
@@ -339,6 +340,7 @@ impl Session {
                     db: self.db,
                     argv,
                     reply: self.tx.clone(),
+                    lane: self.lane(),
                 };
                 self.send_engine(msg);
             }
@@ -372,7 +374,13 @@ impl Session {
         self.send_engine(Msg::Call {
             call,
             reply: self.tx.clone(),
+            lane: self.lane(),
         });
+    }
+
+    /// This connection's write lane.
+    pub fn lane(&self) -> usize {
+        crate::node::lane_of_client(self.client.id)
     }
 
     /// Like `call`, but takes no further command until it has replied.
