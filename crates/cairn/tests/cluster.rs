@@ -357,6 +357,33 @@ fn a_new_node_joins_from_the_newest_snapshot() {
     assert_eq!(cb.must(&["GET", "from-c"]), bulk("1"));
 }
 
+#[test]
+fn an_entry_too_large_for_nats_is_refused_and_nothing_else_is_lost() {
+    let _serial = serial();
+    let nats = NatsCluster::start(3);
+    let a = nats.node(&[]);
+    let b = nats.node(&[]);
+    let mut ca = a.client();
+    let big = "x".repeat(2 * 1024 * 1024);
+    // Pipelined around the big one, the small writes of the same connection still succeed.
+    let cmds: Vec<Vec<Vec<u8>>> = vec![
+        vec![b"SET".to_vec(), b"before".to_vec(), b"1".to_vec()],
+        vec![b"SET".to_vec(), b"big".to_vec(), big.into_bytes()],
+        vec![b"SET".to_vec(), b"after".to_vec(), b"2".to_vec()],
+    ];
+    let replies = ca.pipeline(&cmds).unwrap();
+    assert_eq!(replies[0], Resp::Simple("OK".into()));
+    match &replies[1] {
+        Resp::Error(e) => assert!(e.starts_with("ERR entry too large for the log"), "{e}"),
+        other => panic!("a 2 MiB SET replied {other:?}"),
+    }
+    assert_eq!(replies[2], Resp::Simple("OK".into()));
+    let mut cb = b.client();
+    assert_eq!(cb.must(&["GET", "big"]), Resp::Nil);
+    assert_eq!(cb.must(&["GET", "before"]), bulk("1"));
+    assert_eq!(cb.must(&["GET", "after"]), bulk("2"));
+}
+
 /// Polls `f` every 50 ms until it returns `Some`, for at most `secs` seconds.
 fn eventually<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(secs);

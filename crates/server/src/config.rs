@@ -647,6 +647,24 @@ mod tests {
             err.to_string(),
             "bad value for 'nats-publishers': must be between 1 and 8"
         );
+        for (flags, text) in [
+            (
+                Flags {
+                    nats_replicas: Some(6),
+                    ..Flags::default()
+                },
+                "bad value for 'nats-replicas': must be between 1 and 5",
+            ),
+            (
+                Flags {
+                    nats_ack_timeout_ms: Some(0),
+                    ..Flags::default()
+                },
+                "bad value for 'nats-ack-timeout-ms': must be at least 1",
+            ),
+        ] {
+            assert_eq!(Config::load(flags).unwrap_err().to_string(), text);
+        }
         let err = Config::load(Flags {
             nats_url: Some(" , ".into()),
             ..Flags::default()
