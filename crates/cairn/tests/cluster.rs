@@ -85,6 +85,24 @@ fn a_write_on_one_node_is_read_on_another() {
     assert!(digests.iter().all(|d| *d == digests[0]), "{digests:?}");
     assert_eq!(info_field(&nodes[1], "log"), "jetstream");
     assert_eq!(info_field(&nodes[1], "consistency"), "linearizable");
+    // `cairn cluster status` lists every node with its address and applied position.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["cluster", "status", "--nats-url", &nats.urls()])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("stream CAIRN_default"), "{text}");
+    assert!(text.contains("snapshot at seq"), "{text}");
+    for node in &nodes {
+        let line = text
+            .lines()
+            .find(|l| l.contains(&node.addr()))
+            .unwrap_or_else(|| panic!("{} missing from:\n{text}", node.addr()));
+        let applied: u64 = line.split_whitespace().nth(2).unwrap().parse().unwrap();
+        assert!(applied > 300, "{line}");
+    }
 }
 
 #[test]
