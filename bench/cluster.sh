@@ -226,15 +226,15 @@ wait_ping "${CP[3]}"
 t1=$(date +%s%N)
 from=$(field "${CP[3]}" snapshot_seq_at_start)
 upto=$(field "${CP[3]}" log_seq_at_start)
+records=$(field "${CP[3]}" records_replayed_at_start)
 ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", (b - a) / 1e6}')
 cat <<EOF
 ## Catch-up of a new node
 
-The two extra nodes wrote a snapshot when they stopped (a clean stop does). Then came the
-throughput run ($N_TPUT SETs) and $N_FILL pipelined SETs (many per stream message). A fresh node
-then started: it loaded the snapshot at seq $from and replayed stream messages
-$((from + 1))..$upto (about $((N_TPUT + N_FILL)) entries) before answering PING, in $ms ms,
-process start included: $(awk -v n="$((upto - from))" -v m="$ms" 'BEGIN {printf "%.0f", n / (m / 1000)}') messages/s, about $(awk -v n="$((N_TPUT + N_FILL))" -v m="$ms" 'BEGIN {printf "%.0f", n / (m / 1000)}') entries/s.
+After the throughput run and $N_FILL pipelined SETs (many per stream message), a fresh node
+started: it loaded the newest snapshot (seq $from; 0 = none yet) and replayed stream messages
+$((from + 1))..$upto, $records entries, before answering PING, in $ms ms, process start
+included: $(awk -v n="$((upto - from))" -v m="$ms" 'BEGIN {printf "%.0f", n / (m / 1000)}') messages/s, $(awk -v n="$records" -v m="$ms" 'BEGIN {printf "%.0f", n / (m / 1000)}') entries/s.
 
 EOF
 

@@ -401,9 +401,15 @@ pub fn shutdown(s: &mut Session, argv: &[Bytes]) -> Option<Reply> {
     if abort {
         return Some(Reply::error_static("ERR No shutdown in progress."));
     }
-    let save = !nosave;
     s.call_exclusive(Box::new(move |core, _| {
-        let saved = if save { core.snapshot_now() } else { Ok(()) };
+        // SAVE always snapshots; by default a node sharing the log leaves it to the lease
+        // holder (the stream and the newest snapshot already hold everything).
+        let snapshot = save || (!nosave && core.snapshot_on_stop());
+        let saved = if snapshot {
+            core.snapshot_now()
+        } else {
+            Ok(())
+        };
         if let Err(e) = saved {
             tracing::error!("snapshot at shutdown failed: {e}");
             if !force {

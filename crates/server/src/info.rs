@@ -195,10 +195,10 @@ fn replication(core: &Core, out: &mut String) {
 /// NATS servers.
 fn cluster(core: &Core, out: &mut String) {
     let config = core.shared.config.read().expect("config lock");
-    let (snapshot_seq, seq_at_start) = core.started_from;
+    let (snapshot_seq, seq_at_start, replayed) = core.started_from;
     let _ = write!(
         out,
-        "# Cluster\r\ncluster_enabled:0\r\nlog:{}\r\nnode_id:{:016x}\r\napplied_seq:{}\r\nsnapshot_seq_at_start:{snapshot_seq}\r\nlog_seq_at_start:{seq_at_start}\r\n",
+        "# Cluster\r\ncluster_enabled:0\r\nlog:{}\r\nnode_id:{:016x}\r\napplied_seq:{}\r\nsnapshot_seq_at_start:{snapshot_seq}\r\nlog_seq_at_start:{seq_at_start}\r\nrecords_replayed_at_start:{replayed}\r\n",
         match config.log {
             crate::config::LogKind::File => "file",
             crate::config::LogKind::Jetstream => "jetstream",

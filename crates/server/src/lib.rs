@@ -177,7 +177,9 @@ fn accept(
 /// Asks a running node to stop the way SHUTDOWN does (snapshot, then exit).
 pub fn request_shutdown(shared: &Arc<Shared>) {
     let call: node::CallFn = Box::new(|core, _| {
-        if let Err(e) = core.snapshot_now() {
+        if core.snapshot_on_stop()
+            && let Err(e) = core.snapshot_now()
+        {
             tracing::error!("snapshot at shutdown failed: {e}");
         }
         core.stopping = true;

@@ -202,8 +202,9 @@ pub struct Core {
     pub engine: Engine,
     pub shared: Arc<Shared>,
     log: Arc<dyn Log>,
-    /// What the node loaded at start: the snapshot's position and the log's tail then.
-    pub started_from: (Seq, Seq),
+    /// What the node loaded at start: the snapshot's position, the log's tail then, and how
+    /// many records it replayed between the two.
+    pub started_from: (Seq, Seq, u64),
     next_request: u64,
     last_time_ms: u64,
     /// Per lane: writes issued to the log / resolved by it (a lane resolves in issue order).
@@ -278,6 +279,7 @@ struct Opened {
     engine: Engine,
     durable_seq: Seq,
     snapshot_seq: Seq,
+    replayed: u64,
 }
 
 /// Opens the log and rebuilds the engine (snapshot + replay).
@@ -294,9 +296,11 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         engine,
         durable_seq,
         snapshot_seq,
+        replayed,
     } = opened;
     tracing::info!(
         snapshot_seq,
+        replayed,
         last_seq = durable_seq,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "state rebuilt from the log"
@@ -323,7 +327,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         engine,
         shared: shared.clone(),
         log,
-        started_from: (snapshot_seq, durable_seq),
+        started_from: (snapshot_seq, durable_seq, replayed),
         next_request: 1,
         issued: [0; LANES],
         resolved: [0; LANES],
@@ -383,13 +387,14 @@ fn open_file(config: &Config, inbox: &Inbox) -> anyhow::Result<Opened> {
             bytes,
         })
     });
-    let last = replay(&mut engine, records).map_err(anyhow::Error::msg)?;
+    let (last, replayed) = replay(&mut engine, records).map_err(anyhow::Error::msg)?;
     let log = Arc::new(log.start(Box::new(Sink(inbox.clone())))?);
     Ok(Opened {
         log,
         engine,
         durable_seq: last.unwrap_or(snapshot_seq),
         snapshot_seq,
+        replayed,
     })
 }
 
@@ -438,7 +443,7 @@ fn open_jetstream(config: &Config, node_id: u64, inbox: &Inbox) -> anyhow::Resul
             .collect::<Vec<_>>(),
         Err(e) => vec![Err(e)],
     });
-    replay(&mut engine, records).map_err(anyhow::Error::msg)?;
+    let (_, replayed) = replay(&mut engine, records).map_err(anyhow::Error::msg)?;
     let durable_seq = recovery.last_seq.max(snapshot_seq);
     let log = Arc::new(log.start(Box::new(Sink(inbox.clone())), durable_seq, snapshot_seq));
     Ok(Opened {
@@ -446,6 +451,7 @@ fn open_jetstream(config: &Config, node_id: u64, inbox: &Inbox) -> anyhow::Resul
         engine,
         durable_seq,
         snapshot_seq,
+        replayed,
     })
 }
 
@@ -973,6 +979,12 @@ impl Core {
         }
     }
 
+    /// Whether a stop without SAVE/NOSAVE writes a snapshot: always on the file log; on a shared
+    /// log only for the lease holder.
+    pub fn snapshot_on_stop(&self) -> bool {
+        !self.shared_log || self.housekeeper()
+    }
+
     /// Whether this node does the housekeeping (active expiry, automatic snapshots): on a
     /// shared log, the holder of the lease as the log has granted it; alone, always.
     pub fn housekeeper(&self) -> bool {
@@ -1147,12 +1159,12 @@ fn rebuild_at(log: &dyn Log, databases: usize, upto: Seq) -> Result<Option<Engin
     Ok(Some(engine))
 }
 
-/// Applies log records in order; returns the position of the last one.
+/// Applies log records in order; returns the position of the last one and how many there were.
 fn replay(
     engine: &mut Engine,
     records: impl Iterator<Item = Result<LogRecord, LogError>>,
-) -> Result<Option<Seq>, String> {
-    let mut last = None;
+) -> Result<(Option<Seq>, u64), String> {
+    let (mut last, mut count) = (None, 0);
     for record in records {
         let record = record.map_err(|e| e.to_string())?;
         let mut entry = Entry::decode(&record.bytes)
@@ -1161,7 +1173,7 @@ fn replay(
             entry.time_ms = t;
         }
         engine.apply_logged(&entry);
-        last = Some(record.seq);
+        (last, count) = (Some(record.seq), count + 1);
     }
-    Ok(last)
+    Ok((last, count))
 }
