@@ -75,14 +75,24 @@ fn main() {
 
 async fn serve(config: cairn_server::Config) -> anyhow::Result<()> {
     let dir = config.dir.clone();
+    let log = match config.log {
+        cairn_server::config::LogKind::File => None,
+        cairn_server::config::LogKind::Jetstream => Some(format!(
+            "log on JetStream stream CAIRN_{} at {}",
+            config.nats.database,
+            config.nats.urls.join(",")
+        )),
+    };
     let fsync = config.appendfsync.name();
     let server = cairn_server::Server::start(config).await?;
-    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    let location = log.unwrap_or_else(|| {
+        let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+        format!("data in {}, appendfsync {fsync}", dir.display())
+    });
     println!(
-        "cairn {} listening on {} (RESP2/RESP3), data in {}, appendfsync {fsync}",
+        "cairn {} listening on {} (RESP2/RESP3), {location}",
         env!("CARGO_PKG_VERSION"),
         server.local_addr(),
-        dir.display()
     );
     let shared = server.shared.clone();
     tokio::spawn(async move {
