@@ -449,3 +449,62 @@ fn one_node_holds_the_housekeeping_lease_and_another_takes_over() {
     assert!(new_epoch > epoch, "epoch {epoch} -> {new_epoch}");
     expire_all(&nodes[others[0]], &nodes[others[1]]);
 }
+
+fn signal(node: &Cairn, sig: &str) {
+    let status = std::process::Command::new("kill")
+        .args([sig, &node.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {sig}");
+}
+
+#[test]
+fn a_node_left_behind_a_purge_stops_loudly_and_a_restart_catches_up() {
+    let _serial = serial();
+    let nats = NatsCluster::start(3);
+    let urls = nats.urls();
+    let small = ["--snapshot-log-bytes", "65536"];
+    let a = nats.node(&small);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut args = vec!["--log", "jetstream", "--nats-url", urls.as_str()];
+    args.extend_from_slice(&small);
+    let (b, stderr) = Cairn::start_capturing(&tmp.path().join("b"), common::free_port(), &args);
+    let mut b = b;
+    // Freeze b, and wait until a holds the lease (b's lapses while it is frozen).
+    signal(&b, "-STOP");
+    let nodes = [a];
+    eventually(30, "a takes the lease", || housekeeper(&nodes, &[0]));
+    // Enough log for several snapshots: the stream is purged below the previous one.
+    let mut c = nodes[0].client();
+    let value = "v".repeat(1000);
+    for i in 0..1500 {
+        c.must(&["SET", &format!("k{i}"), &value]);
+    }
+    eventually(30, "two snapshots and a purge", || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .args(["cluster", "status", "--nats-url", &urls])
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let first: u64 = text
+            .lines()
+            .next()?
+            .split("seq ")
+            .nth(1)?
+            .split("..")
+            .next()?
+            .parse()
+            .ok()?;
+        (first > 1).then_some(())
+    });
+    signal(&b, "-CONT");
+    let status = b.wait_exit(Duration::from_secs(30));
+    assert!(!status.success());
+    let text = common::strip_ansi(&stderr.lock().unwrap());
+    assert!(text.contains("can no longer follow the log"), "{text}");
+    // Started again, it loads the newest snapshot and has everything.
+    let b = nats.node(&[]);
+    let mut cb = b.client();
+    assert_eq!(cb.must(&["DBSIZE"]), Resp::Int(1500));
+    assert_eq!(cb.must(&["GET", "k1499"]), Resp::Bulk(value.into_bytes()));
+}
