@@ -85,24 +85,29 @@ fn a_write_on_one_node_is_read_on_another() {
     assert!(digests.iter().all(|d| *d == digests[0]), "{digests:?}");
     assert_eq!(info_field(&nodes[1], "log"), "jetstream");
     assert_eq!(info_field(&nodes[1], "consistency"), "linearizable");
-    // `cairn cluster status` lists every node with its address and applied position.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .args(["cluster", "status", "--nats-url", &nats.urls()])
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("stream CAIRN_default"), "{text}");
-    assert!(text.contains("snapshot at seq"), "{text}");
-    for node in &nodes {
-        let line = text
-            .lines()
-            .find(|l| l.contains(&node.addr()))
-            .unwrap_or_else(|| panic!("{} missing from:\n{text}", node.addr()));
-        let applied: u64 = line.split_whitespace().nth(2).unwrap().parse().unwrap();
-        assert!(applied > 300, "{line}");
-    }
+    // `cairn cluster status` lists every node with its address and applied position (each
+    // node refreshes its entry every second).
+    let urls = nats.urls();
+    eventually(10, "every node in cluster status, caught up", || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .args(["cluster", "status", "--nats-url", &urls])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("stream CAIRN_default"), "{text}");
+        assert!(text.contains("snapshot at seq"), "{text}");
+        nodes
+            .iter()
+            .all(|node| {
+                text.lines()
+                    .find(|l| l.contains(&node.addr()))
+                    .and_then(|l| l.split_whitespace().nth(2)?.parse::<u64>().ok())
+                    .is_some_and(|applied| applied > 300)
+            })
+            .then_some(())
+    });
 }
 
 #[test]
@@ -507,4 +512,59 @@ fn a_node_left_behind_a_purge_stops_loudly_and_a_restart_catches_up() {
     let mut cb = b.client();
     assert_eq!(cb.must(&["DBSIZE"]), Resp::Int(1500));
     assert_eq!(cb.must(&["GET", "k1499"]), Resp::Bulk(value.into_bytes()));
+}
+
+#[test]
+fn pipelined_replies_keep_their_order_while_reads_wait_for_barriers() {
+    let _serial = serial();
+    let nats = NatsCluster::start(3);
+    let node = nats.node(&[]);
+    let threads: Vec<_> = (0..6)
+        .map(|t| {
+            let addr = node.addr();
+            std::thread::spawn(move || {
+                let mut c = Client::connect(&addr).unwrap();
+                for round in 0..40 {
+                    let key = format!("p{t}");
+                    let value = format!("{round}");
+                    let cmds: Vec<Vec<Vec<u8>>> = vec![
+                        vec![b"GET".to_vec(), key.clone().into_bytes()],
+                        vec![
+                            b"SET".to_vec(),
+                            key.clone().into_bytes(),
+                            value.clone().into_bytes(),
+                        ],
+                        vec![b"GET".to_vec(), key.clone().into_bytes()],
+                        vec![b"INCR".to_vec(), format!("n{t}").into_bytes()],
+                    ];
+                    let replies = c.pipeline(&cmds).unwrap();
+                    let previous =
+                        (round > 0).then(|| Resp::Bulk((round - 1).to_string().into_bytes()));
+                    assert_eq!(
+                        replies[0],
+                        previous.unwrap_or(Resp::Nil),
+                        "round {round}: {replies:?}"
+                    );
+                    assert_eq!(
+                        replies[1],
+                        Resp::Simple("OK".into()),
+                        "round {round}: {replies:?}"
+                    );
+                    assert_eq!(
+                        replies[2],
+                        Resp::Bulk(value.into_bytes()),
+                        "round {round}: {replies:?}"
+                    );
+                    assert_eq!(
+                        replies[3],
+                        Resp::Int(round as i64 + 1),
+                        "round {round}: {replies:?}"
+                    );
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
 }

@@ -155,6 +155,8 @@ struct PendingWrite {
     spec: Option<&'static Spec>,
     /// The log will never store it; the error is sent once every earlier write is resolved.
     failed: Option<String>,
+    /// Arrival order in its lane (replies leave a lane in this order).
+    order: u64,
 }
 
 /// A read or call waiting for earlier writes and, for a linearizable read on a shared log,
@@ -166,6 +168,8 @@ struct Waiter {
     barrier: u64,
     /// The log position that barrier returned, once it has.
     barrier_seq: Option<Seq>,
+    /// Arrival order in its lane: a lane's queue is sorted by it.
+    order: u64,
     w: Waiting,
 }
 
@@ -195,6 +199,19 @@ enum Waiting {
         token: Seq,
         reply: ReplyTx,
     },
+    /// A write's reply, held until every earlier command of its lane has been answered.
+    Ready {
+        reply: ReplyTx,
+        out: Reply,
+    },
+    /// A write that arrived behind a read waiting for a log barrier: it is issued only once
+    /// that read has run, or the read could see it.
+    Write {
+        spec: &'static Spec,
+        db: usize,
+        argv: Vec<Bytes>,
+        reply: ReplyTx,
+    },
 }
 
 /// The core's state.
@@ -212,8 +229,15 @@ pub struct Core {
     resolved: [u64; LANES],
     /// Own writes per lane, by request number; a lane's replies leave in request order.
     pending: [BTreeMap<u64, PendingWrite>; LANES],
-    /// Reads and calls waiting, per lane (in arrival order within a lane).
+    /// Reads, calls and held write replies waiting, per lane (sorted by arrival order).
     waiting: [VecDeque<Waiter>; LANES],
+    /// Next arrival order per lane.
+    next_order: [u64; LANES],
+    /// Writes waiting in each lane's queue, not issued yet (counted as issued by the marks
+    /// of later reads, which must see them).
+    queued_writes: [u64; LANES],
+    /// Arrival order of the call being run (CAIRN.SYNC keeps its place when it must wait).
+    running_order: u64,
     /// Reads wait for a log barrier (a shared log under linearizable consistency).
     barrier_reads: bool,
     /// The log is shared with other nodes (JetStream).
@@ -333,6 +357,9 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         resolved: [0; LANES],
         pending: std::array::from_fn(|_| BTreeMap::new()),
         waiting: std::array::from_fn(|_| VecDeque::new()),
+        next_order: [0; LANES],
+        queued_writes: [0; LANES],
+        running_order: 0,
         barrier_reads,
         shared_log: config.log == LogKind::Jetstream,
         barriers_sent: 0,
@@ -611,7 +638,31 @@ impl Core {
                 reply,
                 lane,
             } => {
-                self.issue(Body::Command(argv), db, Some(reply), Some(spec), lane);
+                let order = self.take_order(lane);
+                if self.write_must_wait(lane) {
+                    self.queued_writes[lane] += 1;
+                    self.waiting[lane].push_back(Waiter {
+                        issued: Mark::Lane(0),
+                        barrier: 0,
+                        barrier_seq: None,
+                        order,
+                        w: Waiting::Write {
+                            spec,
+                            db,
+                            argv,
+                            reply,
+                        },
+                    });
+                } else {
+                    self.issue_ordered(
+                        Body::Command(argv),
+                        db,
+                        Some(reply),
+                        Some(spec),
+                        lane,
+                        order,
+                    );
+                }
             }
             Msg::Durable { first_seq, records } => {
                 for (i, record) in records.iter().enumerate() {
@@ -653,6 +704,29 @@ impl Core {
         spec: Option<&'static Spec>,
         lane: usize,
     ) {
+        let order = self.take_order(lane);
+        self.issue_ordered(body, db, reply, spec, lane, order);
+    }
+
+    /// A write of `lane` must wait in the lane's queue when a read ahead of it waits for a
+    /// log barrier (or another write already waits there): applied before that read ran, it
+    /// would show in the read's result. Reads that wait only for earlier writes need no
+    /// such care: the core runs them as soon as those are applied, before anything later.
+    fn write_must_wait(&self, lane: usize) -> bool {
+        self.waiting[lane]
+            .iter()
+            .any(|w| w.barrier != 0 || matches!(w.w, Waiting::Write { .. }))
+    }
+
+    fn issue_ordered(
+        &mut self,
+        body: Body,
+        db: usize,
+        reply: Option<ReplyTx>,
+        spec: Option<&'static Spec>,
+        lane: usize,
+        order: u64,
+    ) {
         let request = self.next_request;
         self.next_request += 1;
         // Entry times never go backwards, even if the wall clock does.
@@ -675,6 +749,7 @@ impl Core {
                 reply,
                 spec,
                 failed: None,
+                order,
             },
         );
         self.issued[lane] += 1;
@@ -698,10 +773,50 @@ impl Core {
         (lane < LANES as u64).then_some(lane as usize)
     }
 
+    fn take_order(&mut self, lane: usize) -> u64 {
+        self.next_order[lane] += 1;
+        self.next_order[lane]
+    }
+
     fn mark(&self, w: &Waiting, lane: usize) -> Mark {
         match w {
-            Waiting::Call { .. } => Mark::All(self.issued.to_vec()),
-            Waiting::Read { .. } | Waiting::Sync { .. } => Mark::Lane(self.issued[lane]),
+            Waiting::Call { .. } => Mark::All(
+                self.issued
+                    .iter()
+                    .zip(&self.queued_writes)
+                    .map(|(i, q)| i + q)
+                    .collect(),
+            ),
+            Waiting::Read { .. } | Waiting::Sync { .. } => {
+                Mark::Lane(self.issued[lane] + self.queued_writes[lane])
+            }
+            Waiting::Ready { .. } | Waiting::Write { .. } => Mark::Lane(0),
+        }
+    }
+
+    /// Queues `waiter` in its lane at the place its arrival order gives it.
+    fn enqueue(&mut self, lane: usize, waiter: Waiter) {
+        let queue = &mut self.waiting[lane];
+        let at = queue.partition_point(|w| w.order < waiter.order);
+        queue.insert(at, waiter);
+    }
+
+    /// Sends a write's reply now, or holds it behind the earlier commands of its lane that are
+    /// still waiting (a pipelined GET waiting for a barrier must be answered first).
+    fn reply_in_order(&mut self, lane: usize, order: u64, reply: ReplyTx, out: Reply) {
+        if self.waiting[lane].front().is_some_and(|w| w.order < order) {
+            self.enqueue(
+                lane,
+                Waiter {
+                    issued: Mark::Lane(0),
+                    barrier: 0,
+                    barrier_seq: None,
+                    order,
+                    w: Waiting::Ready { reply, out },
+                },
+            );
+        } else {
+            let _ = reply.send(out);
         }
     }
 
@@ -716,13 +831,15 @@ impl Core {
     /// it must see and, when `barrier` is not 0, behind that log barrier.
     fn wait_or_run(&mut self, w: Waiting, barrier: u64, lane: usize) {
         let mark = self.mark(&w, lane);
+        let order = self.take_order(lane);
         if barrier == 0 && self.waiting[lane].is_empty() && self.mark_reached(&mark, lane) {
-            self.run_waiting(w);
+            self.run_waiting(w, order, lane);
         } else {
             self.waiting[lane].push_back(Waiter {
                 issued: mark,
                 barrier,
                 barrier_seq: None,
+                order,
                 w,
             });
         }
@@ -774,7 +891,7 @@ impl Core {
         out
     }
 
-    fn run_waiting(&mut self, w: Waiting) {
+    fn run_waiting(&mut self, w: Waiting, order: u64, lane: usize) {
         match w {
             Waiting::Read {
                 spec,
@@ -787,12 +904,32 @@ impl Core {
                 let _ = reply.send(out);
             }
             Waiting::Call { call, reply } => {
+                self.running_order = order;
                 if let Some(out) = call(self, &reply) {
                     let _ = reply.send(out);
                 }
             }
             Waiting::Sync { token, reply } => {
                 let _ = reply.send(self.sync_reply(token));
+            }
+            Waiting::Ready { reply, out } => {
+                let _ = reply.send(out);
+            }
+            Waiting::Write {
+                spec,
+                db,
+                argv,
+                reply,
+            } => {
+                self.queued_writes[lane] -= 1;
+                self.issue_ordered(
+                    Body::Command(argv),
+                    db,
+                    Some(reply),
+                    Some(spec),
+                    lane,
+                    order,
+                );
             }
         }
     }
@@ -805,7 +942,7 @@ impl Core {
                     && (w.barrier == 0 || w.barrier_seq.is_some_and(|s| s <= self.durable_seq))
             }) {
                 let waiter = self.waiting[lane].pop_front().expect("front exists");
-                self.run_waiting(waiter.w);
+                self.run_waiting(waiter.w, waiter.order, lane);
             }
         }
     }
@@ -826,7 +963,7 @@ impl Core {
             Some((lane, request, p)) => {
                 // Writes of its lane issued earlier that the log refused are answered first.
                 self.resolve_failed_before(lane, request);
-                (p.entry, Some((lane, p.reply, p.spec)))
+                (p.entry, Some((lane, p.reply, p.spec, p.order)))
             }
             None => (
                 Entry::decode(record).unwrap_or_else(|e| undecodable(seq, &e)),
@@ -843,8 +980,8 @@ impl Core {
             .durable_seq
             .max(if time_ms.is_some() { seq - 1 } else { seq });
         self.bytes_since_snapshot += record.len() as u64;
-        if let (Some((lane, tx, spec)), Some(reply)) = (own, reply) {
-            self.resolve_own(&entry, reply, tx, spec, started, lane);
+        if let (Some((lane, tx, spec, order)), Some(reply)) = (own, reply) {
+            self.resolve_own(&entry, reply, tx, spec, started, (lane, order));
         }
         self.drain_waiting();
     }
@@ -856,7 +993,7 @@ impl Core {
         tx: Option<ReplyTx>,
         spec: Option<&'static Spec>,
         started: Instant,
-        lane: usize,
+        (lane, order): (usize, u64),
     ) {
         self.resolved[lane] += 1;
         match (&entry.body, spec) {
@@ -883,7 +1020,7 @@ impl Core {
             _ => {}
         }
         if let Some(tx) = tx {
-            let _ = tx.send(reply);
+            self.reply_in_order(lane, order, tx, reply);
         }
     }
 
@@ -921,11 +1058,12 @@ impl Core {
                 _ => {}
             }
             if let (Some(tx), Some(error)) = (p.reply, p.failed) {
-                let _ = tx.send(if error.starts_with("ERR ") {
+                let out = if error.starts_with("ERR ") {
                     Reply::error(error)
                 } else {
                     misconf(&error)
-                });
+                };
+                self.reply_in_order(lane, p.order, tx, out);
             }
         }
     }
@@ -959,15 +1097,17 @@ impl Core {
             return Some(self.sync_reply(token));
         }
         let barrier = self.request_barrier();
-        self.waiting[lane].push_back(Waiter {
-            issued: Mark::Lane(self.issued[lane]),
+        let waiter = Waiter {
+            issued: Mark::Lane(self.issued[lane] + self.queued_writes[lane]),
             barrier,
             barrier_seq: None,
+            order: self.running_order,
             w: Waiting::Sync {
                 token,
                 reply: reply.clone(),
             },
-        });
+        };
+        self.enqueue(lane, waiter);
         None
     }
 

@@ -13,16 +13,17 @@ use std::fmt;
 
 use bytes::Bytes;
 
-/// `Nats-Msg-Id: <incarnation>.<counter>`: a node incarnation and its message counter.
+/// `Nats-Msg-Id: <publisher>.<counter>`: a publisher (`incarnation + p` for publisher `p` of
+/// a node incarnation) and its message counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct MsgId {
-    pub incarnation: u64,
+    pub publisher: u64,
     pub counter: u64,
 }
 
 impl fmt::Display for MsgId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.incarnation, self.counter)
+        write!(f, "{}.{}", self.publisher, self.counter)
     }
 }
 
@@ -34,7 +35,9 @@ pub struct Message {
     /// The stream leader's clock when it stored the message; nodes apply every entry of the
     /// message at this time.
     pub timestamp_ms: u64,
-    /// `Entry::encode()` of each entry, in request order.
+    /// The simulated step it was stored at (for consumers that lag behind).
+    pub step: u64,
+    /// `Entry::encode()` of each entry, in issue order.
     pub records: Vec<Bytes>,
 }
 
@@ -111,6 +114,7 @@ impl Log {
             seq,
             id,
             timestamp_ms,
+            step,
             records,
         });
         self.recent.insert(id, (seq, step));
@@ -160,7 +164,7 @@ mod tests {
 
     fn id(counter: u64) -> MsgId {
         MsgId {
-            incarnation: 7,
+            publisher: 7,
             counter,
         }
     }

@@ -37,6 +37,8 @@ pub struct Model {
     newest: BTreeMap<u64, u64>,
     /// Per key: (seq, state after the message at seq), one element per message that changed it.
     history: BTreeMap<Key, Vec<(u64, Option<State>)>>,
+    /// The housekeeping lease: (epoch, holder writer); epoch 0 = never granted.
+    lease: (u64, u64),
 }
 
 /// What the model did with one entry.
@@ -50,6 +52,17 @@ pub enum Applied {
 impl Model {
     pub fn now_ms(&self) -> u64 {
         self.now_ms
+    }
+
+    /// The housekeeping lease as the log granted it so far: (epoch, holder writer).
+    pub fn lease(&self) -> (u64, u64) {
+        self.lease
+    }
+
+    /// Whether a Tick entry from `writer` would be fenced off (a lease is granted to
+    /// another writer).
+    pub fn fenced(&self, writer: u64) -> bool {
+        self.lease.0 > 0 && self.lease.1 != writer
     }
 
     /// The live state of `key` at the model's current time.
@@ -74,8 +87,14 @@ impl Model {
             *newest = origin.request;
         }
         self.now_ms = self.now_ms.max(entry.time_ms);
+        if let Body::Lease { epoch } = entry.body
+            && epoch > self.lease.0
+        {
+            self.lease = (epoch, origin.node);
+        }
         let Body::Command(argv) = &entry.body else {
-            // Init, Tick and Expire change no visible state.
+            // Init, Tick, Expire and Lease change no visible state (expired keys are hidden
+            // whether removed or not).
             return Ok(Applied::Applied);
         };
         let now = self.now_ms;
@@ -219,6 +238,26 @@ mod tests {
             Ok(Applied::Applied)
         );
         assert_eq!(m.current(&k).map(|s| &s.value[..]), Some(&b"1"[..]));
+    }
+
+    #[test]
+    fn the_newest_epoch_holds_the_lease() {
+        let mut m = Model::default();
+        let lease = |node, request, epoch| Entry {
+            db: 0,
+            time_ms: 0,
+            seed: 0,
+            origin: Origin { node, request },
+            body: Body::Lease { epoch },
+        };
+        assert!(!m.fenced(5));
+        m.apply(1, &lease(10, 1, 2)).expect("applies");
+        assert_eq!(m.lease(), (2, 10));
+        assert!(m.fenced(5) && !m.fenced(10));
+        m.apply(2, &lease(20, 1, 1)).expect("applies");
+        assert_eq!(m.lease(), (2, 10), "an older epoch changes nothing");
+        m.apply(3, &lease(20, 2, 3)).expect("applies");
+        assert_eq!(m.lease(), (3, 20));
     }
 
     #[test]

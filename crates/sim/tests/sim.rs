@@ -4,6 +4,7 @@
 //! `CAIRN_SIM_SEEDS=<count>` runs more seeds, `CAIRN_SIM_STEPS=<n>` longer runs, and
 //! `CAIRN_SIM_SEED=<n> cargo test -p cairn-sim --release replay` replays one seed.
 
+use std::sync::OnceLock;
 use std::thread;
 
 use cairn_sim::{Config, Failure, Mode, Report, Stats, env_u64, run, steps_from_env};
@@ -40,14 +41,27 @@ fn run_seeds(seeds: &[u64], steps: u64, mode: Mode) -> Vec<Result<Report, Failur
     results.into_iter().map(|(_, r)| r).collect()
 }
 
+/// Seed count, steps, and the result of each seed.
+type Results = (u64, u64, Vec<Result<Report, Failure>>);
+
+/// The fixed seeds in the safe mode, run once for every test that looks at them.
+fn fixed_results() -> &'static Results {
+    static RESULTS: OnceLock<Results> = OnceLock::new();
+    RESULTS.get_or_init(|| {
+        let count = env_u64("CAIRN_SIM_SEEDS").unwrap_or(FIXED_SEEDS);
+        let steps = steps_from_env();
+        let seeds: Vec<u64> = (0..count).collect();
+        (count, steps, run_seeds(&seeds, steps, Mode::Safe))
+    })
+}
+
 #[test]
 fn fixed_seeds() {
-    let count = env_u64("CAIRN_SIM_SEEDS").unwrap_or(FIXED_SEEDS);
-    let steps = steps_from_env();
-    let seeds: Vec<u64> = (0..count).collect();
+    let (count, steps, results) = fixed_results();
+    let (count, steps) = (*count, *steps);
     let mut total = Stats::default();
     let mut failures = Vec::new();
-    for result in run_seeds(&seeds, steps, Mode::Safe) {
+    for result in results {
         match result {
             Ok(report) => total.add(&report.stats),
             Err(failure) => failures.push(failure),
@@ -74,14 +88,16 @@ fn fixed_seeds() {
     }
 }
 
-/// `CAIRN_SIM_SEED=<n> [CAIRN_SIM_STEPS=<n>] [CAIRN_SIM_MODE=no-filter|no-barrier]`: one seed,
-/// exactly as a failing run had it (seed 0 when unset).
+/// `CAIRN_SIM_SEED=<n> [CAIRN_SIM_STEPS=<n>]
+/// [CAIRN_SIM_MODE=no-filter|no-barrier|eager-write-replies|shared-writer]`: one seed, exactly
+/// as a failing run had it (seed 0 when unset).
 #[test]
 fn replay() {
     let seed = env_u64("CAIRN_SIM_SEED").unwrap_or(0);
     let mode = std::env::var("CAIRN_SIM_MODE").map_or(Mode::Safe, |m| {
-        Mode::parse(&m)
-            .unwrap_or_else(|| panic!("CAIRN_SIM_MODE={m:?}: safe, no-filter or no-barrier"))
+        Mode::parse(&m).unwrap_or_else(|| {
+            panic!("CAIRN_SIM_MODE={m:?}: safe, no-filter, no-barrier or eager-write-replies")
+        })
     });
     let config = Config {
         seed,
@@ -163,4 +179,81 @@ fn unsafe_apply_without_the_filter_is_caught() {
 #[test]
 fn unsafe_reads_without_the_barrier_are_caught() {
     caught(Mode::NoBarrier, &["stale read"]);
+}
+
+/// Sending a write's reply as soon as its entry is applied (what the server's core does
+/// today) must be caught: a connection that pipelines a GET and then a write gets the
+/// write's reply first whenever the write is applied before the GET's barrier is reached.
+#[test]
+fn unsafe_eager_write_replies_are_caught() {
+    let failures = caught(Mode::EagerWriteReplies, &["reply order"]);
+    assert!(
+        failures
+            .iter()
+            .any(|f| f.message.contains("in place of op") && f.message.contains("GET")),
+        "no seed caught a write overtaking a read"
+    );
+}
+
+/// The housekeeping lease, fenced through the log, across the fixed seeds: holders crashed
+/// or stalled and were taken over; stalled holders that had not noticed (zombies) appended
+/// ticks that the engine applied as no-ops (each checked against the reference: reply 0,
+/// digest unchanged, every node agreeing at that position); and expiry still progressed: the
+/// holder's ticks removed keys, including, on every node, every key that still had an expire
+/// time when the drain began (the final checks fail a run that ends with one).
+#[test]
+fn the_lease_fences_zombie_ticks_and_expiry_progresses() {
+    let (count, steps, results) = fixed_results();
+    if *count < FIXED_SEEDS || *steps < 1_000 {
+        return;
+    }
+    let mut total = Stats::default();
+    for report in results.iter().flatten() {
+        let s = &report.stats;
+        assert!(
+            s.lease_grants >= 1 && s.ticks >= 1,
+            "seed {}: no lease granted or no tick applied: {s:?}",
+            report.seed
+        );
+        total.add(s);
+    }
+    assert_eq!(
+        results.iter().flatten().count() as u64,
+        *count,
+        "seeds failed (see fixed_seeds)"
+    );
+    eprintln!(
+        "lease: {} takeovers, {} grants, {} stalled holders, {} zombie ticks fenced; {} ticks removed {} keys ({} left at the drain, all removed)",
+        total.lease_takeovers,
+        total.lease_grants,
+        total.zombie_faults,
+        total.zombie_ticks,
+        total.ticks,
+        total.keys_expired_by_ticks,
+        total.volatile_at_drain
+    );
+    assert!(total.lease_takeovers > 0, "no lease was ever taken over");
+    assert!(
+        total.lease_grants > *count,
+        "no Lease entry after the first ones"
+    );
+    assert!(total.zombie_faults > 0, "no lease holder ever stalled");
+    assert!(total.zombie_ticks > 0, "no zombie tick reached the log");
+    assert!(total.keys_expired_by_ticks > 0, "ticks never removed a key");
+    assert!(
+        total.volatile_at_drain > 0,
+        "no key left to expire at the drain"
+    );
+}
+
+/// Lanes are writers of their own for a reason: with more than one publisher, lanes that all
+/// wrote as the node's one writer would get its requests to the log out of order, and the
+/// engine's filter would drop the later-arriving ones as copies. The model's check of each
+/// writer's order must catch it.
+#[test]
+fn unsafe_lanes_sharing_one_writer_are_caught() {
+    caught(
+        Mode::SharedWriter,
+        &["first reached the log after", "skipped as a copy"],
+    );
 }
