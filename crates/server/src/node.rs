@@ -173,6 +173,19 @@ struct Waiter {
     w: Waiting,
 }
 
+impl Waiter {
+    /// An entry that only keeps its place in the lane (a held reply, a held write).
+    fn in_place(order: u64, w: Waiting) -> Waiter {
+        Waiter {
+            issued: Mark::Lane(0),
+            barrier: 0,
+            barrier_seq: None,
+            order,
+            w,
+        }
+    }
+}
+
 /// Which earlier writes a waiter needs resolved.
 enum Mark {
     /// Its lane's (a read: the session's own earlier writes are in its lane, and writes
@@ -641,27 +654,15 @@ impl Core {
                 let order = self.take_order(lane);
                 if self.write_must_wait(lane) {
                     self.queued_writes[lane] += 1;
-                    self.waiting[lane].push_back(Waiter {
-                        issued: Mark::Lane(0),
-                        barrier: 0,
-                        barrier_seq: None,
-                        order,
-                        w: Waiting::Write {
-                            spec,
-                            db,
-                            argv,
-                            reply,
-                        },
-                    });
-                } else {
-                    self.issue_ordered(
-                        Body::Command(argv),
+                    let w = Waiting::Write {
+                        spec,
                         db,
-                        Some(reply),
-                        Some(spec),
-                        lane,
-                        order,
-                    );
+                        argv,
+                        reply,
+                    };
+                    self.waiting[lane].push_back(Waiter::in_place(order, w));
+                } else {
+                    self.issue_write(spec, db, argv, reply, (lane, order));
                 }
             }
             Msg::Durable { first_seq, records } => {
@@ -706,6 +707,25 @@ impl Core {
     ) {
         let order = self.take_order(lane);
         self.issue_ordered(body, db, reply, spec, lane, order);
+    }
+
+    /// Issues a client's write command.
+    fn issue_write(
+        &mut self,
+        spec: &'static Spec,
+        db: usize,
+        argv: Vec<Bytes>,
+        reply: ReplyTx,
+        (lane, order): (usize, u64),
+    ) {
+        self.issue_ordered(
+            Body::Command(argv),
+            db,
+            Some(reply),
+            Some(spec),
+            lane,
+            order,
+        );
     }
 
     /// A write of `lane` must wait in the lane's queue when a read ahead of it waits for a
@@ -805,16 +825,7 @@ impl Core {
     /// still waiting (a pipelined GET waiting for a barrier must be answered first).
     fn reply_in_order(&mut self, lane: usize, order: u64, reply: ReplyTx, out: Reply) {
         if self.waiting[lane].front().is_some_and(|w| w.order < order) {
-            self.enqueue(
-                lane,
-                Waiter {
-                    issued: Mark::Lane(0),
-                    barrier: 0,
-                    barrier_seq: None,
-                    order,
-                    w: Waiting::Ready { reply, out },
-                },
-            );
+            self.enqueue(lane, Waiter::in_place(order, Waiting::Ready { reply, out }));
         } else {
             let _ = reply.send(out);
         }
@@ -922,14 +933,7 @@ impl Core {
                 reply,
             } => {
                 self.queued_writes[lane] -= 1;
-                self.issue_ordered(
-                    Body::Command(argv),
-                    db,
-                    Some(reply),
-                    Some(spec),
-                    lane,
-                    order,
-                );
+                self.issue_write(spec, db, argv, reply, (lane, order));
             }
         }
     }
