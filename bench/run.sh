@@ -22,36 +22,12 @@ ROUNDS=${ROUNDS:-3}
 RESTARTS=${RESTARTS:-3}
 LIB=(python3 "$ROOT/bench/lib.py")
 
-log() { echo "[bench $(date +%T)] $*" >&2; }
-die() { log "FAILED: $*"; exit 1; }
-
 # --- dependencies: Debian's redis-server and redis-tools, idempotently ------------------------
 scripts/deps.sh redis
 
-# --- temp dir, PIDs, cleanup -----------------------------------------------------------------
-T=$(mktemp -d -t cairn-bench.XXXXXX)
-mkdir -p "$T/bin"
-PIDS=()
-stop_pid() { # stop_pid PID: SIGTERM, wait up to 30 s, then SIGKILL
-  local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 300; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-forget_pid() { # forget_pid PID: it has exited and been waited for; never signal it again
-  local keep=() p
-  for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  PIDS=("${keep[@]}")
-}
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-  rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+BENCH_TAG=bench
+# shellcheck source=bench/common.sh
+. bench/common.sh
 
 wait_exit() { # wait_exit PID SECS: wait for a server we asked to stop
   local pid=$1 i
@@ -60,17 +36,6 @@ wait_exit() { # wait_exit PID SECS: wait for a server we asked to stop
   wait "$pid" 2>/dev/null || true
   forget_pid "$pid"
 }
-
-# --- build -----------------------------------------------------------------------------------
-if [ -n "${CAIRN_BIN:-}" ]; then
-  CAIRN_FROM="prebuilt binary $CAIRN_BIN"
-  cp "$CAIRN_BIN" "$T/bin/cairn"
-else
-  log "building Cairn (release)"
-  cargo build --release -p cairn --quiet
-  cp target/release/cairn "$T/bin/cairn" # a stable copy: others may rebuild target/ meanwhile
-  CAIRN_FROM="built from $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates 2>/dev/null || echo " with uncommitted changes")"
-fi
 
 # --- servers ---------------------------------------------------------------------------------
 mapfile -t PORTS < <("${LIB[@]}" free-ports 5)
@@ -133,14 +98,10 @@ cat <<EOF
 
 | what | value |
 |---|---|
-| date (UTC) | $(date -u '+%Y-%m-%d %H:%M:%S') |
-| CPUs (nproc) | $(nproc) |
-| CPU model | $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') |
-| memory | $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) |
+$(machine_rows)
 | kernel | $(uname -sr) |
 | data dir filesystem | $(df -T "$T" | awk 'NR==2 {print $2" on "$1}') |
 | fsync cost at start (dd bs=4k count=200 oflag=dsync) | $(fsync_cost) per 4 KiB synchronous write |
-| load average at start | $(cut -d' ' -f1-3 /proc/loadavg) |
 | Redis | $(redis-server --version) |
 | redis-benchmark | $(redis-benchmark --version) |
 | Cairn | $("$T/bin/cairn" --version), $CAIRN_FROM |

@@ -64,42 +64,41 @@ fn openssl(dir: &Path, args: &[&str]) {
     assert!(status.status.success(), "openssl {args:?}: {status:?}");
 }
 
-#[test]
-fn nodes_reach_nats_over_tls_and_check_its_certificate() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let certs = tempfile::tempdir().unwrap();
-    let d = certs.path();
-    let ec = [
+/// An EC P-256 key `<name>.key` and either a self-signed CA certificate `<name>.pem`
+/// (`csr: false`) or a signing request `<name>.csr`, for the subject `cn`.
+fn ec_key_and(dir: &Path, name: &str, cn: &str, csr: bool) {
+    let (key, out) = (
+        format!("{name}.key"),
+        format!("{name}.{}", if csr { "csr" } else { "pem" }),
+    );
+    let subject = format!("/CN={cn}");
+    let mut args = vec!["req"];
+    if !csr {
+        args.extend_from_slice(&["-x509", "-days", "2"]);
+    }
+    args.extend_from_slice(&[
         "-newkey",
         "ec",
         "-pkeyopt",
         "ec_paramgen_curve:prime256v1",
         "-nodes",
-    ];
-    let mut ca = vec!["req", "-x509"];
-    ca.extend_from_slice(&ec);
-    ca.extend_from_slice(&[
         "-keyout",
-        "ca.key",
+        &key,
         "-out",
-        "ca.pem",
-        "-days",
-        "2",
+        &out,
         "-subj",
-        "/CN=cairn test CA",
+        &subject,
     ]);
-    openssl(d, &ca);
-    let mut csr = vec!["req"];
-    csr.extend_from_slice(&ec);
-    csr.extend_from_slice(&[
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=127.0.0.1",
-    ]);
-    openssl(d, &csr);
+    openssl(dir, &args);
+}
+
+#[test]
+fn nodes_reach_nats_over_tls_and_check_its_certificate() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let certs = tempfile::tempdir().unwrap();
+    let d = certs.path();
+    ec_key_and(d, "ca", "cairn test CA", false);
+    ec_key_and(d, "server", "127.0.0.1", true);
     std::fs::write(d.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
     openssl(
         d,
@@ -122,19 +121,7 @@ fn nodes_reach_nats_over_tls_and_check_its_certificate() {
         ],
     );
     // A second CA that did not sign the servers' certificate.
-    let mut other = vec!["req", "-x509"];
-    other.extend_from_slice(&ec);
-    other.extend_from_slice(&[
-        "-keyout",
-        "other.key",
-        "-out",
-        "other.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=other CA",
-    ]);
-    openssl(d, &other);
+    ec_key_and(d, "other", "other CA", false);
     let tls = format!(
         "tls {{ cert_file: \"{}\", key_file: \"{}\" }}",
         d.join("server.pem").display(),

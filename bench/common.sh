@@ -1,0 +1,52 @@
+# Shared by the benchmark scripts (sourced, not run): logging, a temp dir whose processes are
+# stopped by PID on exit, the Cairn binary under test, and the machine facts every report
+# starts with. Set BENCH_TAG before sourcing; the caller is in the repository root.
+
+log() { echo "[$BENCH_TAG $(date +%T)] $*" >&2; }
+die() { log "FAILED: $*"; exit 1; }
+
+# --- temp dir, PIDs, cleanup -----------------------------------------------------------------
+T=$(mktemp -d -t "cairn-$BENCH_TAG.XXXXXX")
+mkdir -p "$T/bin"
+PIDS=()
+stop_pid() { # stop_pid PID: SIGTERM, wait up to 30 s, then SIGKILL
+  local pid=$1 i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 300; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+forget_pid() { # forget_pid PID: it has exited and been waited for; never signal it again
+  local keep=() p
+  for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
+}
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- the binary under test: CAIRN_BIN, or the work tree built in release mode -----------------
+if [ -n "${CAIRN_BIN:-}" ]; then
+  CAIRN_FROM="prebuilt binary $CAIRN_BIN"
+  cp "$CAIRN_BIN" "$T/bin/cairn"
+else
+  log "building Cairn (release)"
+  cargo build --release -p cairn --quiet
+  cp target/release/cairn "$T/bin/cairn" # a stable copy: others may rebuild target/ meanwhile
+  CAIRN_FROM="built from $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates 2>/dev/null || echo " with uncommitted changes")"
+fi
+
+machine_rows() { # the machine rows of a report's "Machine and versions" table
+  cat <<ROWS
+| date (UTC) | $(date -u '+%Y-%m-%d %H:%M:%S') |
+| CPUs (nproc) | $(nproc) |
+| CPU model | $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') |
+| memory | $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) |
+| load average at start | $(cut -d' ' -f1-3 /proc/loadavg) |
+ROWS
+}
