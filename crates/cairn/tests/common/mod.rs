@@ -18,12 +18,30 @@ pub struct Cairn {
     _tmp: Option<tempfile::TempDir>,
 }
 
+/// A loopback port nobody listens on, for a server a test is about to start.
+///
+/// Ports come from 20000..32000, below Linux's ephemeral range (32768..), so an outgoing
+/// connection of this or another test can never take the port between this check and the
+/// server's bind; each process walks the range from its own offset, and no port is handed
+/// out twice by one process.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const COUNT: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        std::process::id().wrapping_mul(7919) % COUNT,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    for _ in 0..COUNT {
+        let port = (FIRST + NEXT.fetch_add(1, Ordering::Relaxed) % COUNT) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {FIRST}..{}", FIRST + COUNT);
 }
 
 impl Cairn {
