@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use crate::db::Db;
 use crate::entry::{Body, Entry, Origin};
 use crate::table::{self, Handler};
+use crate::types::Encodings;
 
 /// A small deterministic generator (SplitMix64), seeded from a log entry.
 #[derive(Clone, Debug)]
@@ -43,6 +44,15 @@ impl WriteCtx<'_> {
     pub fn db(&mut self) -> &mut Db {
         &mut self.engine.dbs[self.db]
     }
+
+    /// Records that `key` (in the selected database) now holds elements a blocked client may
+    /// be waiting for: list pushes and sorted-set additions call it.
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        let db = self.db;
+        if !self.engine.ready_keys.iter().any(|(d, k)| *d == db && **k == *key) {
+            self.engine.ready_keys.push((db, key.into()));
+        }
+    }
 }
 
 /// What a read handler sees. `now_ms` is the node's clock (never earlier than the engine's
@@ -72,6 +82,12 @@ pub struct Engine {
     pub(crate) writers: BTreeMap<u64, Writer>,
     /// The housekeeping lease as the log granted it: (epoch, holder node); epoch 0 = none.
     pub(crate) lease: (u64, u64),
+    /// The thresholds that choose collection representations (replicated).
+    pub(crate) encodings: Encodings,
+    /// (db, key) of every key the last applied entry gave elements a blocked client may be
+    /// waiting for (list and sorted-set pushes). Node-local bookkeeping, not replicated:
+    /// cleared when the next entry applies.
+    ready_keys: Vec<(usize, Box<[u8]>)>,
 }
 
 /// What the engine remembers of one writer.
@@ -102,6 +118,8 @@ impl Engine {
             hash_seed,
             writers: BTreeMap::new(),
             lease: (0, 0),
+            encodings: Encodings::default(),
+            ready_keys: Vec::new(),
         }
     }
 
@@ -113,6 +131,15 @@ impl Engine {
     /// The lease's epoch (0: never granted).
     pub fn lease_epoch(&self) -> u64 {
         self.lease.0
+    }
+
+    /// The keys the last applied entry made ready for blocked clients, as (db, key).
+    pub fn ready_keys(&self) -> &[(usize, Box<[u8]>)] {
+        &self.ready_keys
+    }
+
+    pub fn encodings(&self) -> &Encodings {
+        &self.encodings
     }
 
     pub fn databases(&self) -> usize {
@@ -169,6 +196,7 @@ impl Engine {
     /// (tests and tools; the log's records go through [`Engine::apply_logged`]).
     pub fn apply(&mut self, entry: &Entry) -> Reply {
         self.now_ms = self.now_ms.max(entry.time_ms);
+        self.ready_keys.clear();
         let db = entry.db as usize;
         if db >= self.dbs.len() {
             return Reply::error_static("ERR DB index is out of range");

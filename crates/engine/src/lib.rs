@@ -23,6 +23,7 @@ pub mod glob;
 pub mod snapshot;
 pub mod table;
 pub mod testing;
+pub mod types;
 pub mod value;
 
 pub use engine::{Engine, ReadCtx, Rng, WriteCtx};

@@ -1,22 +1,29 @@
 //! Engine state as bytes (snapshots) and as a digest (DEBUG DIGEST, determinism tests).
 //!
-//! Snapshot layout (version 3; the log crate adds compression and checksums around it):
+//! Snapshot layout (version 4; the log crate adds compression and checksums around it):
 //! ```text
 //! u8 version | u64 now_ms | u64 hash_seed | u32 databases
 //! per database: u64 keys, then per key: u32 key_len, key, u64 expire_at_ms (0 = none),
-//!               u8 type, value (type 0 string: u32 len, bytes)
+//!               u8 type, value (type 0 string: u32 len, bytes; types 1 list, 2 hash, 3 set,
+//!               4 zset: the form their `encode` in `types/` documents)
 //! u32 writers, then per writer: u64 node, u64 request, u64 time_ms   (from version 2)
 //! u64 lease_epoch, u64 lease_node                                     (from version 3)
+//! 6 x i64: the encoding thresholds, in `Encodings::NAMES` order       (from version 4)
 //! ```
 //! Integers are little-endian.
 
 use crate::db::Slot;
 use crate::engine::{Engine, Writer};
+use crate::types::{Encodings, hash::Hash, list::List, set::Set, zset::ZSet};
 use crate::value::Value;
 
-pub const SNAPSHOT_VERSION: u8 = 3;
+pub const SNAPSHOT_VERSION: u8 = 4;
 
 const TYPE_STRING: u8 = 0;
+const TYPE_LIST: u8 = 1;
+const TYPE_HASH: u8 = 2;
+const TYPE_SET: u8 = 3;
+const TYPE_ZSET: u8 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -37,16 +44,37 @@ fn put_value(out: &mut Vec<u8>, value: &Value) {
             out.extend_from_slice(&(s.len() as u32).to_le_bytes());
             out.extend_from_slice(s);
         }
+        Value::List(l) => {
+            out.push(TYPE_LIST);
+            l.encode(out);
+        }
+        Value::Hash(h) => {
+            out.push(TYPE_HASH);
+            h.encode(out);
+        }
+        Value::Set(s) => {
+            out.push(TYPE_SET);
+            s.encode(out);
+        }
+        Value::ZSet(z) => {
+            out.push(TYPE_ZSET);
+            z.encode(out);
+        }
     }
 }
 
-struct Reader<'a> {
+/// Reads a snapshot's bytes; every read checks the length first.
+pub struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], SnapshotError> {
+    pub fn new(buf: &'a [u8]) -> Reader<'a> {
+        Reader { buf, pos: 0 }
+    }
+
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], SnapshotError> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len());
         let end = end.ok_or(SnapshotError::Truncated(self.pos))?;
         let out = &self.buf[self.pos..end];
@@ -54,20 +82,26 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
-    fn u8(&mut self) -> Result<u8, SnapshotError> {
+    pub fn u8(&mut self) -> Result<u8, SnapshotError> {
         Ok(self.take(1)?[0])
     }
 
-    fn u32(&mut self) -> Result<u32, SnapshotError> {
+    pub fn u32(&mut self) -> Result<u32, SnapshotError> {
         Ok(u32::from_le_bytes(
             self.take(4)?.try_into().expect("4 bytes"),
         ))
     }
 
-    fn u64(&mut self) -> Result<u64, SnapshotError> {
+    pub fn u64(&mut self) -> Result<u64, SnapshotError> {
         Ok(u64::from_le_bytes(
             self.take(8)?.try_into().expect("8 bytes"),
         ))
+    }
+
+    /// A `u32` length, then that many bytes.
+    pub fn bytes(&mut self) -> Result<&'a [u8], SnapshotError> {
+        let len = self.u32()? as usize;
+        self.take(len)
     }
 }
 
@@ -96,11 +130,15 @@ impl Engine {
         }
         out.extend_from_slice(&self.lease.0.to_le_bytes());
         out.extend_from_slice(&self.lease.1.to_le_bytes());
+        for name in Encodings::NAMES {
+            let value = self.encodings.get(name).expect("a known option");
+            out.extend_from_slice(&value.to_le_bytes());
+        }
         out
     }
 
     pub fn restore(bytes: &[u8], databases: usize) -> Result<Engine, SnapshotError> {
-        let mut r = Reader { buf: bytes, pos: 0 };
+        let mut r = Reader::new(bytes);
         let version = r.u8()?;
         if !(1..=SNAPSHOT_VERSION).contains(&version) {
             return Err(SnapshotError::Version(version));
@@ -123,10 +161,11 @@ impl Engine {
                 let key = r.take(key_len)?;
                 let expire = r.u64()?;
                 let value = match r.u8()? {
-                    TYPE_STRING => {
-                        let len = r.u32()? as usize;
-                        Value::Str(r.take(len)?.into())
-                    }
+                    TYPE_STRING => Value::Str(r.bytes()?.into()),
+                    TYPE_LIST => Value::List(Box::new(List::decode(&mut r)?)),
+                    TYPE_HASH => Value::Hash(Box::new(Hash::decode(&mut r)?)),
+                    TYPE_SET => Value::Set(Box::new(Set::decode(&mut r)?)),
+                    TYPE_ZSET => Value::ZSet(Box::new(ZSet::decode(&mut r)?)),
                     other => return Err(SnapshotError::Type(other)),
                 };
                 db.set(key, value, (expire != 0).then_some(expire), now_ms);
@@ -141,6 +180,15 @@ impl Engine {
         }
         if version >= 3 {
             engine.lease = (r.u64()?, r.u64()?);
+        }
+        if version >= 4 {
+            for name in Encodings::NAMES {
+                let value = r.u64()? as i64;
+                engine
+                    .encodings
+                    .set(name, value)
+                    .map_err(|_| SnapshotError::Truncated(r.pos))?;
+            }
         }
         if r.pos != bytes.len() {
             return Err(SnapshotError::Truncated(r.pos));

@@ -185,6 +185,13 @@ pub enum Handler {
 pub enum Group {
     Generic,
     String,
+    List,
+    Hash,
+    Set,
+    SortedSet,
+    Bitmap,
+    HyperLogLog,
+    Geo,
     Connection,
     Server,
 }
@@ -194,6 +201,13 @@ impl Group {
         match self {
             Group::Generic => "generic",
             Group::String => "string",
+            Group::List => "list",
+            Group::Hash => "hash",
+            Group::Set => "set",
+            Group::SortedSet => "sorted-set",
+            Group::Bitmap => "bitmap",
+            Group::HyperLogLog => "hyperloglog",
+            Group::Geo => "geo",
             Group::Connection => "connection",
             Group::Server => "server",
         }

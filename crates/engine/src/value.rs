@@ -1,10 +1,17 @@
-//! `Value`: what a key holds. Each data type adds a variant (and its file under `types/`).
+//! `Value`: what a key holds. Strings are inline; each collection type lives in `types/`.
+
+use crate::types::{hash::Hash, list::List, set::Set, zset::ZSet};
 
 /// A stored value. Strings are plain bytes; integer-looking strings are reported with the
 /// `int` encoding, as Redis does, but stored as their text so reads need no formatting.
+/// Collections are boxed so a slot stays small whatever it holds.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(Box<[u8]>),
+    List(Box<List>),
+    Hash(Box<Hash>),
+    Set(Box<Set>),
+    ZSet(Box<ZSet>),
 }
 
 /// Redis keeps strings up to this many bytes in one allocation with their header (`embstr`).
@@ -19,6 +26,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -28,12 +39,17 @@ impl Value {
             Value::Str(s) if s.len() <= 20 && crate::commands::parse_i64(s).is_some() => "int",
             Value::Str(s) if s.len() <= EMBSTR_LEN_MAX => "embstr",
             Value::Str(_) => "raw",
+            Value::List(l) => l.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
     pub fn as_str(&self) -> Option<&[u8]> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
         }
     }
 
@@ -41,6 +57,10 @@ impl Value {
     pub fn heap_bytes(&self) -> usize {
         match self {
             Value::Str(s) => s.len(),
+            Value::List(l) => l.heap_bytes(),
+            Value::Hash(h) => h.heap_bytes(),
+            Value::Set(s) => s.heap_bytes(),
+            Value::ZSet(z) => z.heap_bytes(),
         }
     }
 }

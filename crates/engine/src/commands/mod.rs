@@ -3,11 +3,17 @@
 //! `*_generic`. This module holds what every family uses: argument parsing with Redis's exact
 //! rules and error texts, and the row constructor.
 
+pub mod bitmap;
 pub mod command;
 pub mod connection;
+pub mod hash;
+pub mod hyperloglog;
 pub mod keyspace;
+pub mod list;
 pub mod server;
+pub mod set;
 pub mod string;
+pub mod zset;
 
 use bytes::Bytes;
 use cairn_resp::Reply;
@@ -17,6 +23,12 @@ use crate::table::{Group, Handler, Keys, Spec};
 /// Every family's rows; the table is their union.
 pub static FAMILIES: &[&[Spec]] = &[
     string::COMMANDS,
+    list::COMMANDS,
+    hash::COMMANDS,
+    set::COMMANDS,
+    zset::COMMANDS,
+    bitmap::COMMANDS,
+    hyperloglog::COMMANDS,
     keyspace::COMMANDS,
     server::COMMANDS,
     command::COMMANDS,
@@ -33,6 +45,20 @@ pub const NOT_FLOAT: &str = "ERR value is not a valid float";
 pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
 pub const NO_SUCH_KEY: &str = "ERR no such key";
 pub const DB_OUT_OF_RANGE: &str = "ERR DB index is out of range";
+
+/// What a blocking command (BLPOP, BZPOPMIN, …) answers from apply when none of its keys has
+/// anything to take. It is never sent to a client: the node keeps the client waiting and
+/// appends the same command again when an applied entry signals one of its keys
+/// (`WriteCtx::signal_ready`), or answers the command's timeout reply when its time is up.
+pub const BLOCKED: &str = "CAIRN-BLOCKED";
+
+pub fn blocked() -> Reply {
+    Reply::error_static(BLOCKED)
+}
+
+pub fn is_blocked(reply: &Reply) -> bool {
+    matches!(reply, Reply::Error(text) if text.as_ref() == BLOCKED.as_bytes())
+}
 
 pub fn syntax_error() -> Reply {
     Reply::error_static(SYNTAX)

@@ -84,10 +84,6 @@ fn get_str<'a>(db: &'a Db, key: &[u8], now_ms: u64) -> Result<Option<&'a [u8]>, 
 
 /// For in-place edits (APPEND, SETRANGE): the string at `key`, its TTL untouched. An expired
 /// key is removed first, as a write's lookup does in Redis.
-#[allow(
-    unreachable_patterns,
-    reason = "strings are the only type today; others are WRONGTYPE"
-)]
 fn get_str_mut<'a>(
     db: &'a mut Db,
     key: &[u8],

@@ -1,0 +1,5 @@
+//! The list family (Redis's `t_list.c`).
+
+use crate::table::Spec;
+
+pub static COMMANDS: &[Spec] = &[];
