@@ -735,6 +735,24 @@ const ERRORS: &[&str] = &[
 // ---------------------------------------------------------------------------------------------
 
 /// CONFIG SET's argument checks (crates/server/src/admin.rs `config_set`, `set_option`).
+/// The collection encoding thresholds (kept in the engine, set through the log).
+const ENCODING_CONFIG: &[&str] = &[
+    "sort: CONFIG GET *listpack*",
+    "sort: CONFIG GET *ziplist*",
+    "CONFIG GET set-max-intset-entries",
+    "CONFIG GET hll-sparse-max-bytes",
+    "CONFIG SET hash-max-ziplist-entries 5 zset-max-listpack-value 1kb",
+    "sort: CONFIG GET *listpack*",
+    "CONFIG SET set-max-intset-entries -1",
+    "CONFIG SET set-max-intset-entries abc",
+    "CONFIG SET list-max-listpack-size -2147483649",
+    "CONFIG SET list-max-listpack-size -3",
+    "CONFIG GET list-max-ziplist-size",
+    "CONFIG SET hll-sparse-max-bytes 100 hll-sparse-max-bytes 200",
+    "CONFIG SET hll-sparse-max-bytes 100",
+    "CONFIG GET hll-sparse-max-bytes",
+];
+
 const CONFIG_SET_VALIDATION: &[&str] = &[
     "CONFIG SET timeout 0 maxclients",
     "CONFIG SET timeout -1",
@@ -803,7 +821,10 @@ fn connection_and_server_commands_match_redis() {
 
 #[test]
 fn config_set_validation_matches_redis() {
-    check_both_protocols(&[("config-set", CONFIG_SET_VALIDATION)]);
+    check_both_protocols(&[
+        ("config-set", CONFIG_SET_VALIDATION),
+        ("encoding-config", ENCODING_CONFIG),
+    ]);
 }
 
 #[test]

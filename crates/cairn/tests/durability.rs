@@ -229,6 +229,32 @@ fn sigterm_preserves_data_and_ttls() {
     clean_restart_preserves_state(Stop::Sigterm);
 }
 
+#[test]
+fn encoding_thresholds_set_at_runtime_survive_kill9_and_a_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let mut node = Cairn::start_in(&dir, free_port(), &[]);
+    let mut c = node.client();
+    let get = |c: &mut Client, name: &str| format!("{:?}", c.must(&["CONFIG", "GET", name]));
+    ok(&mut c, &["CONFIG", "SET", "hash-max-ziplist-entries", "7"]);
+    ok(&mut c, &["SAVE"]);
+    ok(&mut c, &["CONFIG", "SET", "zset-max-listpack-value", "2kb"]);
+    let before = (
+        get(&mut c, "hash-max-listpack-entries"),
+        get(&mut c, "zset-max-listpack-value"),
+    );
+    assert!(before.0.ends_with("Bulk([55])])"), "{before:?}");
+    assert!(before.1.ends_with("Bulk([50, 48, 52, 56])])"), "{before:?}");
+    node.kill9();
+    let node = Cairn::start_in(&dir, free_port(), &[]);
+    let mut c = node.client();
+    let after = (
+        get(&mut c, "hash-max-listpack-entries"),
+        get(&mut c, "zset-max-listpack-value"),
+    );
+    assert_eq!(after, before);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Replay
 

@@ -49,7 +49,12 @@ impl WriteCtx<'_> {
     /// be waiting for: list pushes and sorted-set additions call it.
     pub fn signal_ready(&mut self, key: &[u8]) {
         let db = self.db;
-        if !self.engine.ready_keys.iter().any(|(d, k)| *d == db && **k == *key) {
+        if !self
+            .engine
+            .ready_keys
+            .iter()
+            .any(|(d, k)| *d == db && **k == *key)
+        {
             self.engine.ready_keys.push((db, key.into()));
         }
     }
@@ -243,6 +248,17 @@ impl Engine {
                     self.lease = (*epoch, entry.origin.node);
                 }
                 Reply::Int(i64::from(granted))
+            }
+            Body::Config { pairs } => {
+                // Validated by the node that made the entry; anything else is skipped the same
+                // way on every node.
+                for pair in pairs.chunks_exact(2) {
+                    let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+                    if let Some(value) = crate::commands::parse_i64(&pair[1]) {
+                        let _ = self.encodings.set(&name, value);
+                    }
+                }
+                Reply::ok()
             }
             Body::Init { hash_seed } => {
                 self.hash_seed = *hash_seed;

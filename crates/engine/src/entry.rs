@@ -8,6 +8,7 @@
 //! kind 3 Init:    u64 hash_seed
 //! kind 4 Expire:  v count, then count × (v len, key bytes)
 //! kind 5 Lease:   v epoch
+//! kind 6 Config:  v count (even), then count × (v len, bytes): name, value, name, value …
 //! ```
 //! A changed layout or a new field means a new version byte, and decoders keep reading every
 //! old version; a new body kind takes a new kind number (a binary that predates it refuses
@@ -52,6 +53,9 @@ pub enum Body {
     /// From the position of the newest such entry on, Tick entries of other nodes change
     /// nothing: a node that lost the lease is fenced by the log itself.
     Lease { epoch: u64 },
+    /// CONFIG SET of options that change results (the collection encoding thresholds): name,
+    /// value, name, value … all validated by the node that made the entry.
+    Config { pairs: Vec<Bytes> },
 }
 
 const KIND_COMMAND: u8 = 1;
@@ -59,6 +63,7 @@ const KIND_TICK: u8 = 2;
 const KIND_INIT: u8 = 3;
 const KIND_EXPIRE: u8 = 4;
 const KIND_LEASE: u8 = 5;
+const KIND_CONFIG: u8 = 6;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EntryError {
@@ -170,7 +175,7 @@ fn decode_header(buf: &mut Bytes) -> Result<Header, EntryError> {
 impl Entry {
     pub fn encode(&self) -> Bytes {
         let body_len = match &self.body {
-            Body::Command(argv) | Body::Expire { keys: argv } => {
+            Body::Command(argv) | Body::Expire { keys: argv } | Body::Config { pairs: argv } => {
                 argv.iter().map(|a| a.len() + 5).sum::<usize>()
             }
             _ => 16,
@@ -183,6 +188,7 @@ impl Entry {
             Body::Init { .. } => KIND_INIT,
             Body::Expire { .. } => KIND_EXPIRE,
             Body::Lease { .. } => KIND_LEASE,
+            Body::Config { .. } => KIND_CONFIG,
         });
         put_varint(&mut out, u64::from(self.db));
         out.put_u64_le(self.time_ms);
@@ -190,7 +196,9 @@ impl Entry {
         put_varint(&mut out, self.origin.node);
         put_varint(&mut out, self.origin.request);
         match &self.body {
-            Body::Command(argv) | Body::Expire { keys: argv } => put_list(&mut out, argv),
+            Body::Command(argv) | Body::Expire { keys: argv } | Body::Config { pairs: argv } => {
+                put_list(&mut out, argv)
+            }
             Body::Tick { keys_max } => put_varint(&mut out, u64::from(*keys_max)),
             Body::Init { hash_seed } => out.put_u64_le(*hash_seed),
             Body::Lease { epoch } => put_varint(&mut out, *epoch),
@@ -227,6 +235,9 @@ impl Entry {
             },
             KIND_LEASE => Body::Lease {
                 epoch: get_varint(&mut buf)?,
+            },
+            KIND_CONFIG => Body::Config {
+                pairs: get_list(&mut buf)?,
             },
             other => return Err(EntryError::Kind(other)),
         };
@@ -335,6 +346,24 @@ mod tests {
         ];
         assert_eq!(&lease.encode()[..], expected);
         assert_eq!(Entry::decode(&Bytes::from_static(expected)).unwrap(), lease);
+
+        let config = Entry {
+            db: 0,
+            time_ms: 1,
+            seed: 0,
+            origin: Origin::default(),
+            body: Body::Config {
+                pairs: vec![Bytes::from_static(b"a"), Bytes::from_static(b"7")],
+            },
+        };
+        let expected: &[u8] = &[
+            1, 6, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 1, b'a', 1, b'7',
+        ];
+        assert_eq!(&config.encode()[..], expected);
+        assert_eq!(
+            Entry::decode(&Bytes::from_static(expected)).unwrap(),
+            config
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //!               4 zset: the form their `encode` in `types/` documents)
 //! u32 writers, then per writer: u64 node, u64 request, u64 time_ms   (from version 2)
 //! u64 lease_epoch, u64 lease_node                                     (from version 3)
-//! 6 x i64: the encoding thresholds, in `Encodings::NAMES` order       (from version 4)
+//! 7 x i64: the encoding thresholds, in `Encodings::NAMES` order       (from version 4)
 //! ```
 //! Integers are little-endian.
 

@@ -205,9 +205,70 @@ fn option_value(config: &Config, name: &str) -> String {
     }
 }
 
+/// Options that change results, so every node must agree on them: kept in the engine and
+/// changed by a Config log entry. Each with the name Redis 7.0 keeps as an alias.
+const ENGINE_OPTIONS: &[(&str, Option<&str>)] = &[
+    ("list-max-listpack-size", Some("list-max-ziplist-size")),
+    (
+        "hash-max-listpack-entries",
+        Some("hash-max-ziplist-entries"),
+    ),
+    ("hash-max-listpack-value", Some("hash-max-ziplist-value")),
+    ("set-max-intset-entries", None),
+    (
+        "zset-max-listpack-entries",
+        Some("zset-max-ziplist-entries"),
+    ),
+    ("zset-max-listpack-value", Some("zset-max-ziplist-value")),
+    ("hll-sparse-max-bytes", None),
+];
+
+/// The engine option `name` is (by its name or alias), as its main name.
+fn engine_option(name: &str) -> Option<&'static str> {
+    ENGINE_OPTIONS
+        .iter()
+        .find(|(main, alias)| *main == name || *alias == Some(name))
+        .map(|(main, _)| *main)
+}
+
+/// Checks an engine option's value as Redis does; returns it as the integer to log.
+fn engine_option_value(name: &str, value: &str) -> Result<i64, String> {
+    let parsed = if name.ends_with("-value") || name.ends_with("-bytes") {
+        parse_size(value).and_then(|v| i64::try_from(v).map_err(|_| String::new()))
+    } else {
+        value
+            .parse::<i64>()
+            .map_err(|_| "argument couldn't be parsed into an integer".to_string())
+    }?;
+    let (min, max) = if name == "list-max-listpack-size" {
+        (i64::from(i32::MIN), i64::from(i32::MAX))
+    } else {
+        (0, i64::MAX)
+    };
+    if !(min..=max).contains(&parsed) {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    Ok(parsed)
+}
+
 pub fn config_get(s: &mut Session, argv: &[Bytes]) -> Reply {
+    let encodings = s.node.encodings();
     let config = s.shared.config.read().expect("config lock");
     let mut out = Vec::new();
+    for (main, alias) in ENGINE_OPTIONS {
+        for name in std::iter::once(*main).chain(*alias) {
+            if argv[2..]
+                .iter()
+                .any(|p| glob::matches(p, name.as_bytes(), true))
+            {
+                let value = encodings.get(main).unwrap_or_default().to_string();
+                let name = Reply::bulk(Bytes::from_static(name.as_bytes()));
+                out.push((name, Reply::bulk(Bytes::from(value))));
+            }
+        }
+    }
     for (name, _) in OPTIONS {
         if argv[2..]
             .iter()
@@ -221,10 +282,50 @@ pub fn config_get(s: &mut Session, argv: &[Bytes]) -> Reply {
     Reply::Map(out)
 }
 
-pub fn config_set(s: &mut Session, argv: &[Bytes]) -> Reply {
+/// CONFIG SET: node options change at once; engine options (if any) go through the log and
+/// the reply comes once their entry is applied. `None`: the core replies.
+pub fn config_set(s: &mut Session, argv: &[Bytes]) -> Option<Reply> {
     if !argv.len().is_multiple_of(2) {
-        return syntax_error();
+        return Some(syntax_error());
     }
+    let mut engine_pairs = Vec::new();
+    let mut node_argv = argv[..2].to_vec();
+    for pair in argv[2..].chunks(2) {
+        let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+        let Some(main) = engine_option(&name) else {
+            node_argv.extend_from_slice(pair);
+            continue;
+        };
+        if engine_pairs.iter().step_by(2).any(|n: &Bytes| n == main) {
+            return Some(Reply::error(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
+            )));
+        }
+        match engine_option_value(main, &String::from_utf8_lossy(&pair[1])) {
+            Ok(value) => {
+                engine_pairs.push(Bytes::from_static(main.as_bytes()));
+                engine_pairs.push(Bytes::from(value.to_string()));
+            }
+            Err(message) => {
+                return Some(Reply::error(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name}') - {message}"
+                )));
+            }
+        }
+    }
+    let reply = config_set_node(s, &node_argv);
+    if reply.is_error() || engine_pairs.is_empty() {
+        return Some(reply);
+    }
+    let lane = s.lane();
+    s.call(Box::new(move |core, reply| {
+        core.issue_config(engine_pairs, reply, lane);
+        None
+    }));
+    None
+}
+
+fn config_set_node(s: &mut Session, argv: &[Bytes]) -> Reply {
     let failed = |name: &str, message: &str| {
         Reply::error(format!(
             "ERR CONFIG SET failed (possibly related to argument '{name}') - {message}"

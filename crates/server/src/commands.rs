@@ -57,7 +57,7 @@ pub fn run(s: &mut Session, cmd: SessionCmd, spec: &'static Spec, argv: &[Bytes]
             None
         }
         C::ConfigGet => Some(crate::admin::config_get(s, argv)),
-        C::ConfigSet => Some(crate::admin::config_set(s, argv)),
+        C::ConfigSet => crate::admin::config_set(s, argv),
         C::ConfigResetstat => {
             crate::stats::COMMAND_STATS.reset();
             s.shared.stats.reset();

@@ -105,8 +105,9 @@ fn clients(core: &Core, out: &mut String) {
     let maxclients = core.shared.config.read().expect("config lock").maxclients;
     let _ = write!(
         out,
-        "# Clients\r\nconnected_clients:{}\r\nmaxclients:{maxclients}\r\nblocked_clients:0\r\ntracking_clients:0\r\n",
-        core.shared.clients.len()
+        "# Clients\r\nconnected_clients:{}\r\nmaxclients:{maxclients}\r\nblocked_clients:{}\r\ntracking_clients:0\r\n",
+        core.shared.clients.len(),
+        core.blocked_clients()
     );
 }
 

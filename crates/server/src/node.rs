@@ -27,13 +27,15 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use cairn_engine::table::ReadFn;
+use cairn_engine::table::{ReadFn, flag};
 use cairn_engine::{Body, Engine, Entry, Origin, Spec};
 use cairn_log::{
     FileLog, FileLogConfig, FsyncPolicy, JetStreamConfig, JetStreamLog, Log, LogError, LogRecord,
     LogSink, Seq,
 };
 use cairn_resp::Reply;
+
+mod blocking;
 
 use crate::clients::Clients;
 use crate::config::{AppendFsync, Config, Consistency, LogKind, ReadBarrier};
@@ -91,6 +93,10 @@ pub enum Msg {
     SnapshotDone {
         seq: Seq,
         result: Result<(), String>,
+    },
+    /// The timeout of a blocked client passed.
+    BlockTimeout {
+        id: u64,
     },
     Stop,
 }
@@ -268,6 +274,8 @@ pub struct Core {
     /// Keys with an Expire entry in flight, so repeated reads don't append it again.
     expiring: std::collections::HashSet<(usize, Bytes)>,
     pub stopping: bool,
+    /// Clients waiting in a blocking command.
+    blocked: blocking::Blocked,
 }
 
 /// Forwards the log's outcomes into the core's inbox.
@@ -384,6 +392,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         tick_in_flight: false,
         expiring: std::collections::HashSet::new(),
         stopping: false,
+        blocked: blocking::Blocked::default(),
     };
     if durable_seq == 0 {
         // A new log: its first entry fixes the keyspace hash seed for every node that replays it.
@@ -536,6 +545,11 @@ impl NodeHandle {
             self.flush.notify_one();
         }
         Some(reply)
+    }
+
+    /// The engine's collection encoding thresholds (CONFIG GET).
+    pub fn encodings(&self) -> cairn_engine::types::Encodings {
+        *self.core.borrow().engine.encodings()
     }
 
     /// Handles `msg` and whatever else is queued (up to DRAIN_MAX); false once stopping.
@@ -691,6 +705,7 @@ impl Core {
             }
             Msg::Failed { records, error } => self.on_failed(records, &error),
             Msg::SnapshotDone { seq, result } => self.on_snapshot_done(seq, result),
+            Msg::BlockTimeout { id } => self.block_timeout(id),
             Msg::Stop => return false,
         }
         !self.stopping
@@ -707,6 +722,11 @@ impl Core {
     ) {
         let order = self.take_order(lane);
         self.issue_ordered(body, db, reply, spec, lane, order);
+    }
+
+    /// CONFIG SET of engine options: a Config entry, answered once applied.
+    pub fn issue_config(&mut self, pairs: Vec<Bytes>, reply: &ReplyTx, lane: usize) {
+        self.issue(Body::Config { pairs }, 0, Some(reply.clone()), None, lane);
     }
 
     /// Issues a client's write command.
@@ -987,6 +1007,7 @@ impl Core {
         if let (Some((lane, tx, spec, order)), Some(reply)) = (own, reply) {
             self.resolve_own(&entry, reply, tx, spec, started, (lane, order));
         }
+        self.wake_ready();
         self.drain_waiting();
     }
 
@@ -1023,7 +1044,16 @@ impl Core {
             }
             _ => {}
         }
-        if let Some(tx) = tx {
+        let Some(tx) = tx else {
+            return;
+        };
+        let out = match spec {
+            Some(spec) if spec.flags & flag::BLOCKING != 0 => {
+                self.blocking_outcome(spec, entry.db, &entry.body, reply, tx, (lane, order))
+            }
+            _ => Some((tx, reply)),
+        };
+        if let Some((tx, reply)) = out {
             self.reply_in_order(lane, order, tx, reply);
         }
     }

@@ -51,7 +51,7 @@ struct Slot {
 
 pub struct Session {
     pub shared: Arc<Shared>,
-    node: NodeHandle,
+    pub(crate) node: NodeHandle,
     pub client: Arc<ClientState>,
     pub tx: ReplyTx,
     pub proto: Protocol,
@@ -343,6 +343,11 @@ impl Session {
                     lane: self.lane(),
                 };
                 self.send_engine(msg);
+                // A client waiting in a blocking command sends nothing else until it is
+                // served or times out, as in Redis.
+                if spec.flags & flag::BLOCKING != 0 {
+                    self.hold = true;
+                }
             }
             Handler::Session(cmd) => {
                 let started = Instant::now();

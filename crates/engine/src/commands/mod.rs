@@ -60,6 +60,33 @@ pub fn is_blocked(reply: &Reply) -> bool {
     matches!(reply, Reply::Error(text) if text.as_ref() == BLOCKED.as_bytes())
 }
 
+/// For a blocking command whose arguments its `check` accepted: the keys it waits on and its
+/// timeout in milliseconds (0: forever), as Redis reads them (seconds as a float, rounded up
+/// to a whole millisecond). `None` for any other command.
+pub fn blocking_args(argv: &[Bytes]) -> Option<(Vec<Bytes>, u64)> {
+    let name = argv.first()?.to_ascii_lowercase();
+    let n = argv.len();
+    let (keys, timeout): (&[Bytes], &Bytes) = match name.as_slice() {
+        b"blpop" | b"brpop" | b"bzpopmin" | b"bzpopmax" if n >= 3 => {
+            (&argv[1..n - 1], &argv[n - 1])
+        }
+        b"blmove" | b"brpoplpush" if n >= 4 => (&argv[1..2], &argv[n - 1]),
+        b"blmpop" | b"bzmpop" if n >= 4 => {
+            let count = usize::try_from(parse_i64(&argv[2])?).ok()?;
+            (argv.get(3..3 + count)?, &argv[1])
+        }
+        _ => return None,
+    };
+    let seconds = parse_f64(timeout).filter(|s| *s >= 0.0)?;
+    let ms = (seconds * 1000.0).ceil();
+    let ms = if ms >= u64::MAX as f64 {
+        u64::MAX
+    } else {
+        ms as u64
+    };
+    Some((keys.to_vec(), ms))
+}
+
 pub fn syntax_error() -> Reply {
     Reply::error_static(SYNTAX)
 }
@@ -225,6 +252,35 @@ mod tests {
         ] {
             assert_eq!(parse_i64(bad.as_bytes()), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn blocking_commands_name_their_keys_and_timeout() {
+        let argv = |words: &[&str]| -> Vec<Bytes> {
+            words
+                .iter()
+                .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+                .collect()
+        };
+        let keys = |words: &[&str]| argv(words);
+        assert_eq!(
+            blocking_args(&argv(&["BLPOP", "a", "b", "1.5"])),
+            Some((keys(&["a", "b"]), 1500))
+        );
+        assert_eq!(
+            blocking_args(&argv(&["blmove", "s", "d", "LEFT", "RIGHT", "0"])),
+            Some((keys(&["s"]), 0))
+        );
+        assert_eq!(
+            blocking_args(&argv(&["BZMPOP", "0.0001", "2", "x", "y", "MIN"])),
+            Some((keys(&["x", "y"]), 1))
+        );
+        assert_eq!(
+            blocking_args(&argv(&["BLMPOP", "1", "3", "x", "LEFT"])),
+            None
+        );
+        assert_eq!(blocking_args(&argv(&["LPOP", "a"])), None);
+        assert_eq!(blocking_args(&argv(&["BRPOP", "a", "-1"])), None);
     }
 
     #[test]

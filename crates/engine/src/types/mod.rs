@@ -16,8 +16,8 @@ pub mod list;
 pub mod set;
 pub mod zset;
 
-/// The size thresholds that decide a collection's representation (Redis's
-/// `*-max-listpack-*`/`set-max-intset-entries` options, with their defaults). Replicated: a
+/// The size thresholds that decide a value's representation (Redis's `*-max-listpack-*`,
+/// `set-max-intset-entries` and `hll-sparse-max-bytes` options, with Redis 7.0's defaults). Replicated: a
 /// change is a log entry, so every node converts at the same write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Encodings {
@@ -28,30 +28,34 @@ pub struct Encodings {
     pub set_max_intset_entries: u64,
     pub zset_max_listpack_entries: u64,
     pub zset_max_listpack_value: u64,
+    /// `hll-sparse-max-bytes`: a sparse HyperLogLog longer than this becomes dense.
+    pub hll_sparse_max_bytes: u64,
 }
 
 impl Default for Encodings {
     fn default() -> Encodings {
         Encodings {
             list_max_listpack_size: -2,
-            hash_max_listpack_entries: 128,
+            hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            hll_sparse_max_bytes: 3000,
         }
     }
 }
 
 impl Encodings {
     /// The options as CONFIG names them, in snapshot order.
-    pub const NAMES: [&'static str; 6] = [
+    pub const NAMES: [&'static str; 7] = [
         "list-max-listpack-size",
         "hash-max-listpack-entries",
         "hash-max-listpack-value",
         "set-max-intset-entries",
         "zset-max-listpack-entries",
         "zset-max-listpack-value",
+        "hll-sparse-max-bytes",
     ];
 
     pub fn get(&self, name: &str) -> Option<i64> {
@@ -70,6 +74,7 @@ impl Encodings {
             "zset-max-listpack-value" | "zset-max-ziplist-value" => {
                 self.zset_max_listpack_value as i64
             }
+            "hll-sparse-max-bytes" => self.hll_sparse_max_bytes as i64,
             _ => return None,
         })
     }
@@ -97,6 +102,7 @@ impl Encodings {
             "zset-max-listpack-value" | "zset-max-ziplist-value" => {
                 self.zset_max_listpack_value = unsigned()?;
             }
+            "hll-sparse-max-bytes" => self.hll_sparse_max_bytes = unsigned()?,
             _ => return Err("unknown option"),
         }
         Ok(())

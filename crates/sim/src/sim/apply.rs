@@ -138,7 +138,7 @@ impl Sim {
                     self.stats.lease_grants += 1;
                 }
             }
-            Body::Init { .. } | Body::Expire { .. } => {}
+            Body::Init { .. } | Body::Expire { .. } | Body::Config { .. } => {}
         }
         Ok(())
     }

@@ -1,0 +1,197 @@
+//! Blocking commands (BLPOP, BLMOVE, BZPOPMIN, …) resolved inside the ordered log.
+//!
+//! A blocking command is first appended like any write. When its entry finds nothing to take,
+//! the engine answers `blocked()` and the node parks the client here instead of replying.
+//! Every applied entry (this node's or another's) reports the keys it gave elements to
+//! (`Engine::ready_keys`); for each, the first parked client waiting on that key (arrival
+//! order) has its command appended again. The log orders that attempt against every other
+//! write, so no two clients, on this node or any other, can take the same element. An
+//! attempt that is served wakes the next client waiting on the same keys (the key may hold
+//! more); one that finds the key empty again goes back to its place.
+//!
+//! The session takes no further command from a client while it is blocked (as Redis). A
+//! timeout answers the timeout reply (a null array, as Redis 7.0) unless an attempt is in the
+//! log, whose outcome then decides. Clients that disconnected are dropped when found.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use cairn_engine::commands::{blocking_args, is_blocked};
+use cairn_engine::{Body, Spec};
+use cairn_resp::Reply;
+
+use super::{Core, Msg, ReplyTx};
+
+pub(super) struct Parked {
+    id: u64,
+    spec: &'static Spec,
+    db: usize,
+    argv: Vec<Bytes>,
+    keys: Vec<Bytes>,
+    reply: ReplyTx,
+    lane: usize,
+    /// An attempt is in the log: its outcome decides.
+    in_flight: bool,
+    /// The timeout passed while an attempt was in the log.
+    timed_out: bool,
+}
+
+#[derive(Default)]
+pub(super) struct Blocked {
+    /// Parked clients in arrival order.
+    parked: Vec<Parked>,
+    /// Attempts in the log, by (lane, arrival order) of the attempt: the parked client's id.
+    attempts: HashMap<(usize, u64), u64>,
+    next_id: u64,
+}
+
+impl Blocked {
+    /// Clients blocked now (INFO `blocked_clients`).
+    pub(super) fn count(&self) -> usize {
+        self.parked.iter().filter(|p| !p.reply.is_closed()).count()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.parked.is_empty()
+    }
+
+    fn position(&self, id: u64) -> Option<usize> {
+        self.parked.iter().position(|p| p.id == id)
+    }
+}
+
+impl Core {
+    /// The outcome of a blocking command's entry, made by this node: `Some` is the reply to
+    /// send now; `None` means the client stays blocked.
+    pub(super) fn blocking_outcome(
+        &mut self,
+        spec: &'static Spec,
+        entry_db: u32,
+        body: &Body,
+        reply: Reply,
+        tx: ReplyTx,
+        (lane, order): (usize, u64),
+    ) -> Option<(ReplyTx, Reply)> {
+        let attempt_of = self.blocked.attempts.remove(&(lane, order));
+        if !is_blocked(&reply) {
+            if let Some(at) = attempt_of.and_then(|id| self.blocked.position(id)) {
+                let served = self.blocked.parked.remove(at);
+                // The keys may hold more: the next client waiting on them tries too.
+                for key in &served.keys {
+                    self.wake(served.db, key);
+                }
+            }
+            return Some((tx, reply));
+        }
+        if let Some(id) = attempt_of {
+            let at = self.blocked.position(id)?;
+            let p = &mut self.blocked.parked[at];
+            p.in_flight = false;
+            if p.timed_out || p.reply.is_closed() {
+                let p = self.blocked.parked.remove(at);
+                return p.timed_out.then_some((p.reply, Reply::NilArray));
+            }
+            return None;
+        }
+        let Body::Command(argv) = body else {
+            return Some((tx, reply));
+        };
+        let Some((keys, timeout_ms)) = blocking_args(argv) else {
+            return Some((tx, Reply::NilArray));
+        };
+        self.blocked
+            .parked
+            .retain(|p| p.in_flight || !p.reply.is_closed());
+        self.blocked.next_id += 1;
+        let id = self.blocked.next_id;
+        self.blocked.parked.push(Parked {
+            id,
+            spec,
+            db: entry_db as usize,
+            argv: argv.clone(),
+            keys,
+            reply: tx,
+            lane,
+            in_flight: false,
+            timed_out: false,
+        });
+        if timeout_ms > 0 {
+            let inbox = self.shared.inbox.clone();
+            let after = Duration::from_millis(timeout_ms.min(u64::from(u32::MAX) * 1000));
+            tokio::task::spawn_local(async move {
+                tokio::time::sleep(after).await;
+                let _ = inbox.send(Msg::BlockTimeout { id });
+            });
+        }
+        None
+    }
+
+    /// The keys the entry just applied made ready: the first client parked on each tries.
+    pub(super) fn wake_ready(&mut self) {
+        if self.blocked.is_empty() || self.engine.ready_keys().is_empty() {
+            return;
+        }
+        let ready: Vec<(usize, Bytes)> = self
+            .engine
+            .ready_keys()
+            .iter()
+            .map(|(db, key)| (*db, Bytes::copy_from_slice(key)))
+            .collect();
+        for (db, key) in ready {
+            self.wake(db, &key);
+        }
+    }
+
+    /// Appends again the command of the first client parked on (`db`, `key`) with no attempt
+    /// in the log.
+    fn wake(&mut self, db: usize, key: &Bytes) {
+        loop {
+            let Some(at) = self
+                .blocked
+                .parked
+                .iter()
+                .position(|p| !p.in_flight && p.db == db && p.keys.contains(key))
+            else {
+                return;
+            };
+            if self.blocked.parked[at].reply.is_closed() {
+                self.blocked.parked.remove(at);
+                continue;
+            }
+            let lane = self.blocked.parked[at].lane;
+            let order = self.take_order(lane);
+            let p = &mut self.blocked.parked[at];
+            p.in_flight = true;
+            let (id, spec, argv, reply) = (p.id, p.spec, p.argv.clone(), p.reply.clone());
+            self.blocked.attempts.insert((lane, order), id);
+            self.issue_ordered(
+                Body::Command(argv),
+                db,
+                Some(reply),
+                Some(spec),
+                lane,
+                order,
+            );
+            return;
+        }
+    }
+
+    /// A parked client's timeout passed.
+    pub(super) fn block_timeout(&mut self, id: u64) {
+        let Some(at) = self.blocked.position(id) else {
+            return;
+        };
+        if self.blocked.parked[at].in_flight {
+            self.blocked.parked[at].timed_out = true;
+            return;
+        }
+        let p = self.blocked.parked.remove(at);
+        let _ = p.reply.send(Reply::NilArray);
+    }
+
+    /// Clients blocked now (INFO).
+    pub fn blocked_clients(&self) -> usize {
+        self.blocked.count()
+    }
+}
