@@ -568,3 +568,84 @@ fn pipelined_replies_keep_their_order_while_reads_wait_for_barriers() {
         t.join().unwrap();
     }
 }
+
+/// Sends a command on a raw connection without reading its reply.
+fn send_raw(c: &mut common::Raw, args: &[&str]) {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+    }
+    c.send(&out);
+}
+
+#[test]
+fn a_message_published_on_one_node_reaches_subscribers_on_the_others() {
+    let _serial = serial();
+    let nats = NatsCluster::start(3);
+    let nodes: Vec<Cairn> = (0..3).map(|_| nats.node(&[])).collect();
+    let raw = |i: usize| common::Raw::connect(&format!("127.0.0.1:{}", nodes[i].port));
+    let mut sub = raw(0);
+    send_raw(&mut sub, &["SUBSCRIBE", "news"]);
+    sub.read_reply();
+    send_raw(&mut sub, &["PSUBSCRIBE", "n*"]);
+    sub.read_reply();
+    let mut shard = raw(2);
+    send_raw(&mut shard, &["SSUBSCRIBE", "orders"]);
+    shard.read_reply();
+    let mut publisher = raw(1);
+    // Interest in the pub/sub subject spreads through the NATS cluster asynchronously:
+    // publish until the first message arrives, then every later one must arrive in order.
+    sub.stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert_eq!(publisher.cmd(&["PUBLISH", "news", "hello"]), b":0\r\n");
+        if sub.stream.peek(&mut [0u8; 1]).is_ok_and(|n| n == 1) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no message reached node 0");
+    }
+    sub.stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    // Drain copies of "hello" published while interest was spreading.
+    publisher.cmd(&["PUBLISH", "news", "marker"]);
+    loop {
+        let reply = String::from_utf8(sub.read_reply()).unwrap();
+        if reply.contains("marker") && reply.contains("pmessage") {
+            break;
+        }
+    }
+    for i in 0..20 {
+        publisher.cmd(&["PUBLISH", "news", &format!("m{i}")]);
+    }
+    for i in 0..20 {
+        let message = String::from_utf8(sub.read_reply()).unwrap();
+        assert_eq!(
+            message,
+            format!(
+                "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n${}\r\nm{i}\r\n",
+                1 + i.to_string().len()
+            )
+        );
+        let pattern = String::from_utf8(sub.read_reply()).unwrap();
+        assert!(
+            pattern.starts_with("*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n"),
+            "{pattern}"
+        );
+    }
+    // Shard channels travel the same way.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    shard
+        .stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    loop {
+        publisher.cmd(&["SPUBLISH", "orders", "o1"]);
+        if shard.stream.peek(&mut [0u8; 1]).is_ok_and(|n| n == 1) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no shard message reached node 2");
+    }
+}

@@ -168,6 +168,20 @@ pub enum SessionCmd {
     Debug,
     SyncToken,
     Sync,
+    Subscribe,
+    Unsubscribe,
+    Psubscribe,
+    Punsubscribe,
+    Ssubscribe,
+    Sunsubscribe,
+    Publish,
+    Spublish,
+    PubsubChannels,
+    PubsubNumsub,
+    PubsubNumpat,
+    PubsubShardchannels,
+    PubsubShardnumsub,
+    PubsubHelp,
 }
 
 #[derive(Clone, Copy)]
@@ -192,6 +206,7 @@ pub enum Group {
     Bitmap,
     HyperLogLog,
     Geo,
+    PubSub,
     Connection,
     Server,
 }
@@ -208,6 +223,7 @@ impl Group {
             Group::Bitmap => "bitmap",
             Group::HyperLogLog => "hyperloglog",
             Group::Geo => "geo",
+            Group::PubSub => "pubsub",
             Group::Connection => "connection",
             Group::Server => "server",
         }

@@ -187,6 +187,8 @@ struct Conn {
     stream: String,
     log_subject: String,
     ctl_subject: String,
+    /// Core NATS subject (not in the stream) carrying pub/sub messages between nodes.
+    pubsub_subject: String,
     config: JetStreamConfig,
 }
 
@@ -238,6 +240,7 @@ impl Conn {
             stream: config.stream_name(),
             log_subject: format!("cairn.{db}.log"),
             ctl_subject: format!("cairn.{db}.ctl"),
+            pubsub_subject: format!("cairn.{db}.pubsub"),
             config,
         })
     }
@@ -698,6 +701,13 @@ impl JetStreamLog {
             snapshot_seq,
             stop_rx.clone(),
         ));
+        let (broadcast_tx, broadcast_rx) = mpsc::unbounded_channel();
+        rt.spawn(broadcast_loop(self.conn.clone(), broadcast_rx));
+        rt.spawn(listen_loop(
+            self.conn.clone(),
+            sink.clone(),
+            stop_rx.clone(),
+        ));
         rt.spawn(lease_loop(self.conn.clone(), sink, stop_rx));
         JetStreamHandle {
             inner: Arc::new(HandleInner {
@@ -705,6 +715,7 @@ impl JetStreamLog {
                 conn: self.conn,
                 append_tx: Mutex::new(Some(append_tx)),
                 barrier_tx,
+                broadcast_tx,
                 stop_tx,
                 publishers: Mutex::new(publishers),
                 stats,
@@ -936,6 +947,58 @@ async fn member_loop(
 }
 
 /// Holds or watches the housekeeping lease: the key `lease` of the meta bucket, value
+/// Publishes this node's pub/sub messages on the pub/sub subject, in order, each prefixed
+/// with the node's writer id (so the node skips its own). Core NATS: at most once, as Redis
+/// pub/sub is.
+async fn broadcast_loop(conn: Arc<Conn>, mut rx: mpsc::UnboundedReceiver<Bytes>) {
+    let me = conn.config.writer_id.to_le_bytes();
+    while let Some(message) = rx.recv().await {
+        let mut payload = Vec::with_capacity(8 + message.len());
+        payload.extend_from_slice(&me);
+        payload.extend_from_slice(&message);
+        if let Err(e) = conn
+            .client
+            .publish(conn.pubsub_subject.clone(), payload.into())
+            .await
+        {
+            warn!("broadcasting a pub/sub message: {e}");
+        }
+    }
+}
+
+/// Delivers the other nodes' pub/sub messages to the sink.
+async fn listen_loop(
+    conn: Arc<Conn>,
+    sink: Arc<Mutex<Box<dyn LogSink>>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let me = conn.config.writer_id.to_le_bytes();
+    let mut subscription = loop {
+        match conn.client.subscribe(conn.pubsub_subject.clone()).await {
+            Ok(s) => break s,
+            Err(e) => {
+                warn!("subscribing to pub/sub messages, will retry: {e}");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+        }
+    };
+    loop {
+        tokio::select! {
+            message = subscription.next() => {
+                let Some(message) = message else { return };
+                let payload = message.payload;
+                if payload.len() >= 8 && payload[..8] != me {
+                    lock(&sink).broadcast(payload.slice(8..));
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
 /// `<holder> <epoch> <renewed_ms>`, changed only by compare-and-swap on its revision. A node
 /// that takes it (free, or not renewed for `LEASE_TIMEOUT_MS`) tells the sink, which appends
 /// the Lease entry that fences the previous holder off through the log.
@@ -1202,6 +1265,8 @@ struct HandleInner {
     conn: Arc<Conn>,
     append_tx: Mutex<Option<Vec<mpsc::UnboundedSender<Vec<Bytes>>>>>,
     barrier_tx: mpsc::UnboundedSender<()>,
+    /// Pub/sub messages to send to the other nodes, in order.
+    broadcast_tx: mpsc::UnboundedSender<Bytes>,
     stop_tx: tokio::sync::watch::Sender<bool>,
     publishers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     stats: Arc<Mutex<LogStats>>,
@@ -1225,6 +1290,10 @@ impl Log for JetStreamHandle {
     fn barrier(&self) -> bool {
         let _ = self.inner.barrier_tx.send(());
         true
+    }
+
+    fn broadcast(&self, message: Bytes) {
+        let _ = self.inner.broadcast_tx.send(message);
     }
 
     fn stats(&self) -> LogStats {

@@ -179,6 +179,11 @@ pub trait Log: Send + Sync {
     fn latest_snapshot(&self) -> Result<Option<(Seq, Vec<u8>)>, LogError>;
     /// The records after `after`, up to and including position `upto`.
     fn read_range(&self, after: Seq, upto: Seq) -> Result<RecordStream, LogError>;
+    /// Carries a pub/sub message to the other nodes sharing this log (never stored, never
+    /// replayed; at most once). A log with one node has no one to carry it to.
+    fn broadcast(&self, message: Bytes) {
+        let _ = message;
+    }
 }
 
 /// Receives what a log reports.
@@ -200,4 +205,8 @@ pub trait LogSink: Send + 'static {
     /// The log can no longer be followed (records this node needs are gone); the node must
     /// stop and be restarted from a snapshot.
     fn lost(&self, error: String);
+    /// Shared log: a pub/sub message another node broadcast.
+    fn broadcast(&self, message: Bytes) {
+        let _ = message;
+    }
 }

@@ -8,7 +8,7 @@ use cairn_engine::commands::{eq_ignore_case, parse_f64, parse_i64, syntax_error}
 use cairn_engine::{Engine, Spec, glob, table};
 use cairn_resp::Reply;
 
-use crate::config::{Config, OutputLimit, parse_size};
+use crate::config::{Config, OutputLimits, parse_size};
 use crate::node::Core;
 use crate::session::Session;
 
@@ -395,7 +395,7 @@ fn set_option(c: &mut Config, name: &str, value: &str) -> Result<(), String> {
         }
         "client-output-buffer-limit" => {
             c.client_output_buffer_limit =
-                OutputLimit::parse_over(value, c.client_output_buffer_limit)?
+                OutputLimits::parse_over(value, c.client_output_buffer_limit)?
         }
         "snapshot-log-bytes" => c.snapshot_log_bytes = parse_size(value)?,
         "save" => {

@@ -29,6 +29,10 @@ pub struct ClientState {
     pub lib_name: Mutex<Option<Bytes>>,
     pub lib_ver: Mutex<Option<Bytes>>,
     pub no_evict: AtomicBool,
+    /// Pub/sub subscriptions: channels, patterns, shard channels.
+    pub sub: AtomicUsize,
+    pub psub: AtomicUsize,
+    pub ssub: AtomicUsize,
     pub killed: AtomicBool,
     pub kill: tokio::sync::Notify,
 }
@@ -68,13 +72,23 @@ impl ClientState {
         };
         let qbuf = self.qbuf.load(Relaxed);
         let omem = self.omem.load(Relaxed);
-        let flags = if self.no_evict.load(Relaxed) {
-            "e"
-        } else {
-            "N"
-        };
+        let (sub, psub, ssub) = (
+            self.sub.load(Relaxed),
+            self.psub.load(Relaxed),
+            self.ssub.load(Relaxed),
+        );
+        let mut flags = String::new();
+        if sub + psub + ssub > 0 {
+            flags.push('P');
+        }
+        if self.no_evict.load(Relaxed) {
+            flags.push('e');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={age_s} idle={} flags={flags} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={cmd} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd=8 name={} age={age_s} idle={} flags={flags} db={} sub={sub} psub={psub} ssub={ssub} multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={cmd} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -111,6 +125,9 @@ impl Clients {
             lib_name: Mutex::new(None),
             lib_ver: Mutex::new(None),
             no_evict: AtomicBool::new(false),
+            sub: AtomicUsize::new(0),
+            psub: AtomicUsize::new(0),
+            ssub: AtomicUsize::new(0),
             killed: AtomicBool::new(false),
             kill: tokio::sync::Notify::new(),
         });

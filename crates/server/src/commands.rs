@@ -15,8 +15,12 @@ use crate::session::{ReplyMode, Session};
 pub const REDIS_VERSION: &str = "7.0.15";
 
 pub fn run(s: &mut Session, cmd: SessionCmd, spec: &'static Spec, argv: &[Bytes]) -> Option<Reply> {
+    use crate::pubsub::{self, Kind};
     use SessionCmd as C;
     match cmd {
+        C::Ping if s.subs.any() => {
+            Some(pubsub::subscribed_ping(s.proto, argv).unwrap_or_else(|| ping(argv)))
+        }
         C::Ping => Some(ping(argv)),
         C::Echo => Some(Reply::Bulk(argv[1].clone())),
         C::Quit => {
@@ -91,6 +95,50 @@ pub fn run(s: &mut Session, cmd: SessionCmd, spec: &'static Spec, argv: &[Bytes]
             }));
             None
         }
+        C::Subscribe => sub(s, Kind::Channel, &argv[1..], true),
+        C::Psubscribe => sub(s, Kind::Pattern, &argv[1..], true),
+        C::Ssubscribe => sub(s, Kind::Shard, &argv[1..], true),
+        C::Unsubscribe => sub(s, Kind::Channel, &argv[1..], false),
+        C::Punsubscribe => sub(s, Kind::Pattern, &argv[1..], false),
+        C::Sunsubscribe => sub(s, Kind::Shard, &argv[1..], false),
+        C::Publish | C::Spublish => {
+            let receivers = s.node.publish(cmd == C::Spublish, &argv[1], &argv[2]);
+            Some(Reply::Int(receivers as i64))
+        }
+        C::PubsubChannels | C::PubsubShardchannels => {
+            if argv.len() > 3 {
+                return Some(Reply::error(format!(
+                    "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+                    table::lossy_trim(&argv[1], 128)
+                )));
+            }
+            let shard = cmd == C::PubsubShardchannels;
+            let pattern = argv.get(2).map(|p| &p[..]);
+            let names = s.node.with_broker(|b| b.names(shard, pattern));
+            Some(Reply::Array(names.into_iter().map(Reply::Bulk).collect()))
+        }
+        C::PubsubNumsub | C::PubsubShardnumsub => {
+            let shard = cmd == C::PubsubShardnumsub;
+            let counts = s.node.with_broker(|b| {
+                argv[2..]
+                    .iter()
+                    .map(|ch| (ch.clone(), b.subscribers(shard, ch)))
+                    .collect::<Vec<_>>()
+            });
+            let mut out = Vec::with_capacity(counts.len() * 2);
+            for (channel, n) in counts {
+                out.push(Reply::Bulk(channel));
+                out.push(Reply::Int(n as i64));
+            }
+            Some(Reply::Array(out))
+        }
+        C::PubsubNumpat => Some(Reply::Int(s.node.with_broker(|b| b.patterns()) as i64)),
+        C::PubsubHelp => Some(Reply::Array(
+            pubsub::PUBSUB_HELP
+                .iter()
+                .map(|line| Reply::Simple(Bytes::from_static(line.as_bytes())))
+                .collect(),
+        )),
         C::Sync => match std::str::from_utf8(&argv[1])
             .ok()
             .and_then(|t| t.parse().ok())
@@ -107,6 +155,16 @@ pub fn run(s: &mut Session, cmd: SessionCmd, spec: &'static Spec, argv: &[Bytes]
     }
 }
 
+/// (P|S)SUBSCRIBE and (P|S)UNSUBSCRIBE: their replies are queued here, one per name.
+fn sub(s: &mut Session, kind: crate::pubsub::Kind, names: &[Bytes], on: bool) -> Option<Reply> {
+    if on {
+        crate::pubsub::subscribe(s, kind, names);
+    } else {
+        crate::pubsub::unsubscribe(s, kind, names);
+    }
+    None
+}
+
 fn ping(argv: &[Bytes]) -> Reply {
     match argv.len() {
         1 => Reply::simple("PONG"),
@@ -116,6 +174,7 @@ fn ping(argv: &[Bytes]) -> Reply {
 }
 
 fn reset(s: &mut Session) -> Reply {
+    crate::pubsub::unsubscribe_all(s);
     s.db = 0;
     s.proto = Protocol::Resp2;
     // A pending SKIP still swallows this command's own +RESET, as in Redis; OFF is cleared.

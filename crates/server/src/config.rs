@@ -275,7 +275,7 @@ pub struct Config {
     pub databases: usize,
     pub proto_max_bulk_len: usize,
     pub client_query_buffer_limit: usize,
-    pub client_output_buffer_limit: OutputLimit,
+    pub client_output_buffer_limit: OutputLimits,
     pub snapshot_log_bytes: u64,
     pub log_segment_bytes: u64,
     pub log_commit_window_us: u64,
@@ -306,7 +306,7 @@ impl Default for Config {
             // Redis's defaults: 512 MiB bulk strings, 1 GiB query buffer.
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
-            client_output_buffer_limit: OutputLimit::default(),
+            client_output_buffer_limit: OutputLimits::default(),
             // 64 MiB of log between snapshots keeps replay on restart well under a second.
             snapshot_log_bytes: 64 * 1024 * 1024,
             log_segment_bytes: 64 * 1024 * 1024,
@@ -367,7 +367,7 @@ impl Config {
                 .client_output_buffer_limit
                 .or(file.client_output_buffer_limit)
             {
-                Some(text) => OutputLimit::parse(&text).map_err(|message| ConfigError::Value {
+                Some(text) => OutputLimits::parse(&text).map_err(|message| ConfigError::Value {
                     name: "client-output-buffer-limit",
                     message,
                 })?,
@@ -512,36 +512,55 @@ pub struct OutputLimit {
     pub soft_seconds: u64,
 }
 
-/// The other classes' limits, reported as Redis's defaults (Cairn has no replicas, and
-/// pub/sub clients are normal clients for now).
-const OTHER_CLASSES: &str = "slave 268435456 67108864 60 pubsub 33554432 8388608 60";
+/// `client-output-buffer-limit` by client class: `normal` clients, and `pubsub` clients
+/// (connections with a subscription). The replica class is reported with Redis's default:
+/// Cairn has no replicas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputLimits {
+    pub normal: OutputLimit,
+    pub pubsub: OutputLimit,
+}
 
-impl OutputLimit {
-    /// Parses Redis's form (`normal 1mb 0 0 pubsub …`) or a plain size (the hard limit).
-    pub fn parse(text: &str) -> Result<OutputLimit, String> {
-        Ok(OutputLimit::parse_normal(text)?.unwrap_or_default())
+impl Default for OutputLimits {
+    fn default() -> OutputLimits {
+        OutputLimits {
+            normal: OutputLimit::default(),
+            pubsub: OutputLimit {
+                hard_bytes: 32 * 1024 * 1024,
+                soft_bytes: 8 * 1024 * 1024,
+                soft_seconds: 60,
+            },
+        }
+    }
+}
+
+const REPLICA_CLASS: &str = "slave 268435456 67108864 60";
+
+impl OutputLimits {
+    /// Parses Redis's form (`normal 1mb 0 0 pubsub …`) or a plain size (the normal class's
+    /// hard limit); classes not given keep their defaults.
+    pub fn parse(text: &str) -> Result<OutputLimits, String> {
+        OutputLimits::parse_over(text, OutputLimits::default())
     }
 
-    /// Like `parse`, but a form without a `normal` class keeps `current`, as Redis keeps each
-    /// class it is not given (CONFIG SET).
-    pub fn parse_over(text: &str, current: OutputLimit) -> Result<OutputLimit, String> {
-        Ok(OutputLimit::parse_normal(text)?.unwrap_or(current))
-    }
-
-    /// The normal class's limit, if the text gives one (after checking every class).
-    fn parse_normal(text: &str) -> Result<Option<OutputLimit>, String> {
+    /// Like `parse`, but classes not given keep `current`, as Redis keeps each class it is
+    /// not given (CONFIG SET).
+    pub fn parse_over(text: &str, current: OutputLimits) -> Result<OutputLimits, String> {
         let words: Vec<&str> = text.split_whitespace().collect();
         if let [size] = words.as_slice() {
             let hard_bytes = parse_size(size)?;
-            return Ok(Some(OutputLimit {
-                hard_bytes,
-                ..OutputLimit::default()
-            }));
+            return Ok(OutputLimits {
+                normal: OutputLimit {
+                    hard_bytes,
+                    ..OutputLimit::default()
+                },
+                ..current
+            });
         }
         if words.is_empty() || !words.len().is_multiple_of(4) {
             return Err("Wrong number of arguments in buffer limit configuration.".into());
         }
-        let mut limit = None;
+        let mut limits = current;
         let bad = || "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
         for class in words.chunks(4) {
             let parsed = OutputLimit {
@@ -550,8 +569,9 @@ impl OutputLimit {
                 soft_seconds: class[3].parse().map_err(|_| bad())?,
             };
             match class[0] {
-                "normal" => limit = Some(parsed),
-                "slave" | "replica" | "pubsub" => {}
+                "normal" => limits.normal = parsed,
+                "pubsub" => limits.pubsub = parsed,
+                "slave" | "replica" => {}
                 _ => {
                     return Err(
                         "Invalid client class specified in buffer limit configuration.".into(),
@@ -559,13 +579,14 @@ impl OutputLimit {
                 }
             }
         }
-        Ok(limit)
+        Ok(limits)
     }
 
     pub fn redis_format(&self) -> String {
+        let (n, p) = (self.normal, self.pubsub);
         format!(
-            "normal {} {} {} {OTHER_CLASSES}",
-            self.hard_bytes, self.soft_bytes, self.soft_seconds
+            "normal {} {} {} {REPLICA_CLASS} pubsub {} {} {}",
+            n.hard_bytes, n.soft_bytes, n.soft_seconds, p.hard_bytes, p.soft_bytes, p.soft_seconds
         )
     }
 }
@@ -683,20 +704,35 @@ mod limit_tests {
 
     #[test]
     fn output_limit_takes_redis_form_or_a_size() {
-        let l = OutputLimit::parse("normal 1mb 64kb 10 pubsub 32mb 8mb 60").unwrap();
+        let l = OutputLimits::parse("normal 1mb 64kb 10 pubsub 2mb 1mb 5").unwrap();
         assert_eq!(
-            l,
+            l.normal,
             OutputLimit {
                 hard_bytes: 1 << 20,
                 soft_bytes: 64 << 10,
                 soft_seconds: 10
             }
         );
-        assert_eq!(OutputLimit::parse("2mb").unwrap().hard_bytes, 2 << 20);
-        assert!(OutputLimit::parse("normal 1 2").is_err());
-        assert!(OutputLimit::parse("bogus 1 2 3").is_err());
         assert_eq!(
-            OutputLimit::default().redis_format(),
+            l.pubsub,
+            OutputLimit {
+                hard_bytes: 2 << 20,
+                soft_bytes: 1 << 20,
+                soft_seconds: 5
+            }
+        );
+        // Classes not given keep what they had.
+        let only_pubsub = OutputLimits::parse_over("pubsub 1 2 3", l).unwrap();
+        assert_eq!(only_pubsub.normal, l.normal);
+        assert_eq!(only_pubsub.pubsub.hard_bytes, 1);
+        assert_eq!(
+            OutputLimits::parse("2mb").unwrap().normal.hard_bytes,
+            2 << 20
+        );
+        assert!(OutputLimits::parse("normal 1 2").is_err());
+        assert!(OutputLimits::parse("bogus 1 2 3").is_err());
+        assert_eq!(
+            OutputLimits::default().redis_format(),
             "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
         );
     }

@@ -14,6 +14,7 @@ pub mod commands;
 pub mod config;
 pub mod info;
 pub mod node;
+pub mod pubsub;
 pub mod session;
 pub mod stats;
 

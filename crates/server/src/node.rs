@@ -98,6 +98,10 @@ pub enum Msg {
     BlockTimeout {
         id: u64,
     },
+    /// A pub/sub message from another node.
+    Broadcast {
+        message: Bytes,
+    },
     Stop,
 }
 
@@ -276,6 +280,8 @@ pub struct Core {
     pub stopping: bool,
     /// Clients waiting in a blocking command.
     blocked: blocking::Blocked,
+    /// This node's pub/sub subscriptions.
+    pub pubsub: crate::pubsub::Broker,
 }
 
 /// Forwards the log's outcomes into the core's inbox.
@@ -308,6 +314,10 @@ impl LogSink for Sink {
 
     fn lost(&self, error: String) {
         let _ = self.0.send(Msg::Lost { error });
+    }
+
+    fn broadcast(&self, message: Bytes) {
+        let _ = self.0.send(Msg::Broadcast { message });
     }
 }
 
@@ -393,6 +403,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         expiring: std::collections::HashSet::new(),
         stopping: false,
         blocked: blocking::Blocked::default(),
+        pubsub: crate::pubsub::Broker::default(),
     };
     if durable_seq == 0 {
         // A new log: its first entry fixes the keyspace hash seed for every node that replays it.
@@ -545,6 +556,43 @@ impl NodeHandle {
             self.flush.notify_one();
         }
         Some(reply)
+    }
+
+    pub fn pubsub_subscribe(
+        &self,
+        kind: crate::pubsub::Kind,
+        name: &Bytes,
+        client: u64,
+        tx: &crate::pubsub::PushTx,
+    ) {
+        self.core
+            .borrow_mut()
+            .pubsub
+            .subscribe(kind, name, client, tx);
+    }
+
+    pub fn pubsub_unsubscribe(&self, kind: crate::pubsub::Kind, name: &Bytes, client: u64) {
+        self.core
+            .borrow_mut()
+            .pubsub
+            .unsubscribe(kind, name, client);
+    }
+
+    /// PUBLISH/SPUBLISH: delivers to this node's subscribers and broadcasts to the other
+    /// nodes of a shared log; returns this node's receivers.
+    pub fn publish(&self, shard: bool, channel: &Bytes, message: &Bytes) -> usize {
+        let core = self.core.borrow();
+        let receivers = core.pubsub.publish(shard, channel, message);
+        if core.shared_log {
+            core.log
+                .broadcast(crate::pubsub::encode_message(shard, channel, message));
+        }
+        receivers
+    }
+
+    /// Runs `f` on the node's broker (PUBSUB queries).
+    pub fn with_broker<T>(&self, f: impl FnOnce(&crate::pubsub::Broker) -> T) -> T {
+        f(&self.core.borrow().pubsub)
     }
 
     /// The engine's collection encoding thresholds (CONFIG GET).
@@ -706,6 +754,11 @@ impl Core {
             Msg::Failed { records, error } => self.on_failed(records, &error),
             Msg::SnapshotDone { seq, result } => self.on_snapshot_done(seq, result),
             Msg::BlockTimeout { id } => self.block_timeout(id),
+            Msg::Broadcast { message } => {
+                if let Some((shard, channel, message)) = crate::pubsub::decode_message(&message) {
+                    self.pubsub.publish(shard, &channel, &message);
+                }
+            }
             Msg::Stop => return false,
         }
         !self.stopping

@@ -22,6 +22,7 @@ use tokio::sync::mpsc;
 use crate::clients::ClientState;
 use crate::config::OutputLimit;
 use crate::node::{CallFn, Msg, NodeHandle, ReplyTx, Shared};
+use crate::pubsub::{PushTx, Subscriptions};
 use crate::stats::COMMAND_STATS;
 
 /// Replies pending (in flight to the core, or queued behind one) before the session stops
@@ -74,6 +75,12 @@ pub struct Session {
     rx: mpsc::UnboundedReceiver<Reply>,
     /// Since when the output has been above the soft limit.
     over_soft_since: Option<Instant>,
+    /// Pub/sub: this connection's subscriptions and where its messages arrive.
+    pub subs: Subscriptions,
+    pub push_tx: PushTx,
+    push_rx: mpsc::UnboundedReceiver<Reply>,
+    /// `client-output-buffer-limit pubsub`: applies while subscribed.
+    pubsub_out_limit: OutputLimit,
 }
 
 pub async fn serve(
@@ -84,6 +91,7 @@ pub async fn serve(
 ) {
     let _ = stream.set_nodelay(true);
     let (tx, rx) = mpsc::unbounded_channel();
+    let (push_tx, push_rx) = mpsc::unbounded_channel();
     let requirepass = shared
         .config
         .read()
@@ -110,6 +118,10 @@ pub async fn serve(
         out_limit: OutputLimit::default(),
         over_soft_since: None,
         rx,
+        subs: Subscriptions::default(),
+        push_tx,
+        push_rx,
+        pubsub_out_limit: OutputLimit::default(),
     };
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let (mut rd, mut wr) = stream.split();
@@ -131,6 +143,12 @@ pub async fn serve(
                 let Some(reply) = reply else { break };
                 s.engine_reply(reply);
                 s.take_replies();
+            }
+            Some(message) = s.push_rx.recv() => {
+                s.push(message);
+                while let Ok(message) = s.push_rx.try_recv() {
+                    s.push(message);
+                }
             }
             read = rd.read_buf(&mut inbuf), if can_read => {
                 match read {
@@ -193,6 +211,7 @@ pub async fn serve(
         let _ = wr.write_all(&s.out).await;
     }
     let _ = wr.shutdown().await;
+    crate::pubsub::unsubscribe_all(&mut s);
     shared.clients.unregister(client.id);
 }
 
@@ -223,7 +242,8 @@ impl Session {
     fn refresh_limits(&mut self, inbuf_empty: bool) -> u64 {
         let config = self.shared.config.read().expect("config lock");
         self.query_buffer_max = config.client_query_buffer_limit;
-        self.out_limit = config.client_output_buffer_limit;
+        self.out_limit = config.client_output_buffer_limit.normal;
+        self.pubsub_out_limit = config.client_output_buffer_limit.pubsub;
         // A new bulk limit applies from the next command: the decoder may hold a partial one.
         if self.limits.bulk_len_max != config.proto_max_bulk_len && inbuf_empty {
             self.limits.bulk_len_max = config.proto_max_bulk_len;
@@ -235,7 +255,11 @@ impl Session {
     /// `client-output-buffer-limit`: over the hard limit, or over the soft limit for longer
     /// than its seconds.
     fn over_output_limit(&mut self) -> bool {
-        let limit = self.out_limit;
+        let limit = if self.subs.any() {
+            self.pubsub_out_limit
+        } else {
+            self.out_limit
+        };
         let len = self.out.len() as u64;
         if limit.hard_bytes > 0 && len >= limit.hard_bytes {
             return true;
@@ -307,6 +331,16 @@ impl Session {
         if !self.authenticated && spec.flags & flag::NO_AUTH == 0 && self.password_required() {
             COMMAND_STATS.rejected(spec);
             return self.local(Reply::error_static("NOAUTH Authentication required."));
+        }
+        if self.proto == Protocol::Resp2
+            && self.subs.any()
+            && !crate::pubsub::allowed_while_subscribed(spec.name)
+        {
+            COMMAND_STATS.rejected(spec);
+            return self.local(Reply::error(format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.name
+            )));
         }
         self.shared.stats.commands_processed.fetch_add(1, Relaxed);
         if let Some(row) = COMMAND_STATS.row(spec) {
@@ -420,6 +454,30 @@ impl Session {
             proto: self.proto,
             silent,
         });
+    }
+
+    /// Queues a pub/sub message: after every reply already due, never inside one.
+    fn push(&mut self, message: Reply) {
+        if self.reply_mode != ReplyMode::On {
+            return;
+        }
+        if self.slots.is_empty() {
+            cairn_resp::encode(&message, self.proto, &mut self.out);
+            return;
+        }
+        self.slots.push_back(Slot {
+            reply: Some(message),
+            proto: self.proto,
+            silent: false,
+        });
+    }
+
+    /// Publishes this connection's subscription counts (CLIENT LIST).
+    pub fn client_subscriptions_changed(&self) {
+        let (sub, psub, ssub) = self.subs.counts();
+        self.client.sub.store(sub, Relaxed);
+        self.client.psub.store(psub, Relaxed);
+        self.client.ssub.store(ssub, Relaxed);
     }
 
     fn count_error(&self, reply: &Reply) {

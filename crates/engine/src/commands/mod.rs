@@ -10,6 +10,7 @@ pub mod hash;
 pub mod hyperloglog;
 pub mod keyspace;
 pub mod list;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod string;
@@ -30,6 +31,7 @@ pub static FAMILIES: &[&[Spec]] = &[
     bitmap::COMMANDS,
     hyperloglog::COMMANDS,
     keyspace::COMMANDS,
+    pubsub::COMMANDS,
     server::COMMANDS,
     command::COMMANDS,
     connection::COMMANDS,
