@@ -152,6 +152,7 @@ pub enum SessionCmd {
     ClientInfo,
     ClientKill,
     ClientNoEvict,
+    ClientUnblock,
     ClientReply,
     ClientHelp,
     Info,

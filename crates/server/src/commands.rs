@@ -49,6 +49,7 @@ pub fn run(s: &mut Session, cmd: SessionCmd, spec: &'static Spec, argv: &[Bytes]
             None => syntax_error(),
         }),
         C::ClientReply => client_reply(s, &argv[2]),
+        C::ClientUnblock => Some(client_unblock(s, argv)),
         C::ClientHelp => Some(help("CLIENT", CLIENT_HELP)),
         C::Info => {
             let sections: Vec<Bytes> = argv[1..].to_vec();
@@ -163,6 +164,24 @@ fn sub(s: &mut Session, kind: crate::pubsub::Kind, names: &[Bytes], on: bool) ->
         crate::pubsub::unsubscribe(s, kind, names);
     }
     None
+}
+
+fn client_unblock(s: &mut Session, argv: &[Bytes]) -> Reply {
+    let Some(id) = parse_i64(&argv[2]) else {
+        return not_integer();
+    };
+    let error = match argv.get(3) {
+        None => false,
+        Some(how) if eq_ignore_case(how, "TIMEOUT") => false,
+        Some(how) if eq_ignore_case(how, "ERROR") => true,
+        Some(_) => {
+            return Reply::error_static("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+        }
+    };
+    if argv.len() > 4 {
+        return syntax_error();
+    }
+    Reply::Int(i64::from(id > 0 && s.node.unblock(id as u64, error)))
 }
 
 fn ping(argv: &[Bytes]) -> Reply {
@@ -425,6 +444,8 @@ const CLIENT_HELP: &[&str] = &[
     "    Assign the name <name> to the current connection.",
     "SETINFO <LIB-NAME|LIB-VER> <value>",
     "    Set client library name or version.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
 ];
 
 const CONFIG_HELP: &[&str] = &[

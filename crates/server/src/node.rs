@@ -60,6 +60,8 @@ pub enum Msg {
         argv: Vec<Bytes>,
         reply: ReplyTx,
         lane: usize,
+        /// The client's id (CLIENT UNBLOCK finds a blocked client by it).
+        client: u64,
     },
     Call {
         call: CallFn,
@@ -595,6 +597,12 @@ impl NodeHandle {
         f(&self.core.borrow().pubsub)
     }
 
+    /// CLIENT UNBLOCK: answers a blocked client now (a null array, or `-UNBLOCKED` when
+    /// `error`); false if that client is not blocked.
+    pub fn unblock(&self, client: u64, error: bool) -> bool {
+        self.core.borrow_mut().unblock(client, error)
+    }
+
     /// The engine's collection encoding thresholds (CONFIG GET).
     pub fn encodings(&self) -> cairn_engine::types::Encodings {
         *self.core.borrow().engine.encodings()
@@ -712,8 +720,12 @@ impl Core {
                 argv,
                 reply,
                 lane,
+                client,
             } => {
                 let order = self.take_order(lane);
+                if spec.flags & flag::BLOCKING != 0 {
+                    self.blocked.note_client((lane, order), client);
+                }
                 if self.write_must_wait(lane) {
                     self.queued_writes[lane] += 1;
                     let w = Waiting::Write {

@@ -375,6 +375,7 @@ impl Session {
                     argv,
                     reply: self.tx.clone(),
                     lane: self.lane(),
+                    client: self.client.id,
                 };
                 self.send_engine(msg);
                 // A client waiting in a blocking command sends nothing else until it is

@@ -200,6 +200,17 @@ static CLIENT: &[Spec] = &[
         Handler::Session(S::ClientReply),
     ),
     cmd(
+        "unblock",
+        -3,
+        ADMIN | LOCAL,
+        CONN,
+        Keys::NONE,
+        Group::Connection,
+        "5.0.0",
+        "Unblocks a client blocked by a blocking command from a different connection.",
+        Handler::Session(S::ClientUnblock),
+    ),
+    cmd(
         "help",
         2,
         LOADING | STALE,

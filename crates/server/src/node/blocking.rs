@@ -25,6 +25,8 @@ use super::{Core, Msg, ReplyTx};
 
 pub(super) struct Parked {
     id: u64,
+    /// The client's id (CLIENT UNBLOCK).
+    client: u64,
     spec: &'static Spec,
     db: usize,
     argv: Vec<Bytes>,
@@ -43,6 +45,8 @@ pub(super) struct Blocked {
     parked: Vec<Parked>,
     /// Attempts in the log, by (lane, arrival order) of the attempt: the parked client's id.
     attempts: HashMap<(usize, u64), u64>,
+    /// First attempts of blocking commands in the log, by (lane, arrival order): the client.
+    clients: HashMap<(usize, u64), u64>,
     next_id: u64,
 }
 
@@ -59,6 +63,11 @@ impl Blocked {
     fn position(&self, id: u64) -> Option<usize> {
         self.parked.iter().position(|p| p.id == id)
     }
+
+    /// Remembers which client made the blocking command at (lane, order).
+    pub(super) fn note_client(&mut self, at: (usize, u64), client: u64) {
+        self.clients.insert(at, client);
+    }
 }
 
 impl Core {
@@ -74,6 +83,7 @@ impl Core {
         (lane, order): (usize, u64),
     ) -> Option<(ReplyTx, Reply)> {
         let attempt_of = self.blocked.attempts.remove(&(lane, order));
+        let client = self.blocked.clients.remove(&(lane, order)).unwrap_or(0);
         if !is_blocked(&reply) {
             if let Some(at) = attempt_of.and_then(|id| self.blocked.position(id)) {
                 let served = self.blocked.parked.remove(at);
@@ -107,6 +117,7 @@ impl Core {
         let id = self.blocked.next_id;
         self.blocked.parked.push(Parked {
             id,
+            client,
             spec,
             db: entry_db as usize,
             argv: argv.clone(),
@@ -188,6 +199,32 @@ impl Core {
         }
         let p = self.blocked.parked.remove(at);
         let _ = p.reply.send(Reply::NilArray);
+    }
+
+    /// CLIENT UNBLOCK: the parked command of `client` answers now. An attempt already in the
+    /// log decides as a timeout would.
+    pub fn unblock(&mut self, client: u64, error: bool) -> bool {
+        let Some(at) = self
+            .blocked
+            .parked
+            .iter()
+            .position(|p| p.client == client && !p.reply.is_closed())
+        else {
+            return false;
+        };
+        let out = if error {
+            Reply::error_static("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+        } else {
+            Reply::NilArray
+        };
+        if self.blocked.parked[at].in_flight {
+            // Its attempt decides; a failed one then answers the timeout reply.
+            self.blocked.parked[at].timed_out = true;
+            return true;
+        }
+        let p = self.blocked.parked.remove(at);
+        let _ = p.reply.send(out);
+        true
     }
 
     /// Clients blocked now (INFO).
