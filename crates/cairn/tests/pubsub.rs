@@ -153,3 +153,43 @@ fn a_subscriber_that_does_not_read_is_cut_off_and_nobody_else_waits() {
     assert_eq!(publisher.cmd(&["PUBLISH", "firehose", "last"]), b":1\r\n");
     assert!(slow.is_closed(), "the slow subscriber is still connected");
 }
+
+#[test]
+fn keyspace_notifications_follow_writes_and_expiry() {
+    let node = Cairn::start(&["--notify-keyspace-events", "Kg$"]);
+    let mut sub = connect(&node);
+    let mut c = connect(&node);
+    assert_eq!(
+        text(&c.cmd(&["CONFIG", "GET", "notify-keyspace-events"])),
+        "*2\r\n$22\r\nnotify-keyspace-events\r\n$3\r\ng$K\r\n"
+    );
+    send(&mut sub, &["PSUBSCRIBE", "__key*__:*"]);
+    sub.read_reply();
+    c.cmd(&["SET", "a", "1", "EX", "100"]);
+    assert_eq!(
+        text(&replies(&mut sub, 2)),
+        "*4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$16\r\n__keyspace@0__:a\r\n$3\r\nset\r\n\
+         *4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$16\r\n__keyspace@0__:a\r\n$6\r\nexpire\r\n"
+    );
+    assert_eq!(
+        text(&c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "Q"])),
+        "-ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'.\r\n"
+    );
+    // Events by name (E), expired keys (x) included.
+    c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "Ex"]);
+    c.cmd(&["SET", "gone", "v", "PX", "1"]);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(c.cmd(&["GET", "gone"]), b"$-1\r\n");
+    assert_eq!(
+        text(&sub.read_reply()),
+        "*4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$22\r\n__keyevent@0__:expired\r\n$4\r\ngone\r\n"
+    );
+    c.cmd(&["RENAME", "a", "b"]);
+    c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "Eg"]);
+    c.cmd(&["RENAME", "b", "a"]);
+    assert_eq!(
+        text(&replies(&mut sub, 2)),
+        "*4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$26\r\n__keyevent@0__:rename_from\r\n$1\r\nb\r\n\
+         *4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$24\r\n__keyevent@0__:rename_to\r\n$1\r\na\r\n"
+    );
+}

@@ -49,6 +49,9 @@ pub struct Db {
     /// Keys reads found expired since the node last collected them (for lazy-expiry entries).
     /// Local bookkeeping, not replicated state.
     seen_expired: RefCell<BTreeSet<Box<[u8]>>>,
+    /// Keys removed because they expired, while the node wants "expired" notifications
+    /// (`None` otherwise). Local bookkeeping, drained after each entry.
+    pub(crate) expired_now: Option<Vec<Box<[u8]>>>,
 }
 
 /// Expired keys a database remembers between collections; beyond it ticks catch up.
@@ -60,6 +63,7 @@ impl Db {
             keys: Dict::new(seed),
             expires: BTreeSet::new(),
             seen_expired: RefCell::new(BTreeSet::new()),
+            expired_now: None,
         }
     }
 
@@ -125,6 +129,9 @@ impl Db {
     pub fn expire_if_due(&mut self, key: &[u8], now_ms: u64) -> bool {
         if self.keys.get(key).is_some_and(|s| s.is_expired(now_ms)) {
             self.remove(key);
+            if let Some(expired) = &mut self.expired_now {
+                expired.push(key.into());
+            }
             return true;
         }
         false
@@ -203,6 +210,9 @@ impl Db {
                 slot.is_some_and(|s| s.expire_at_ms() == Some(at)),
                 "index and keyspace agree"
             );
+            if let Some(expired) = &mut self.expired_now {
+                expired.push(key);
+            }
             removed += 1;
         }
         removed

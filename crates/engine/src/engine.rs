@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::db::Db;
 use crate::entry::{Body, Entry, Origin};
+use crate::notify::{self, Event};
 use crate::table::{self, Handler};
 use crate::types::Encodings;
 
@@ -43,6 +44,25 @@ pub struct WriteCtx<'a> {
 impl WriteCtx<'_> {
     pub fn db(&mut self) -> &mut Db {
         &mut self.engine.dbs[self.db]
+    }
+
+    /// Records a keyspace notification event for `key` in the selected database, if the node
+    /// asked for its class (Redis's `notifyKeyspaceEvent`).
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        let db = self.db;
+        self.notify_in(db, class, event, key);
+    }
+
+    /// `notify` for a key of database `db` (MOVE, COPY name the destination's).
+    pub fn notify_in(&mut self, db: usize, class: u32, event: &'static str, key: &[u8]) {
+        if self.engine.notify_classes & class != 0 {
+            self.engine.events.push(Event {
+                db,
+                class,
+                event,
+                key: key.into(),
+            });
+        }
     }
 
     /// Records that `key` (in the selected database) now holds elements a blocked client may
@@ -93,6 +113,10 @@ pub struct Engine {
     /// waiting for (list and sorted-set pushes). Node-local bookkeeping, not replicated:
     /// cleared when the next entry applies.
     ready_keys: Vec<(usize, Box<[u8]>)>,
+    /// Keyspace notification classes the node wants (`notify-keyspace-events`; node-local).
+    notify_classes: u32,
+    /// Events of the last applied entry, for those classes. Node-local, cleared per entry.
+    events: Vec<Event>,
 }
 
 /// What the engine remembers of one writer.
@@ -125,6 +149,8 @@ impl Engine {
             lease: (0, 0),
             encodings: Encodings::default(),
             ready_keys: Vec::new(),
+            notify_classes: 0,
+            events: Vec::new(),
         }
     }
 
@@ -200,8 +226,44 @@ impl Engine {
     /// Applies one entry and returns the reply for its origin, without the duplicate filter
     /// (tests and tools; the log's records go through [`Engine::apply_logged`]).
     pub fn apply(&mut self, entry: &Entry) -> Reply {
-        self.now_ms = self.now_ms.max(entry.time_ms);
         self.ready_keys.clear();
+        self.events.clear();
+        let reply = self.apply_body(entry);
+        if self.notify_classes & notify::EXPIRED != 0 {
+            for (db, state) in self.dbs.iter_mut().enumerate() {
+                let Some(expired) = &mut state.expired_now else {
+                    continue;
+                };
+                for key in expired.drain(..) {
+                    self.events.push(Event {
+                        db,
+                        class: notify::EXPIRED,
+                        event: "expired",
+                        key,
+                    });
+                }
+            }
+        }
+        reply
+    }
+
+    /// Asks for keyspace notification events of `classes` (the `notify-keyspace-events`
+    /// flags); 0 turns them off.
+    pub fn set_notify(&mut self, classes: u32) {
+        self.notify_classes = if notify::active(classes) { classes } else { 0 };
+        let expired = self.notify_classes & notify::EXPIRED != 0;
+        for db in &mut self.dbs {
+            db.expired_now = expired.then(Vec::new);
+        }
+    }
+
+    /// The keyspace notification events of the last applied entry.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    fn apply_body(&mut self, entry: &Entry) -> Reply {
+        self.now_ms = self.now_ms.max(entry.time_ms);
         let db = entry.db as usize;
         if db >= self.dbs.len() {
             return Reply::error_static("ERR DB index is out of range");

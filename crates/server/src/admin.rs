@@ -176,6 +176,7 @@ const OPTIONS: &[(&str, bool)] = &[
     // Read once at start-up: the log filter is not reloaded at runtime.
     ("loglevel", false),
     ("save", true),
+    ("notify-keyspace-events", true),
     ("maxmemory", false),
     ("maxmemory-policy", false),
 ];
@@ -199,6 +200,7 @@ fn option_value(config: &Config, name: &str) -> String {
         "log-commit-window-us" => config.log_commit_window_us.to_string(),
         "loglevel" => config.loglevel.clone(),
         "save" => config.save.clone(),
+        "notify-keyspace-events" => cairn_engine::notify::format(config.notify_keyspace_events),
         "maxmemory" => "0".into(),
         "maxmemory-policy" => "noeviction".into(),
         _ => String::new(),
@@ -314,7 +316,17 @@ pub fn config_set(s: &mut Session, argv: &[Bytes]) -> Option<Reply> {
         }
     }
     let reply = config_set_node(s, &node_argv);
-    if reply.is_error() || engine_pairs.is_empty() {
+    if reply.is_error() {
+        return Some(reply);
+    }
+    let notify = s
+        .shared
+        .config
+        .read()
+        .expect("config lock")
+        .notify_keyspace_events;
+    s.node.set_notify(notify);
+    if engine_pairs.is_empty() {
         return Some(reply);
     }
     let lane = s.lane();
@@ -398,6 +410,11 @@ fn set_option(c: &mut Config, name: &str, value: &str) -> Result<(), String> {
                 OutputLimits::parse_over(value, c.client_output_buffer_limit)?
         }
         "snapshot-log-bytes" => c.snapshot_log_bytes = parse_size(value)?,
+        "notify-keyspace-events" => {
+            c.notify_keyspace_events = cairn_engine::notify::parse(value).ok_or_else(|| {
+                "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string()
+            })?;
+        }
         "save" => {
             let words: Vec<&str> = value.split_whitespace().collect();
             if !words.len().is_multiple_of(2) || words.iter().any(|w| w.parse::<u64>().is_err()) {
@@ -612,7 +629,10 @@ fn debug_reload(core: &mut Core) -> Reply {
     }
     let bytes = core.engine.snapshot();
     match Engine::restore(&bytes, core.engine.databases()) {
-        Ok(engine) => {
+        Ok(mut engine) => {
+            let notify = core.shared.config.read().expect("config lock");
+            engine.set_notify(notify.notify_keyspace_events);
+            drop(notify);
             core.engine = engine;
             Reply::ok()
         }

@@ -112,6 +112,9 @@ pub struct Flags {
     /// Largest bulk string a client may send, in bytes [default: 536870912].
     #[arg(long = "proto-max-bulk-len", env = "CAIRN_PROTO_MAX_BULK_LEN")]
     pub proto_max_bulk_len: Option<usize>,
+    /// Keyspace notifications to publish, as Redis's flag letters (e.g. "KEA") [default: ""].
+    #[arg(long = "notify-keyspace-events", env = "CAIRN_NOTIFY_KEYSPACE_EVENTS")]
+    pub notify_keyspace_events: Option<String>,
     /// Largest unparsed input buffered for one client, in bytes [default: 1073741824].
     #[arg(
         long = "client-query-buffer-limit",
@@ -194,6 +197,7 @@ pub struct Flags {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct FileConfig {
+    notify_keyspace_events: Option<String>,
     bind: Option<String>,
     port: Option<u16>,
     dir: Option<PathBuf>,
@@ -265,6 +269,8 @@ impl Default for NatsConfig {
 /// The effective configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// `notify-keyspace-events`, as `cairn_engine::notify` flags.
+    pub notify_keyspace_events: u32,
     pub bind: String,
     pub port: u16,
     pub dir: PathBuf,
@@ -298,6 +304,7 @@ impl Default for Config {
             bind: "127.0.0.1".into(),
             port: 6379,
             dir: PathBuf::from("./cairn-data"),
+            notify_keyspace_events: 0,
             requirepass: None,
             appendfsync: AppendFsync::Always,
             maxclients: 10_000,
@@ -354,6 +361,18 @@ impl Config {
                 .unwrap_or(d.appendfsync),
             maxclients: flags.maxclients.or(file.maxclients).unwrap_or(d.maxclients),
             timeout_s: flags.timeout.or(file.timeout).unwrap_or(d.timeout_s),
+            notify_keyspace_events: match flags
+                .notify_keyspace_events
+                .or(file.notify_keyspace_events)
+            {
+                Some(text) => {
+                    cairn_engine::notify::parse(&text).ok_or_else(|| ConfigError::Value {
+                        name: "notify-keyspace-events",
+                        message: "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into(),
+                    })?
+                }
+                None => d.notify_keyspace_events,
+            },
             databases: flags.databases.or(file.databases).unwrap_or(d.databases),
             proto_max_bulk_len: flags
                 .proto_max_bulk_len

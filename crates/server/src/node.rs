@@ -407,6 +407,13 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         blocked: blocking::Blocked::default(),
         pubsub: crate::pubsub::Broker::default(),
     };
+    let notify = core
+        .shared
+        .config
+        .read()
+        .expect("config lock")
+        .notify_keyspace_events;
+    core.engine.set_notify(notify);
     if durable_seq == 0 {
         // A new log: its first entry fixes the keyspace hash seed for every node that replays it.
         core.issue(
@@ -595,6 +602,11 @@ impl NodeHandle {
     /// Runs `f` on the node's broker (PUBSUB queries).
     pub fn with_broker<T>(&self, f: impl FnOnce(&crate::pubsub::Broker) -> T) -> T {
         f(&self.core.borrow().pubsub)
+    }
+
+    /// `notify-keyspace-events` changed.
+    pub fn set_notify(&self, classes: u32) {
+        self.core.borrow_mut().engine.set_notify(classes);
     }
 
     /// CLIENT UNBLOCK: answers a blocked client now (a null array, or `-UNBLOCKED` when
@@ -1073,7 +1085,36 @@ impl Core {
             self.resolve_own(&entry, reply, tx, spec, started, (lane, order));
         }
         self.wake_ready();
+        self.publish_events();
         self.drain_waiting();
+    }
+
+    /// Keyspace notifications of the entry just applied, to this node's subscribers (every
+    /// node applies every entry, so none travel between nodes).
+    fn publish_events(&mut self) {
+        let events = self.engine.events();
+        if events.is_empty() {
+            return;
+        }
+        let classes = self
+            .shared
+            .config
+            .read()
+            .expect("config lock")
+            .notify_keyspace_events;
+        for e in events {
+            let event = Bytes::from_static(e.event.as_bytes());
+            let key = Bytes::copy_from_slice(&e.key);
+            if classes & cairn_engine::notify::KEYSPACE != 0 {
+                let mut channel = format!("__keyspace@{}__:", e.db).into_bytes();
+                channel.extend_from_slice(&e.key);
+                self.pubsub.publish(false, &Bytes::from(channel), &event);
+            }
+            if classes & cairn_engine::notify::KEYEVENT != 0 {
+                let channel = format!("__keyevent@{}__:{}", e.db, e.event);
+                self.pubsub.publish(false, &Bytes::from(channel), &key);
+            }
+        }
     }
 
     fn resolve_own(

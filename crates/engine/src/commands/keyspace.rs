@@ -20,6 +20,7 @@ use crate::commands::{
 };
 use crate::engine::{ReadCtx, WriteCtx};
 use crate::glob;
+use crate::notify;
 use crate::table::{Group, Handler, Keys, Spec, acl, flag::*};
 
 const KS: u32 = acl::KEYSPACE;
@@ -324,11 +325,13 @@ fn parse_scan(argv: &[Bytes]) -> Result<ScanArgs<'_>, Reply> {
 /// DEL and UNLINK (memory is freed as the entry applies, so they are the same here).
 fn del(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     let now_ms = ctx.now_ms;
-    let db = ctx.db();
     let mut deleted = 0;
     for key in &argv[1..] {
-        db.expire_if_due(key, now_ms);
-        deleted += i64::from(db.remove(key).is_some());
+        ctx.db().expire_if_due(key, now_ms);
+        if ctx.db().remove(key).is_some() {
+            deleted += 1;
+            ctx.notify(notify::GENERIC, "del", key);
+        }
     }
     Reply::Int(deleted)
 }
@@ -400,9 +403,11 @@ fn expire<const MS: bool, const AT: bool>(ctx: &mut WriteCtx, argv: &[Bytes]) ->
     match u64::try_from(when_ms) {
         Ok(at) if at > now_ms => {
             db.set_expire(key, Some(at));
+            ctx.notify(notify::GENERIC, "expire", key);
         }
         _ => {
             db.remove(key);
+            ctx.notify(notify::GENERIC, "del", key);
         }
     }
     Reply::Int(1)
@@ -442,6 +447,7 @@ fn persist(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         return Reply::Int(0);
     }
     db.set_expire(&argv[1], None);
+    ctx.notify(notify::GENERIC, "persist", &argv[1]);
     Reply::Int(1)
 }
 
@@ -470,6 +476,8 @@ fn rename<const NX: bool>(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     let slot = db.remove(src).expect("looked up above");
     let expire_at_ms = slot.expire_at_ms();
     db.set(dst, slot.value, expire_at_ms, now_ms);
+    ctx.notify(notify::GENERIC, "rename_from", src);
+    ctx.notify(notify::GENERIC, "rename_to", dst);
     done
 }
 
@@ -502,6 +510,7 @@ fn copy(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         dst.remove(new_key);
     }
     dst.set(new_key, value, expire_at_ms, now_ms);
+    ctx.notify_in(dst_db, notify::GENERIC, "copy_to", new_key);
     Reply::Int(1)
 }
 
@@ -532,6 +541,8 @@ fn move_(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     ctx.engine
         .db_mut(dst_db)
         .set(key, slot.value, expire_at_ms, now_ms);
+    ctx.notify(notify::GENERIC, "move_from", key);
+    ctx.notify_in(dst_db, notify::GENERIC, "move_to", key);
     Reply::Int(1)
 }
 

@@ -20,6 +20,7 @@ use crate::commands::{
 };
 use crate::db::Db;
 use crate::engine::{ReadCtx, WriteCtx};
+use crate::notify;
 use crate::table::{Group, Handler, Keys, Spec, acl, arity_error, flag::*};
 use crate::value::Value;
 use long_double::LongDouble;
@@ -310,6 +311,10 @@ fn set_generic(
     } else {
         db.set(key, Value::str(value), expire_at, now_ms);
     }
+    ctx.notify(notify::STRING, "set", key);
+    if expire_at.is_some() {
+        ctx.notify(notify::GENERIC, "expire", key);
+    }
     Ok(SetOutcome { stored: true, old })
 }
 
@@ -415,8 +420,11 @@ fn mset_generic(ctx: &mut WriteCtx, argv: &[Bytes], nx: bool) -> Reply {
     if nx && pairs.clone().any(|pair| db.contains(&pair[0], now_ms)) {
         return Reply::Int(0);
     }
-    for pair in pairs {
+    for pair in pairs.clone() {
         db.set(&pair[0], Value::str(&pair[1]), None, now_ms);
+    }
+    for pair in pairs {
+        ctx.notify(notify::STRING, "set", &pair[0]);
     }
     if nx { Reply::Int(1) } else { Reply::ok() }
 }
@@ -463,6 +471,7 @@ fn getdel(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         Err(reply) => return reply,
     };
     db.remove(&argv[1]);
+    ctx.notify(notify::GENERIC, "del", &argv[1]);
     reply
 }
 
@@ -490,14 +499,20 @@ fn getex(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
             // An absolute time already past deletes the key (Redis's checkAlreadyExpired).
             Ok(at) if !kind.is_relative() && at <= now_ms => {
                 db.remove(key);
+                ctx.notify(notify::GENERIC, "del", key);
             }
             Ok(at) => {
                 db.set_expire(key, Some(at));
+                ctx.notify(notify::GENERIC, "expire", key);
             }
             Err(reply) => return reply,
         }
     } else if ext.flags & opt::PERSIST != 0 {
+        let had_ttl = db.get(key, now_ms).and_then(|s| s.expire_at_ms()).is_some();
         db.set_expire(key, None);
+        if had_ttl {
+            ctx.notify(notify::GENERIC, "persist", key);
+        }
     }
     reply
 }
@@ -523,10 +538,13 @@ fn append(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
             let mut bytes = std::mem::take(s).into_vec();
             bytes.extend_from_slice(tail);
             *s = bytes.into_boxed_slice();
-            int_reply(s.len())
+            let len = s.len();
+            ctx.notify(notify::STRING, "append", key);
+            int_reply(len)
         }
         Ok(None) => {
             db.set(key, Value::str(tail), None, now_ms);
+            ctx.notify(notify::STRING, "append", key);
             int_reply(tail.len())
         }
         Err(reply) => reply,
@@ -607,16 +625,18 @@ fn setrange(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         bytes[start..end].copy_from_slice(patch);
         bytes.into_boxed_slice()
     };
-    match existing {
+    let len = match existing {
         Some(s) => {
             *s = splice(std::mem::take(s).into_vec());
-            int_reply(s.len())
+            s.len()
         }
         None => {
             db.set(key, Value::Str(splice(Vec::new())), None, now_ms);
-            int_reply(end)
+            end
         }
-    }
+    };
+    ctx.notify(notify::STRING, "setrange", key);
+    int_reply(len)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -638,6 +658,7 @@ fn incr_generic(ctx: &mut WriteCtx, key: &[u8], delta: i64) -> Reply {
         return Reply::error_static(OVERFLOW);
     };
     db.set_keep_ttl(key, Value::Str(i64_bytes(value)), now_ms);
+    ctx.notify(notify::STRING, "incrby", key);
     Reply::Int(value)
 }
 
@@ -696,6 +717,7 @@ fn incrbyfloat(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     };
     let text = Bytes::from(long_double::format_human(sum));
     db.set_keep_ttl(key, Value::str(&text), now_ms);
+    ctx.notify(notify::STRING, "incrbyfloat", key);
     Reply::Bulk(text)
 }
 
