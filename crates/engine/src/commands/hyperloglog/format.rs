@@ -248,8 +248,8 @@ fn opcode(s: &[u8], p: usize) -> (usize, usize) {
     }
 }
 
-/// Walks the sparse registers of `s`, calling `run(first, len, value)` for each VAL run that
-/// fits in the register space (`regVal` runs past it end the walk, as in Redis's converters).
+/// Walks the sparse registers of `s`, calling `run(first, len, value)` for each VAL run; a VAL
+/// run that would pass the last register ends the walk, as in Redis's converters.
 /// Returns the register count reached: anything but `REGISTERS` means corrupt.
 fn sparse_walk(s: &[u8], mut run: impl FnMut(usize, usize, u8)) -> usize {
     let mut idx = 0usize;
