@@ -507,7 +507,10 @@ mod tests {
             *counts.entry(k).or_insert(0) += 1;
         }
         assert_eq!(counts.len(), 12);
-        assert!(counts.values().all(|&n| (800..1200).contains(&n)), "{counts:?}");
+        assert!(
+            counts.values().all(|&n| (800..1200).contains(&n)),
+            "{counts:?}"
+        );
         let mut big = Dict::new(22);
         for i in 0..300 {
             big.insert(format!("b{i}").as_bytes(), ());

@@ -20,8 +20,7 @@ use bytes::Bytes;
 use cairn_resp::Reply;
 
 use crate::commands::{
-    cmd, eq_ignore_case, keyspace::parse_cursor, not_integer, parse_i64,
-    syntax_error, wrong_type,
+    cmd, eq_ignore_case, keyspace::parse_cursor, not_integer, parse_i64, syntax_error, wrong_type,
 };
 use crate::db::Db;
 use crate::engine::{Engine, ReadCtx, Rng, WriteCtx};
@@ -518,7 +517,11 @@ fn srandmember_with_count(set: &Set, count: i64, rng: &mut Rng) -> Reply {
         if wanted > SRANDMEMBER_REPEATS_MAX {
             return too_many_repeats();
         }
-        return Reply::Array((0..wanted).map(|_| Reply::Bulk(pick(rng).to_bytes())).collect());
+        return Reply::Array(
+            (0..wanted)
+                .map(|_| Reply::Bulk(pick(rng).to_bytes()))
+                .collect(),
+        );
     }
     if wanted >= size {
         return Reply::Array(members_reply(set.iter()));
@@ -662,7 +665,8 @@ fn sdiffstore(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
 const S: u32 = acl::SET;
 const G: Group = Group::Set;
 const O1: &str = "O(1)";
-const INTER: &str = "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.";
+const INTER: &str =
+    "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.";
 const UNION: &str = "O(N) where N is the total number of elements in all given sets.";
 /// SMOVE: the source and the destination.
 const TWO_KEYS: Keys = Keys {

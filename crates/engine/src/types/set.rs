@@ -86,6 +86,10 @@ macro_rules! each_width {
     };
 }
 
+fn widen_one<T: Into<i64>>(x: T) -> i64 {
+    x.into()
+}
+
 /// Bytes per member needed to hold `x`.
 fn width_of(x: i64) -> u8 {
     if i16::try_from(x).is_ok() {
@@ -129,7 +133,7 @@ impl IntSet {
     }
 
     fn get(&self, at: usize) -> i64 {
-        each_width!(self, v => i64::from(v[at]))
+        each_width!(self, v => widen_one(v[at]))
     }
 
     fn contains(&self, x: i64) -> bool {
