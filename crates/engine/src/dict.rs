@@ -305,28 +305,6 @@ impl<V> Dict<V> {
         out
     }
 
-    /// Like `remove`, but also hands back the stored key (so a caller can reuse it).
-    pub fn remove_entry(&mut self, key: &[u8]) -> Option<(Box<[u8]>, V)> {
-        if self.buckets.is_empty() {
-            return None;
-        }
-        let b = self.bucket_of(key);
-        let mut link = &mut self.buckets[b];
-        loop {
-            match link {
-                None => return None,
-                Some(n) if &*n.key == key => {
-                    let mut node = link.take().expect("matched Some");
-                    *link = node.next.take();
-                    self.len -= 1;
-                    self.maybe_shrink();
-                    return Some((node.key, node.value));
-                }
-                Some(n) => link = &mut n.next,
-            }
-        }
-    }
-
     /// A key chosen from `random` (two draws), close to uniformly: the keys of consecutive
     /// buckets from a random one, up to `SAMPLE_KEYS`, then one of them at random (Redis's
     /// dictGetFairRandomKey). A dict of at most `SAMPLE_KEYS` keys is sampled whole, so the
@@ -465,6 +443,7 @@ mod tests {
             assert!(d.contains_key(&k));
         }
     }
+
     #[test]
     fn push_back_in_iteration_order_rebuilds_the_layout() {
         let mut d = Dict::new(13);
