@@ -243,6 +243,95 @@ impl<V> Dict<V> {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Layouts and sampling for collection values. A set's SPOP picks by bucket position, so the
+// exact layout (bucket count, chain order) is replicated state: snapshots and copies rebuild
+// it with `with_buckets` + `push_back` in iteration order instead of re-inserting.
+
+/// Keys `sample_key` gathers before choosing one (Redis's dictGetFairRandomKey samples 15).
+const SAMPLE_KEYS: usize = 16;
+
+impl<V> Dict<V> {
+    /// Buckets in the table (0 before the first insert).
+    pub fn bucket_count(&self) -> usize {
+        self.buckets.len()
+    }
+
+    /// An empty dict with `buckets` buckets (0 or a power of two), to be filled by `push_back`
+    /// or `insert`.
+    pub fn with_buckets(seed: u64, buckets: usize) -> Dict<V> {
+        assert!(
+            buckets == 0 || buckets.is_power_of_two(),
+            "bucket count {buckets} is not a power of two"
+        );
+        let mut dict = Dict::new(seed);
+        dict.buckets = (0..buckets).map(|_| None).collect();
+        dict
+    }
+
+    /// Appends `key` at the end of its bucket's chain without resizing; false (and nothing
+    /// stored) when the key is already present or the table has no buckets. Pushing a dict's
+    /// keys in iteration order into `with_buckets(seed, bucket_count)` rebuilds its layout.
+    pub fn push_back(&mut self, key: &[u8], value: V) -> bool {
+        if self.buckets.is_empty() {
+            return false;
+        }
+        let b = self.bucket_of(key);
+        let mut link = &mut self.buckets[b];
+        while let Some(node) = link {
+            if &*node.key == key {
+                return false;
+            }
+            link = &mut node.next;
+        }
+        *link = Some(Box::new(Node {
+            key: key.into(),
+            value,
+            next: None,
+        }));
+        self.len += 1;
+        true
+    }
+
+    /// A copy with the same seed, bucket count and chain order.
+    pub fn clone_layout(&self) -> Dict<V>
+    where
+        V: Clone,
+    {
+        let mut out = Dict::with_buckets(self.seed, self.buckets.len());
+        for (key, value) in self.iter() {
+            out.push_back(key, value.clone());
+        }
+        out
+    }
+
+    /// A key chosen from `random` (two draws), close to uniformly: the keys of consecutive
+    /// buckets from a random one, up to `SAMPLE_KEYS`, then one of them at random (Redis's
+    /// dictGetFairRandomKey). A dict of at most `SAMPLE_KEYS` keys is sampled whole, so the
+    /// choice is exactly uniform there; `random_key` favours keys alone in their bucket.
+    pub fn sample_key(&self, mut random: impl FnMut() -> u64) -> Option<&[u8]> {
+        if self.len == 0 {
+            return None;
+        }
+        let mask = self.mask();
+        let start = random() as usize & mask;
+        let mut sample: [&[u8]; SAMPLE_KEYS] = [&[]; SAMPLE_KEYS];
+        let mut taken = 0;
+        'walk: for step in 0..self.buckets.len() {
+            let mut node = self.buckets[(start + step) & mask].as_deref();
+            while let Some(n) = node {
+                sample[taken] = &n.key;
+                taken += 1;
+                if taken == SAMPLE_KEYS {
+                    break 'walk;
+                }
+                node = n.next.as_deref();
+            }
+        }
+        Some(sample[(random() % taken as u64) as usize])
+    }
+}
+
 impl<V> Drop for Dict<V> {
     fn drop(&mut self) {
         self.clear();
@@ -353,5 +442,63 @@ mod tests {
             let k = d.random_key(|| rng.u64(..)).unwrap().to_vec();
             assert!(d.contains_key(&k));
         }
+    }
+
+    #[test]
+    fn push_back_in_iteration_order_rebuilds_the_layout() {
+        let mut d = Dict::new(13);
+        for i in 0..500 {
+            d.insert(format!("k{i}").as_bytes(), i);
+        }
+        for i in 0..440 {
+            d.remove(format!("k{i}").as_bytes());
+        }
+        let mut copy = Dict::with_buckets(d.seed(), d.bucket_count());
+        for (k, v) in d.iter() {
+            assert!(copy.push_back(k, *v));
+        }
+        assert!(!copy.push_back(b"k499", 0), "already present");
+        let order = |d: &Dict<i32>| d.iter().map(|(k, v)| (k.to_vec(), *v)).collect::<Vec<_>>();
+        assert_eq!(order(&copy), order(&d));
+        assert_eq!(copy.bucket_count(), d.bucket_count());
+        let cloned = d.clone_layout();
+        assert_eq!(order(&cloned), order(&d));
+        assert_eq!(cloned.bucket_count(), d.bucket_count());
+        // Both go on identically.
+        let (mut a, mut b) = (d, copy);
+        for i in 0..100 {
+            a.insert(format!("n{i}").as_bytes(), i);
+            b.insert(format!("n{i}").as_bytes(), i);
+        }
+        assert_eq!(order(&a), order(&b));
+    }
+
+    #[test]
+    fn sample_key_is_uniform_on_small_dicts_and_reaches_every_key() {
+        let mut d = Dict::new(21);
+        for i in 0..12 {
+            d.insert(format!("s{i}").as_bytes(), ());
+        }
+        let mut rng = fastrand::Rng::with_seed(4);
+        let mut counts = BTreeMap::new();
+        for _ in 0..12_000 {
+            let k = d.sample_key(|| rng.u64(..)).unwrap().to_vec();
+            *counts.entry(k).or_insert(0) += 1;
+        }
+        assert_eq!(counts.len(), 12);
+        assert!(
+            counts.values().all(|&n| (800..1200).contains(&n)),
+            "{counts:?}"
+        );
+        let mut big = Dict::new(22);
+        for i in 0..300 {
+            big.insert(format!("b{i}").as_bytes(), ());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..20_000 {
+            seen.insert(big.sample_key(|| rng.u64(..)).unwrap().to_vec());
+        }
+        assert_eq!(seen.len(), 300);
+        assert!(Dict::<()>::new(1).sample_key(|| 0).is_none());
     }
 }

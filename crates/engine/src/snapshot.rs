@@ -35,6 +35,8 @@ pub enum SnapshotError {
     Type(u8),
     #[error("snapshot has {found} databases, this server is configured for {configured}")]
     Databases { found: usize, configured: usize },
+    #[error("invalid {0} in snapshot")]
+    Invalid(&'static str),
 }
 
 fn put_value(out: &mut Vec<u8>, value: &Value) {
