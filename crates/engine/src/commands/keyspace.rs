@@ -259,7 +259,7 @@ fn parse_swapdb(argv: &[Bytes], databases: Option<usize>) -> Result<(usize, usiz
 
 /// Redis parses a SCAN cursor with `strtoul`: an optional sign (a negative value wraps, as
 /// in C), decimal digits and nothing else, no leading space; the empty string is cursor 0.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
+pub(crate) fn parse_cursor(arg: &[u8]) -> Option<u64> {
     let (negative, digits) = match arg.first() {
         None => return Some(0),
         Some(b'-') => (true, &arg[1..]),
