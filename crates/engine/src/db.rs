@@ -284,6 +284,20 @@ impl Db {
         self.field_expires.first().map(|(at, _)| *at)
     }
 
+    /// Panics unless the field-expiry index names exactly the hashes with field TTLs, each by
+    /// its earliest one. For tests: it walks the whole keyspace.
+    pub fn assert_field_index(&self) {
+        let expected: BTreeSet<(u64, Box<[u8]>)> = self
+            .keys
+            .iter()
+            .filter_map(|(key, slot)| field_expiry_ms(&slot.value).map(|at| (at, key.into())))
+            .collect();
+        assert_eq!(
+            expected, self.field_expires,
+            "field-expiry index out of step"
+        );
+    }
+
     /// The earliest expire time, if any key has one.
     pub fn next_expiry_ms(&self) -> Option<u64> {
         self.expires.first().map(|(at, _)| *at)
