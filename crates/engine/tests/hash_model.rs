@@ -773,7 +773,7 @@ fn long_run_with_large_hashes() {
         };
         ops.push(op);
     }
-    // Fields from the whole u8 range: up to 256 per key, past hash-max-listpack-entries.
+    // Fields from the whole u8 range, up to 256 per key; field 6's name converts to a table.
     let mut h = run(&ops).unwrap();
     let tables = (0..3)
         .filter(|&k| h.run(&argv(vec![w("OBJECT"), w("ENCODING"), key(k)])) == bulk(b"hashtable"))
