@@ -750,8 +750,9 @@ fn hexpire_generic(ctx: &mut WriteCtx, argv: &[Bytes], unit: Unit, absolute: boo
     })
 }
 
-/// The shape of HEXPIRE, HPERSIST and HGETDEL: type check, then `parse` (which may fail),
-/// then one answer per field from `each` (`missing` for every field when there is no hash).
+/// The shape of HEXPIRE, HPERSIST, HGETDEL and HGETEX: the key's type check, then `parse`
+/// (which may fail), then one answer per field from `each`, in order (`A::missing()` for every
+/// field when there is no hash).
 fn per_field_write<'a, P, E, A>(ctx: &mut WriteCtx, argv: &'a [Bytes], parse: P) -> Reply
 where
     P: FnOnce(&'a [Bytes]) -> Result<(&'a [Bytes], E), Reply>,
@@ -773,8 +774,10 @@ where
         return missing();
     }
     let answers = write_hash(ctx, &argv[1], Access::Existing, |hash, _| {
-        let answers: Vec<Reply> = fields.iter().map(|f| each(hash, f).into_reply()).collect();
-        answers
+        fields
+            .iter()
+            .map(|f| each(hash, f).into_reply())
+            .collect::<Vec<_>>()
     });
     match answers {
         Ok(Some(answers)) => Reply::Array(answers),

@@ -145,6 +145,14 @@ impl Pack {
         self.spans().find(|s| self.slice(s.field) == field)
     }
 
+    fn field_at(&self, span: Span) -> Field<'_> {
+        Field {
+            field: self.slice(span.field),
+            value: self.slice(span.value),
+            expire_at_ms: span.expire_at_ms,
+        }
+    }
+
     fn encode_entry(&self, field: &[u8], value: &[u8], expire_at_ms: Option<u64>) -> Vec<u8> {
         let mut out = Vec::with_capacity(field.len() + value.len() + 12);
         put_varint(&mut out, field.len() as u64);
@@ -293,6 +301,15 @@ impl Node {
 
     fn expire(&self) -> Option<u64> {
         (self.expire_at_ms != 0).then_some(self.expire_at_ms)
+    }
+
+    fn as_field(&self) -> Field<'_> {
+        let (field, value) = self.parts();
+        Field {
+            field,
+            value,
+            expire_at_ms: self.expire(),
+        }
     }
 }
 
@@ -661,19 +678,8 @@ impl Hash {
     /// A field, expired or not.
     pub fn get(&self, field: &[u8]) -> Option<Field<'_>> {
         match &self.form {
-            Form::Pack(p) => p.find(field).map(|s| Field {
-                field: p.slice(s.field),
-                value: p.slice(s.value),
-                expire_at_ms: s.expire_at_ms,
-            }),
-            Form::Table(t) => t.get(field).map(|n| {
-                let (field, value) = n.parts();
-                Field {
-                    field,
-                    value,
-                    expire_at_ms: n.expire(),
-                }
-            }),
+            Form::Pack(p) => p.find(field).map(|s| p.field_at(s)),
+            Form::Table(t) => t.get(field).map(Node::as_field),
         }
     }
 
@@ -688,23 +694,10 @@ impl Hash {
             Form::Pack(p) => (Some(p), None),
             Form::Table(t) => (None, Some(t)),
         };
-        let packed = pack.into_iter().flat_map(|p| {
-            p.spans().map(move |s| Field {
-                field: p.slice(s.field),
-                value: p.slice(s.value),
-                expire_at_ms: s.expire_at_ms,
-            })
-        });
-        let tabled = table.into_iter().flat_map(|t| {
-            t.iter().map(|n| {
-                let (field, value) = n.parts();
-                Field {
-                    field,
-                    value,
-                    expire_at_ms: n.expire(),
-                }
-            })
-        });
+        let packed = pack
+            .into_iter()
+            .flat_map(|p| p.spans().map(move |s| p.field_at(s)));
+        let tabled = table.into_iter().flat_map(|t| t.iter().map(Node::as_field));
         packed.chain(tabled)
     }
 
@@ -835,14 +828,7 @@ impl Hash {
                 self.iter().for_each(visit);
                 0
             }
-            Form::Table(t) => t.scan(cursor, |n| {
-                let (field, value) = n.parts();
-                visit(Field {
-                    field,
-                    value,
-                    expire_at_ms: n.expire(),
-                })
-            }),
+            Form::Table(t) => t.scan(cursor, |n| visit(n.as_field())),
         }
     }
 
@@ -855,15 +841,7 @@ impl Hash {
                 let index = (random() % p.len as u64) as usize;
                 self.iter().nth(index).expect("index below the length")
             }
-            Form::Table(t) => {
-                let n = t.random(random);
-                let (field, value) = n.parts();
-                Field {
-                    field,
-                    value,
-                    expire_at_ms: n.expire(),
-                }
-            }
+            Form::Table(t) => t.random(random).as_field(),
         }
     }
 
