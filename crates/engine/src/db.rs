@@ -4,6 +4,11 @@
 //! `expire_at_ms < now_ms` as absent (Redis: a key expires once now > its expire time). Reads
 //! never delete (they are not logged: they report the keys for an Expire entry); writes delete
 //! an expired key they touch, and tick entries delete the rest in `expire_at_ms` order.
+//!
+//! Hash fields can expire too (Redis 7.4). The database indexes every hash that has field
+//! TTLs by its earliest one, so that ticks remove expired fields in (time, key, field) order;
+//! `set`, `remove` and `clear` keep that index in step, and a command that edits a hash in
+//! place reports the change with `reindex_fields`.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
@@ -11,6 +16,14 @@ use std::num::NonZeroU64;
 
 use crate::dict::Dict;
 use crate::value::Value;
+
+/// The earliest field expire time of a hash value (`None` for other values).
+fn field_expiry_ms(value: &Value) -> Option<u64> {
+    match value {
+        Value::Hash(h) => h.next_expiry_ms(),
+        _ => None,
+    }
+}
 
 /// A stored key: its value, its expire time, and its last access (for OBJECT IDLETIME).
 pub struct Slot {
@@ -46,6 +59,8 @@ pub struct Db {
     keys: Dict<Slot>,
     /// (expire_at_ms, key) for every key with a TTL, ordered by time.
     expires: BTreeSet<(u64, Box<[u8]>)>,
+    /// (earliest field expire time, key) for every hash with field TTLs, ordered by time.
+    field_expires: BTreeSet<(u64, Box<[u8]>)>,
     /// Keys reads found expired since the node last collected them (for lazy-expiry entries).
     /// Local bookkeeping, not replicated state.
     seen_expired: RefCell<BTreeSet<Box<[u8]>>>,
@@ -62,6 +77,7 @@ impl Db {
         Db {
             keys: Dict::new(seed),
             expires: BTreeSet::new(),
+            field_expires: BTreeSet::new(),
             seen_expired: RefCell::new(BTreeSet::new()),
             expired_now: None,
         }
@@ -140,20 +156,40 @@ impl Db {
     /// Stores `value` with the given expire time, replacing any old value and TTL.
     pub fn set(&mut self, key: &[u8], value: Value, expire_at_ms: Option<u64>, now_ms: u64) {
         let expire_at_ms = expire_at_ms.filter(|&at| at != 0);
+        let fields_at = field_expiry_ms(&value);
         let slot = Slot {
             value,
             expire_at_ms: expire_at_ms.and_then(NonZeroU64::new),
             access_s: Cell::new((now_ms / 1000) as u32),
         };
-        if let Some(at) = self
-            .keys
-            .insert(key, slot)
-            .and_then(|old| old.expire_at_ms())
-        {
-            self.expires.remove(&(at, Box::from(key)));
+        if let Some(old) = self.keys.insert(key, slot) {
+            self.unindex(key, &old);
         }
         if let Some(at) = expire_at_ms {
             self.expires.insert((at, Box::from(key)));
+        }
+        self.reindex_fields(key, None, fields_at);
+    }
+
+    /// Drops a slot that left the keyspace from both expiry indexes.
+    fn unindex(&mut self, key: &[u8], slot: &Slot) {
+        if let Some(at) = slot.expire_at_ms() {
+            self.expires.remove(&(at, Box::from(key)));
+        }
+        self.reindex_fields(key, field_expiry_ms(&slot.value), None);
+    }
+
+    /// Moves `key` in the field-expiry index from `before` to `after` (its hash's earliest field
+    /// expire time before and after an edit in place).
+    pub fn reindex_fields(&mut self, key: &[u8], before: Option<u64>, after: Option<u64>) {
+        if before == after {
+            return;
+        }
+        if let Some(at) = before {
+            self.field_expires.remove(&(at, Box::from(key)));
+        }
+        if let Some(at) = after {
+            self.field_expires.insert((at, Box::from(key)));
         }
     }
 
@@ -161,8 +197,11 @@ impl Db {
     pub fn set_keep_ttl(&mut self, key: &[u8], value: Value, now_ms: u64) {
         match self.get_mut(key, now_ms) {
             Some(slot) => {
+                let before = field_expiry_ms(&slot.value);
+                let after = field_expiry_ms(&value);
                 slot.value = value;
                 slot.touch(now_ms);
+                self.reindex_fields(key, before, after);
             }
             None => self.set(key, value, None, now_ms),
         }
@@ -170,9 +209,7 @@ impl Db {
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Slot> {
         let slot = self.keys.remove(key)?;
-        if let Some(at) = slot.expire_at_ms() {
-            self.expires.remove(&(at, Box::from(key)));
-        }
+        self.unindex(key, &slot);
         Some(slot)
     }
 
@@ -207,15 +244,68 @@ impl Db {
             let (at, key) = self.expires.pop_first().expect("first exists");
             let slot = self.keys.remove(&key);
             debug_assert!(
-                slot.is_some_and(|s| s.expire_at_ms() == Some(at)),
+                slot.as_ref().is_some_and(|s| s.expire_at_ms() == Some(at)),
                 "index and keyspace agree"
             );
+            if let Some(slot) = slot {
+                self.reindex_fields(&key, field_expiry_ms(&slot.value), None);
+            }
             if let Some(expired) = &mut self.expired_now {
                 expired.push(key);
             }
             removed += 1;
         }
         removed
+    }
+
+    /// Removes up to `fields_max` hash fields with an expire time before `now_ms`: hashes in
+    /// order of their earliest field TTL (then key), each hash's fields earliest first. A hash
+    /// left empty is deleted. Returns the number of fields removed.
+    pub fn remove_expired_fields(&mut self, now_ms: u64, fields_max: usize) -> usize {
+        let mut removed = 0;
+        while removed < fields_max {
+            match self.field_expires.first() {
+                Some((at, _)) if *at < now_ms => {}
+                _ => break,
+            }
+            let (at, key) = self.field_expires.pop_first().expect("first exists");
+            let Some(Value::Hash(hash)) = self.keys.get_mut(&key).map(|s| &mut s.value) else {
+                debug_assert!(false, "field index names a hash");
+                continue;
+            };
+            debug_assert_eq!(
+                hash.next_expiry_ms(),
+                Some(at),
+                "field index and hash agree"
+            );
+            removed += hash.remove_expired(now_ms, fields_max - removed);
+            let (next, empty) = (hash.next_expiry_ms(), hash.is_empty());
+            // Popped above: the index now holds nothing for this key.
+            self.reindex_fields(&key, None, next);
+            if empty {
+                self.remove(&key);
+            }
+        }
+        removed
+    }
+
+    /// The earliest expire time of any hash field.
+    pub fn next_field_expiry_ms(&self) -> Option<u64> {
+        self.field_expires.first().map(|(at, _)| *at)
+    }
+
+    /// Panics unless the field-expiry index names exactly the hashes with field TTLs, each by
+    /// its earliest one. For tests: it walks the whole keyspace.
+    pub fn assert_field_index(&self) {
+        let expected: BTreeSet<(u64, Box<[u8]>)> = self
+            .keys
+            .iter()
+            .filter_map(|(key, slot)| field_expiry_ms(&slot.value).map(|at| (at, key.into())))
+            .collect();
+        assert_eq!(
+            expected, self.field_expires,
+            "field-expiry index out of step"
+        );
     }
 
     /// The earliest expire time, if any key has one.
@@ -226,6 +316,7 @@ impl Db {
     pub fn clear(&mut self) {
         self.keys.clear();
         self.expires.clear();
+        self.field_expires.clear();
     }
 
     pub fn reseed(&mut self, seed: u64) {

@@ -291,10 +291,15 @@ impl Engine {
                 Reply::Int(0)
             }
             Body::Tick { keys_max } => {
+                // One budget for expired keys, then expired hash fields; the reply counts both,
+                // so a tick that used it all tells the node to tick again.
                 let mut left = *keys_max as usize;
                 let now_ms = self.now_ms;
                 for db in &mut self.dbs {
                     left -= db.remove_expired(now_ms, left);
+                }
+                for db in &mut self.dbs {
+                    left -= db.remove_expired_fields(now_ms, left);
                 }
                 Reply::Int((*keys_max as usize - left) as i64)
             }
@@ -350,12 +355,13 @@ impl Engine {
         read(&mut ctx, argv)
     }
 
-    /// Keys with an expire time at or before `clock_ms`, across databases: whether a tick
-    /// entry is worth appending.
+    /// Keys or hash fields with an expire time before `clock_ms`, across databases: whether a
+    /// tick entry is worth appending.
     pub fn expired_keys_due(&self, clock_ms: u64) -> bool {
-        self.dbs
-            .iter()
-            .any(|db| db.next_expiry_ms().is_some_and(|at| at < clock_ms))
+        self.dbs.iter().any(|db| {
+            let due = |at: Option<u64>| at.is_some_and(|at| at < clock_ms);
+            due(db.next_expiry_ms()) || due(db.next_field_expiry_ms())
+        })
     }
 
     /// Keys that reads found expired, by database, since the last call: the node turns them

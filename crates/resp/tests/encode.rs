@@ -104,6 +104,16 @@ fn arrays_sets_and_pushes() {
 }
 
 #[test]
+fn pairs_nest_in_resp3_and_flatten_in_resp2() {
+    check(
+        Reply::Pairs(vec![(bulk("f"), bulk("v")), (bulk("g"), Reply::Int(2))]),
+        "*4\r\n$1\r\nf\r\n$1\r\nv\r\n$1\r\ng\r\n:2\r\n",
+        "*2\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n*2\r\n$1\r\ng\r\n:2\r\n",
+    );
+    check(Reply::Pairs(Vec::new()), "*0\r\n", "*0\r\n");
+}
+
+#[test]
 fn nested_aggregates_use_the_same_protocol() {
     let reply = Reply::Array(vec![
         Reply::Set(vec![Reply::Bool(true)]),
