@@ -297,9 +297,10 @@ fn pop_many(list: &mut List, end: End, count: usize) -> Vec<Reply> {
     items
 }
 
-/// Removes `key` once its list is empty (a collection is never stored empty).
-fn remove_if_empty(db: &mut Db, key: &[u8], now_ms: u64) {
-    if matches!(db.get_value(key, now_ms), Some(Value::List(l)) if l.is_empty()) {
+/// Removes `key` once its list is empty (a collection is never stored empty): `emptied` is
+/// the list's `is_empty()` after the command's last change.
+fn remove_if_empty(db: &mut Db, key: &[u8], emptied: bool) {
+    if emptied {
         db.remove(key);
     }
 }
@@ -374,7 +375,8 @@ fn pop_generic(ctx: &mut WriteCtx, argv: &[Bytes], end: End, name: &str) -> Repl
         None => Reply::Bulk(list.pop(end).expect("lists are never stored empty")),
         Some(n) => Reply::Array(pop_many(list, end, n)),
     };
-    remove_if_empty(db, key, now_ms);
+    let emptied = list.is_empty();
+    remove_if_empty(db, key, emptied);
     reply
 }
 
@@ -396,7 +398,8 @@ fn mpop_generic(ctx: &mut WriteCtx, argv: &[Bytes], mpop: &Mpop) -> Result<Optio
             continue;
         };
         let items = pop_many(list, mpop.end, mpop.count);
-        remove_if_empty(db, key, now_ms);
+        let emptied = list.is_empty();
+        remove_if_empty(db, key, emptied);
         return Ok(Some(Reply::Array(vec![
             Reply::Bulk(key.clone()),
             Reply::Array(items),
@@ -575,7 +578,8 @@ fn lrem(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
             return Ok(Reply::Int(0));
         };
         let removed = list.remove(&argv[3], count.unsigned_abs(), count < 0);
-        remove_if_empty(db, key, now_ms);
+        let emptied = list.is_empty();
+        remove_if_empty(db, key, emptied);
         Ok(Reply::Int(removed as i64))
     })();
     reply_of(result)
@@ -599,7 +603,8 @@ fn ltrim(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         let (first, n) = clamp_range(start, end, len).unwrap_or((len, 0));
         list.drain_back(len - first - n);
         list.drain_front(first);
-        remove_if_empty(db, key, now_ms);
+        let emptied = list.is_empty();
+        remove_if_empty(db, key, emptied);
         Ok(Reply::ok())
     })();
     reply_of(result)
@@ -630,7 +635,8 @@ fn lmove_generic(ctx: &mut WriteCtx, src: &[u8], dst: &[u8], from: End, to: End)
         list.push(to, &value);
         ctx.signal_ready(dst);
     } else {
-        remove_if_empty(db, src, now_ms);
+        let emptied = list.is_empty();
+        remove_if_empty(db, src, emptied);
         let pushed = push_onto(ctx, dst, to, std::slice::from_ref(&value));
         debug_assert!(pushed.is_ok(), "the destination's type was checked");
     }
@@ -678,7 +684,8 @@ fn bpop_generic(ctx: &mut WriteCtx, argv: &[Bytes], end: End) -> Reply {
             Err(reply) => return reply,
         };
         let value = list.pop(end).expect("lists are never stored empty");
-        remove_if_empty(db, key, now_ms);
+        let emptied = list.is_empty();
+        remove_if_empty(db, key, emptied);
         return Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Bulk(value)]);
     }
     blocked()

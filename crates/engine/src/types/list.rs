@@ -748,6 +748,7 @@ impl List {
             if fits {
                 let b = self.chunks.remove(i + 1).expect("i + 1 < len");
                 let a = &mut self.chunks[i];
+                a.buf.reserve_exact(b.bytes());
                 a.buf.extend_from_slice(b.live());
                 a.count += b.count;
             } else {
