@@ -109,7 +109,8 @@ fn seconds_to_ms(value: LongDouble) -> i64 {
         }
         m << e
     } else if e <= -128 {
-        0
+        // Below one: ceil gives 1 for a positive value and (negative) zero otherwise.
+        u128::from(!neg)
     } else {
         let whole = m >> -e;
         let fraction = m & ((1u128 << -e) - 1) != 0;
@@ -859,6 +860,8 @@ mod tests {
         assert_eq!(ms("0.001"), Ok(1));
         assert_eq!(ms("0.0011"), Ok(2), "rounded up");
         assert_eq!(ms("1e-10"), Ok(1));
+        assert_eq!(ms("1e-300"), Ok(1), "any positive time waits at least 1 ms");
+        assert_eq!(ms("-1e-300"), Ok(0));
         assert_eq!(ms("0x10"), Ok(16_000));
         assert_eq!(ms("-0"), Ok(0));
         assert_eq!(ms("-0.0001"), Ok(0), "ceil(-0.1) is zero, not negative");
