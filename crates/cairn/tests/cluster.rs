@@ -649,3 +649,64 @@ fn a_message_published_on_one_node_reaches_subscribers_on_the_others() {
         assert!(Instant::now() < deadline, "no shard message reached node 2");
     }
 }
+
+#[test]
+fn clients_blocked_on_different_nodes_each_get_a_different_element() {
+    let _serial = serial();
+    let nats = NatsCluster::start(3);
+    let nodes: Vec<Cairn> = (0..3).map(|_| nats.node(&[])).collect();
+    let raw = |i: usize| common::Raw::connect(&format!("127.0.0.1:{}", nodes[i].port));
+    let blocked_on = |c: &mut common::Raw, n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let info = String::from_utf8(c.cmd(&["INFO", "clients"])).unwrap();
+            if info.contains(&format!("blocked_clients:{n}\r\n")) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "never {n} blocked: {info}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let mut waiters: Vec<common::Raw> = (0..3).map(raw).collect();
+    let mut admins: Vec<common::Raw> = (0..3).map(raw).collect();
+    for (i, w) in waiters.iter_mut().enumerate() {
+        send_raw(w, &["BLPOP", "jobs", "0"]);
+        blocked_on(&mut admins[i], 1);
+    }
+    assert_eq!(admins[1].cmd(&["RPUSH", "jobs", "a", "b"]), b":2\r\n");
+    // Two of the three are served, each with its own element; one stays blocked.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut served: Vec<(usize, String)> = Vec::new();
+    while served.len() < 2 {
+        for (i, w) in waiters.iter_mut().enumerate() {
+            if served.iter().any(|(j, _)| *j == i) {
+                continue;
+            }
+            w.stream
+                .set_read_timeout(Some(Duration::from_millis(50)))
+                .unwrap();
+            if w.stream.peek(&mut [0u8; 1]).is_ok_and(|n| n == 1) {
+                w.stream
+                    .set_read_timeout(Some(Duration::from_secs(20)))
+                    .unwrap();
+                served.push((i, String::from_utf8(w.read_reply()).unwrap()));
+            }
+        }
+        assert!(Instant::now() < deadline, "served only {served:?}");
+    }
+    let left = (0..3).find(|i| served.iter().all(|(j, _)| j != i)).unwrap();
+    blocked_on(&mut admins[left], 1);
+    assert_eq!(admins[2].cmd(&["LPUSH", "jobs", "c"]), b":1\r\n");
+    waiters[left]
+        .stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    served.push((left, String::from_utf8(waiters[left].read_reply()).unwrap()));
+    let mut elements: Vec<String> = served
+        .iter()
+        .map(|(_, r)| r.rsplit("\r\n").nth(1).unwrap().to_string())
+        .collect();
+    elements.sort();
+    assert_eq!(elements, ["a", "b", "c"], "{served:?}");
+    assert_eq!(admins[0].cmd(&["EXISTS", "jobs"]), b":0\r\n");
+}

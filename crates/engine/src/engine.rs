@@ -69,6 +69,11 @@ impl WriteCtx<'_> {
     /// be waiting for: list pushes and sorted-set additions call it.
     pub fn signal_ready(&mut self, key: &[u8]) {
         let db = self.db;
+        self.signal_ready_in(db, key);
+    }
+
+    /// `signal_ready` for a key of database `db` (MOVE, COPY).
+    pub fn signal_ready_in(&mut self, db: usize, key: &[u8]) {
         if !self
             .engine
             .ready_keys

@@ -67,6 +67,9 @@ pub struct Session {
     pub closing: bool,
     /// Stop taking commands until everything in flight has replied (SAVE, SHUTDOWN).
     hold: bool,
+    /// Waiting in a blocking command: input is still read (to notice a client that leaves),
+    /// not run.
+    blocked: bool,
     limits: Limits,
     decoder: Decoder,
     query_buffer_max: usize,
@@ -112,6 +115,7 @@ pub async fn serve(
         out: BytesMut::new(),
         closing: false,
         hold: false,
+        blocked: false,
         limits: Limits::default(),
         decoder: Decoder::new(Limits::default()),
         query_buffer_max: usize::MAX,
@@ -134,7 +138,7 @@ pub async fn serve(
         let timeout_s = s.refresh_limits(inbuf.is_empty());
         let can_read = !eof
             && !s.closing
-            && !s.hold
+            && (!s.hold || s.blocked)
             && s.slots.len() < INFLIGHT_MAX
             && s.out.len() < OUTPUT_SOFT_BYTES;
         tokio::select! {
@@ -201,6 +205,11 @@ pub async fn serve(
                 bytes = s.out.len(),
                 "closing client that reached the output buffer limit"
             );
+            break;
+        }
+        // A client that leaves while blocked is gone at once: the core finds its reply
+        // channel closed and never serves it.
+        if eof && s.blocked {
             break;
         }
         if s.out.is_empty() && s.inflight == 0 && (s.closing || eof) {
@@ -382,6 +391,7 @@ impl Session {
                 // served or times out, as in Redis.
                 if spec.flags & flag::BLOCKING != 0 {
                     self.hold = true;
+                    self.blocked = true;
                 }
             }
             Handler::Session(cmd) => {
@@ -495,6 +505,7 @@ impl Session {
         self.inflight -= 1;
         if self.inflight == 0 {
             self.hold = false;
+            self.blocked = false;
         }
     }
 

@@ -22,6 +22,7 @@ use crate::engine::{ReadCtx, WriteCtx};
 use crate::glob;
 use crate::notify;
 use crate::table::{Group, Handler, Keys, Spec, acl, flag::*};
+use crate::value::Value;
 
 const KS: u32 = acl::KEYSPACE;
 const G: Group = Group::Generic;
@@ -475,10 +476,19 @@ fn rename<const NX: bool>(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     }
     let slot = db.remove(src).expect("looked up above");
     let expire_at_ms = slot.expire_at_ms();
+    let wakes = blocked_clients_may_wait(&slot.value);
     db.set(dst, slot.value, expire_at_ms, now_ms);
+    if wakes {
+        ctx.signal_ready(dst);
+    }
     ctx.notify(notify::GENERIC, "rename_from", src);
     ctx.notify(notify::GENERIC, "rename_to", dst);
     done
+}
+
+/// A key of this type may be what a blocked client waits for (BLPOP, BZPOPMIN …).
+fn blocked_clients_may_wait(value: &Value) -> bool {
+    matches!(value, Value::List(_) | Value::ZSet(_))
 }
 
 fn copy_check(argv: &[Bytes]) -> Result<(), Reply> {
@@ -509,7 +519,11 @@ fn copy(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         }
         dst.remove(new_key);
     }
+    let wakes = blocked_clients_may_wait(&value);
     dst.set(new_key, value, expire_at_ms, now_ms);
+    if wakes {
+        ctx.signal_ready_in(dst_db, new_key);
+    }
     ctx.notify_in(dst_db, notify::GENERIC, "copy_to", new_key);
     Reply::Int(1)
 }
@@ -538,6 +552,9 @@ fn move_(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     }
     let slot = ctx.db().remove(key).expect("looked up above");
     let expire_at_ms = slot.expire_at_ms();
+    if blocked_clients_may_wait(&slot.value) {
+        ctx.signal_ready_in(dst_db, key);
+    }
     ctx.engine
         .db_mut(dst_db)
         .set(key, slot.value, expire_at_ms, now_ms);
