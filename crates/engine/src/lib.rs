@@ -20,6 +20,7 @@ pub mod dict;
 pub mod engine;
 pub mod entry;
 pub mod glob;
+pub mod rdb;
 pub mod snapshot;
 pub mod table;
 pub mod testing;
