@@ -21,6 +21,7 @@ pub mod engine;
 pub mod entry;
 pub mod glob;
 pub mod notify;
+pub mod rdb;
 pub mod snapshot;
 pub mod table;
 pub mod testing;
