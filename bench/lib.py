@@ -10,7 +10,11 @@ Subcommands:
   rss PID                   print the process's VmRSS in bytes
   dd-us TEXT                parse dd's last line and print microseconds per write (200 writes)
   table RESULTS             markdown throughput table (medians over rounds) from the collected
-                            redis-benchmark CSV rows `server,pipeline,round,<csv>`
+                            redis-benchmark CSV rows `server,pipeline,round,<csv>`; the
+                            commands are SET/GET/INCR/MSET, or every test found with --all
+  gen-members TYPE N PATH   a RESP stream filling one key of TYPE (hash, set, zset) with N
+                            members, 1000 per command
+  mem-table MEM             markdown memory table from bench/types.sh's key=value file
   spread RESULTS            min – max ops/s over the rounds
   targets RESULTS MEM RST   the issue's targets, met or not, from the collected numbers
   rb CSV TEST               "rps p50 p99" of TEST from one redis-benchmark --csv output
@@ -57,6 +61,41 @@ def gen_set(n, path, size=100):
             value = rnd.randbytes((size + 1) // 2).hex()[:size].encode()
             f.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n"
                     % (len(key), key, size, value))
+
+
+def gen_members(kind, n, path):
+    """One key per type: hash `h` (field f:<i> -> value v:<i>), set `s` (member m:<i>), zset `z`
+    (member m:<i>, score i); 1000 members per command, as a client loading in bulk would."""
+    cmd = {"hash": b"HSET", "set": b"SADD", "zset": b"ZADD"}[kind]
+    key = {"hash": b"h", "set": b"s", "zset": b"z"}[kind]
+
+    def bulk(b):
+        return b"$%d\r\n%s\r\n" % (len(b), b)
+
+    with open(path, "wb", buffering=1 << 20) as f:
+        for start in range(0, n, 1000):
+            words = [cmd, key]
+            for i in range(start, min(n, start + 1000)):
+                if kind == "hash":
+                    words += [b"f:%d" % i, b"v:%d" % i]
+                elif kind == "set":
+                    words.append(b"m:%d" % i)
+                else:
+                    words += [b"%d" % i, b"m:%d" % i]
+            f.write(b"*%d\r\n" % len(words) + b"".join(bulk(w) for w in words))
+
+
+def mem_table(path):
+    kv = read_kv(path)
+    print("| type | members | Redis bytes/member | Cairn bytes/member | Cairn / Redis |")
+    print("|---|---|---|---|---|")
+    for kind in ("hash", "set", "zset"):
+        r, c, n = kv.get("redis_%s" % kind), kv.get("cairn_%s" % kind), kv.get("members")
+        if r is None or c is None:
+            continue
+        r, c, n = int(r), int(c), int(n)
+        print("| %s | %s | %.1f | %.1f | %.2f× |" % (kind, fmt_rps(n), r / n, c / n,
+                                                  c / r if r else float("nan")))
 
 
 def wait_ping(port, secs):
@@ -126,8 +165,18 @@ def fmt_rps(v):
     return "{:,.0f}".format(v)
 
 
-def table(path):
+def commands_in(res):
+    """The tests found in the results, in first-seen order."""
+    seen = []
+    for key in res:
+        if key[2] not in seen:
+            seen.append(key[2])
+    return seen
+
+
+def table(path, all_tests=False):
     res = load_results(path)
+    commands = commands_in(res) if all_tests else COMMANDS
     pipelines = sorted({k[1] for k in res})
     head = ["command", "P"]
     for _, name in SERVERS:
@@ -136,7 +185,7 @@ def table(path):
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for p in pipelines:
-        for cmd in COMMANDS:
+        for cmd in commands:
             cells = [cmd, str(p)]
             for key, _ in SERVERS:
                 r = res.get((key, p, cmd))
@@ -148,13 +197,14 @@ def table(path):
             print("| " + " | ".join(cells) + " |")
 
 
-def spread(path):
+def spread(path, all_tests=False):
     rounds = load_rounds(path)
+    commands = commands_in(rounds) if all_tests else COMMANDS
     pipelines = sorted({k[1] for k in rounds})
     print("| command | P | " + " | ".join(name for _, name in SERVERS) + " |")
     print("|---|---|" + "---|" * len(SERVERS))
     for p in pipelines:
-        for cmd in COMMANDS:
+        for cmd in commands:
             cells = [cmd, str(p)]
             for key, _ in SERVERS:
                 rs = [r["rps"] for r in rounds.get((key, p, cmd), [])]
@@ -305,9 +355,13 @@ def main(argv):
     elif cmd == "dd-us":
         return dd_us(args[0])
     elif cmd == "table":
-        table(args[0])
+        table(args[0], "--all" in args[1:])
     elif cmd == "spread":
-        spread(args[0])
+        spread(args[0], "--all" in args[1:])
+    elif cmd == "gen-members":
+        gen_members(args[0], int(args[1]), args[2])
+    elif cmd == "mem-table":
+        mem_table(args[0])
     elif cmd == "targets":
         targets(args[0], args[1], args[2])
     elif cmd == "rb":

@@ -248,7 +248,10 @@ impl Model {
                     None => wrongtype(),
                     Some(_) => Reply::Int(self.add(&k, members) as i64),
                 };
-                prop_assert_eq!(h.run(&command("SADD", &[k.clone()], members)), want);
+                prop_assert_eq!(
+                    h.run(&command("SADD", std::slice::from_ref(&k), members)),
+                    want
+                );
             }
             Op::SaddRange(k, start, n) => {
                 let k = key(*k);
@@ -259,7 +262,10 @@ impl Model {
                     None => wrongtype(),
                     Some(_) => Reply::Int(self.add(&k, &members) as i64),
                 };
-                prop_assert_eq!(h.run(&command("SADD", &[k.clone()], &members)), want);
+                prop_assert_eq!(
+                    h.run(&command("SADD", std::slice::from_ref(&k), &members)),
+                    want
+                );
             }
             Op::Srem(k, members) => {
                 let k = key(*k);
@@ -267,7 +273,10 @@ impl Model {
                     None => wrongtype(),
                     Some(_) => Reply::Int(self.remove(&k, members) as i64),
                 };
-                prop_assert_eq!(h.run(&command("SREM", &[k.clone()], members)), want);
+                prop_assert_eq!(
+                    h.run(&command("SREM", std::slice::from_ref(&k), members)),
+                    want
+                );
             }
             Op::Smove(a, b, m) => self.smove(key(*a), key(*b), m, h)?,
             Op::Scard(k) => {
@@ -282,7 +291,10 @@ impl Model {
                 let want = self
                     .get(&k)
                     .map_or_else(wrongtype, |s| Reply::Int(i64::from(s.contains(m))));
-                prop_assert_eq!(h.run(&command("SISMEMBER", &[k], &[m.clone()])), want);
+                prop_assert_eq!(
+                    h.run(&command("SISMEMBER", &[k], std::slice::from_ref(m))),
+                    want
+                );
             }
             Op::Smismember(k, members) => {
                 let k = key(*k);
@@ -298,7 +310,7 @@ impl Model {
             }
             Op::Smembers(k) => {
                 let k = key(*k);
-                let got = h.run(&command("SMEMBERS", &[k.clone()], &[]));
+                let got = h.run(&command("SMEMBERS", std::slice::from_ref(&k), &[]));
                 match self.get(&k) {
                     None => prop_assert_eq!(got, wrongtype()),
                     Some(s) => prop_assert_eq!(sorted_reply(&got), Reply::Array(bulks(&s))),
@@ -343,7 +355,7 @@ impl Model {
                     Algebra::Union => "SUNIONSTORE",
                     Algebra::Diff => "SDIFFSTORE",
                 };
-                let got = h.run(&command(name, &[dst.clone()], &keys));
+                let got = h.run(&command(name, std::slice::from_ref(&dst), &keys));
                 match self.algebra(*op, &keys) {
                     None => prop_assert_eq!(got, wrongtype()),
                     Some((s, table)) => {
