@@ -15,7 +15,7 @@ use bytes::{Bytes, BytesMut};
 use cairn_engine::table::{self, Handler, Rejection, flag};
 use cairn_engine::{SessionCmd, Spec};
 use cairn_resp::{Decoder, Limits, Protocol, Reply};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
@@ -76,6 +76,7 @@ pub struct Session {
     over_soft_since: Option<Instant>,
 }
 
+/// Serves a plain TCP connection.
 pub async fn serve(
     mut stream: TcpStream,
     shared: Arc<Shared>,
@@ -83,6 +84,54 @@ pub async fn serve(
     client: Arc<ClientState>,
 ) {
     let _ = stream.set_nodelay(true);
+    let (rd, wr) = stream.split();
+    run(rd, wr, Buffering::None, shared, node, client).await
+}
+
+/// Serves a connection whose TLS handshake is done: the same session code over the decrypted
+/// stream.
+pub async fn serve_tls(
+    stream: tokio_rustls::server::TlsStream<TcpStream>,
+    shared: Arc<Shared>,
+    node: NodeHandle,
+    client: Arc<ClientState>,
+) {
+    let (rd, wr) = tokio::io::split(stream);
+    run(rd, wr, Buffering::Records, shared, node, client).await
+}
+
+/// Whether the write half can hold bytes it has accepted but not yet sent.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Buffering {
+    /// A socket: what `write` accepted is in the kernel.
+    None,
+    /// TLS: `write` may leave encrypted records queued until the socket takes them, so a
+    /// write that empties the output is followed by a flush.
+    Records,
+}
+
+/// Writes some of `out`, or, when it is empty, flushes what the stream holds. Each is one
+/// cancel-safe call, so the session's `select!` may drop it and retry.
+async fn write_or_flush<W: AsyncWrite + Unpin>(wr: &mut W, out: &[u8]) -> std::io::Result<usize> {
+    if out.is_empty() {
+        wr.flush().await.map(|()| 0)
+    } else {
+        wr.write(out).await
+    }
+}
+
+/// The session loop, over any byte stream split into halves.
+async fn run<R, W>(
+    mut rd: R,
+    mut wr: W,
+    buffering: Buffering,
+    shared: Arc<Shared>,
+    node: NodeHandle,
+    client: Arc<ClientState>,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let (tx, rx) = mpsc::unbounded_channel();
     let requirepass = shared
         .config
@@ -112,8 +161,9 @@ pub async fn serve(
         rx,
     };
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK_BYTES);
-    let (mut rd, mut wr) = stream.split();
     let mut eof = false;
+    // Bytes accepted by a buffering write half and not yet flushed to the socket.
+    let mut unflushed = false;
     // Idle connections are checked every second, so that a `timeout` set at runtime reaches
     // them too (Redis's clientsCron does the same). One timer per connection, not per event.
     let mut idle_check = tokio::time::interval(IDLE_CHECK_INTERVAL);
@@ -143,11 +193,13 @@ pub async fn serve(
                     }
                 }
             }
-            written = wr.write(&s.out), if !s.out.is_empty() => {
+            written = write_or_flush(&mut wr, &s.out), if !s.out.is_empty() || unflushed => {
                 match written {
+                    Ok(0) if s.out.is_empty() => unflushed = false,
                     Ok(n) if n > 0 => {
                         shared.stats.net_output_bytes.fetch_add(n as u64, Relaxed);
                         let _ = s.out.split_to(n);
+                        unflushed = buffering == Buffering::Records;
                     }
                     _ => break,
                 }
