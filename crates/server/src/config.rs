@@ -859,6 +859,64 @@ mod tests {
 }
 
 #[cfg(test)]
+mod tls_tests {
+    use super::*;
+
+    #[test]
+    fn tls_options_come_from_file_and_flags_and_are_checked_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cairn.toml");
+        std::fs::write(
+            &path,
+            "tls-auth-clients = \"optional\"\ntls-protocols = \"TLSv1.3\"\ntls-ca-cert-file = \"\"\ntls-handshake-timeout-ms = 250\n",
+        )
+        .unwrap();
+        let c = Config::load(Flags {
+            config: Some(path.clone()),
+            tls_auth_clients: Some(TlsAuthClients::No),
+            ..Flags::default()
+        })
+        .unwrap();
+        assert_eq!(c.tls.auth_clients, TlsAuthClients::No);
+        assert_eq!(c.tls.protocols, "TLSv1.3");
+        assert_eq!(c.tls.ca_cert_file, None);
+        assert_eq!(c.tls.handshake_timeout_ms, 250);
+        assert!(!c.tls.enabled());
+        let error = |flags: Flags| Config::load(flags).unwrap_err().to_string();
+        assert_eq!(
+            error(Flags {
+                port: Some(7000),
+                tls_port: Some(7000),
+                ..Flags::default()
+            }),
+            "bad value for 'tls-port': must differ from port"
+        );
+        assert!(
+            error(Flags {
+                port: Some(0),
+                ..Flags::default()
+            })
+            .starts_with("bad value for 'port': port and tls-port are both 0")
+        );
+        assert!(
+            error(Flags {
+                tls_port: Some(6380),
+                ..Flags::default()
+            })
+            .starts_with("bad value for 'tls-cert-file': is needed with tls-port")
+        );
+        // Checked even while TLS is off, so that turning it on later cannot fail on them.
+        assert!(
+            error(Flags {
+                tls_ciphers: Some("DEFAULT".into()),
+                ..Flags::default()
+            })
+            .starts_with("bad value for 'tls-ciphers': unknown cipher suite")
+        );
+    }
+}
+
+#[cfg(test)]
 mod limit_tests {
     use super::*;
 

@@ -1,6 +1,7 @@
 //! A client connection: reads frames, runs the gate (arity, auth), dispatches each command
 //! (reads and writes to the core, connection commands here), and writes replies in
-//! the order the commands came, whatever their source.
+//! the order the commands came, whatever their source. The same loop serves plain TCP and TLS
+//! connections (`serve`, `serve_tls`): it sees only a read half and a write half.
 //!
 //! Back-pressure: the session stops reading when too many commands are in flight or its
 //! output is large, so a client that does not read its replies cannot make the server buffer
