@@ -202,7 +202,7 @@ cat <<EOF
 The same \`redis-benchmark -c $CLIENTS -d 100\` loads, SET and GET only, with \`--tls --cacert ca.crt\`,
 against Redis (no persistence) and Cairn (durable), each serving TLS only with the same
 certificate (ECDSA P-256 from \`cairn tls init\`; no client certificates). Both negotiate
-TLS 1.3 with redis-benchmark's OpenSSL (Redis: OpenSSL; Cairn: rustls). Median of $ROUNDS
+TLS 1.3 (TLS_AES_256_GCM_SHA384) with redis-benchmark's OpenSSL (Redis: OpenSSL; Cairn: rustls). Median of $ROUNDS
 rounds; the last two columns compare each server with itself in plaintext (the table above).
 
 EOF

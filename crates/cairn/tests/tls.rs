@@ -1031,3 +1031,47 @@ fn large_values_and_pipelines_cross_tls_whole() {
         assert_eq!(conn.reply().unwrap(), format!(":{}", i / 100 + 1));
     }
 }
+
+/// A TLS client that stops reading is closed by `client-output-buffer-limit` like a plain
+/// one, and leaves: closing does not wait for it to take the records still buffered for it
+/// (its socket is full by then: the soft limit gives the server a second of writing first).
+#[test]
+fn a_tls_client_that_stops_reading_is_closed_and_leaves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let certs = Certs::new(tmp.path(), "certs");
+    let (node, log) = tls_node(
+        tmp.path(),
+        &certs,
+        &[
+            "--tls-auth-clients",
+            "no",
+            "--client-output-buffer-limit",
+            "normal 0 1mb 1",
+        ],
+    );
+    let ca = certs.dir.join("ca.crt");
+    let offer = Offer::trusting(&ca);
+    let mut admin = TlsConn::connect(node.port, &offer).unwrap();
+    let value = "x".repeat(512 * 1024);
+    assert_eq!(admin.cmd(&["SET", "v", &value]).unwrap(), "+OK");
+    let mut victim = TlsConn::connect(node.port, &offer).unwrap();
+    let get = b"*2\r\n$3\r\nGET\r\n$1\r\nv\r\n".repeat(200);
+    victim.stream.get_mut().write_all(&get).unwrap();
+    victim.stream.get_mut().flush().unwrap();
+    let connected = |admin: &mut TlsConn| {
+        let info = admin.cmd(&["INFO", "clients"]).unwrap();
+        info.split("connected_clients:")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap()
+            .to_string()
+    };
+    wait_until("the client that does not read to leave", || {
+        connected(&mut admin) == "1"
+    });
+    assert!(
+        !log_lines(&log, "output buffer limit").is_empty(),
+        "closed for another reason"
+    );
+    assert_eq!(admin.cmd(&["PING"]).unwrap(), "+PONG");
+}

@@ -32,6 +32,8 @@ const INFLIGHT_MAX: usize = 1024;
 const OUTPUT_SOFT_BYTES: usize = 1024 * 1024;
 /// How often a connection checks whether it has been idle for longer than `timeout`.
 const IDLE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a closing connection may take to hand its last replies to the client.
+const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Read buffer growth step.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
 
@@ -242,10 +244,15 @@ async fn run<R, W>(
             break;
         }
     }
-    if !s.out.is_empty() && s.closing {
-        let _ = wr.write_all(&s.out).await;
-    }
-    let _ = wr.shutdown().await;
+    // Bounded: a client that stops reading must not keep its connection open. (A TLS stream's
+    // shutdown also flushes its buffered records and a close_notify to that client.)
+    let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, async {
+        if !s.out.is_empty() && s.closing {
+            let _ = wr.write_all(&s.out).await;
+        }
+        let _ = wr.shutdown().await;
+    })
+    .await;
     shared.clients.unregister(client.id);
 }
 
