@@ -81,6 +81,15 @@ fn tls_node(tmp: &Path, certs: &Certs, extra: &[&str]) -> (Cairn, Arc<Mutex<Stri
     Cairn::start_capturing(&tmp.join("data"), port, &flags)
 }
 
+/// Lines containing `needle` once there is at least one (the node's stderr is collected by a
+/// thread of its own, so a line may show up a moment after the event).
+fn logged(log: &Arc<Mutex<String>>, needle: &str) -> Vec<String> {
+    wait_until(&format!("{needle:?} in the log"), || {
+        !log_lines(log, needle).is_empty()
+    });
+    log_lines(log, needle)
+}
+
 /// Log lines containing `needle`.
 fn log_lines(log: &Arc<Mutex<String>>, needle: &str) -> Vec<String> {
     strip_ansi(&log.lock().unwrap())
@@ -497,7 +506,7 @@ fn client_certificates_are_verified_against_the_ca() {
     assert_eq!(set(&mut admin, "tls-auth-clients", "no"), "+OK");
     ping(port, &Offer::trusting(&ca)).unwrap();
     assert_eq!(admin.cmd(&["GET", "k"]).unwrap(), "$v");
-    let refused = log_lines(&log, "TLS handshake with");
+    let refused = logged(&log, "TLS handshake with");
     assert!(
         !refused.is_empty() && refused.len() <= 2,
         "one line per 10 s: {refused:?}"
@@ -724,7 +733,7 @@ fn a_stalled_handshake_is_closed_after_the_timeout_and_costs_others_nothing() {
             "--tls-auth-clients",
             "no",
             "--tls-handshake-timeout-ms",
-            "700",
+            "3000",
         ],
     );
     let port = node.port;
@@ -746,7 +755,7 @@ fn a_stalled_handshake_is_closed_after_the_timeout_and_costs_others_nothing() {
         assert_eq!(client.cmd(&["SET", &key, "v"]).unwrap(), "+OK");
         ping(port, &Offer::trusting(&ca)).unwrap();
         assert!(
-            t.elapsed() < Duration::from_millis(500),
+            t.elapsed() < Duration::from_millis(1000),
             "a client waited {:?}",
             t.elapsed()
         );
@@ -759,10 +768,10 @@ fn a_stalled_handshake_is_closed_after_the_timeout_and_costs_others_nothing() {
     }
     let waited = started.elapsed();
     assert!(
-        waited >= Duration::from_millis(600),
+        waited >= Duration::from_millis(2900),
         "closed after {waited:?}"
     );
-    let lines = log_lines(&log, "not done after 700 ms");
+    let lines = logged(&log, "not done after 3000 ms");
     assert_eq!(lines.len(), 1, "one line for six stalls: {lines:?}");
     assert_eq!(client.cmd(&["DBSIZE"]).unwrap(), ":20");
 }
@@ -813,12 +822,9 @@ fn plaintext_and_garbage_on_the_tls_port_are_closed_and_logged_once() {
     // The open client never noticed; new ones connect as before.
     assert_eq!(client.cmd(&["GET", "k"]).unwrap(), "$v");
     ping(port, &Offer::trusting(&ca)).unwrap();
-    let plaintext = log_lines(&log, "that is not TLS");
+    let plaintext = logged(&log, "that is not TLS");
     assert_eq!(plaintext.len(), 1, "{plaintext:?}");
-    wait_until("a handshake failure in the log", || {
-        !log_lines(&log, "TLS handshake with").is_empty()
-    });
-    let failed = log_lines(&log, "TLS handshake with");
+    let failed = logged(&log, "TLS handshake with");
     assert_eq!(failed.len(), 1, "{failed:?}");
     let info = client.cmd(&["INFO", "stats"]).unwrap();
     let failures: u64 = info
@@ -1069,9 +1075,7 @@ fn a_tls_client_that_stops_reading_is_closed_and_leaves() {
     wait_until("the client that does not read to leave", || {
         connected(&mut admin) == "1"
     });
-    assert!(
-        !log_lines(&log, "output buffer limit").is_empty(),
-        "closed for another reason"
-    );
+    // Closed by the limit, not for another reason.
+    logged(&log, "output buffer limit");
     assert_eq!(admin.cmd(&["PING"]).unwrap(), "+PONG");
 }

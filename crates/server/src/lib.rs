@@ -43,10 +43,15 @@ impl Server {
     /// Opens the data directory (rebuilding state) and binds the listeners.
     pub async fn start(mut config: Config) -> anyhow::Result<Server> {
         fit_maxclients_to_fd_limit(&mut config);
+        // `port 0` turns the plain listener off, as in Redis. A configuration loaded from a
+        // file, the environment or flags cannot have both ports 0 (`Config::load` refuses it);
+        // one built in code with both 0 (in-process tests) gets a plain listener on a port the
+        // OS picks.
+        let ephemeral = config.port == 0 && config.tls.port == 0;
         let bind = |port: u16| {
             let host = config.bind.clone();
             async move {
-                if port == 0 {
+                if port == 0 && !ephemeral {
                     return Ok(None);
                 }
                 listen(&host, port)
@@ -56,7 +61,10 @@ impl Server {
             }
         };
         let listener = bind(config.port).await?;
-        let tls_listener = bind(config.tls.port).await?;
+        let tls_listener = match config.tls.port {
+            0 => None,
+            port => bind(port).await?,
+        };
         // Checked when the configuration was loaded; built again here from the same files.
         let tls = match config.tls.enabled() {
             true => Some(tls::server_config(&config.tls).map_err(|e| anyhow::anyhow!("{e}"))?),
