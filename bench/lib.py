@@ -17,6 +17,9 @@ Subcommands:
   mem-table MEM             markdown memory table from bench/types.sh's key=value file
   spread RESULTS            min – max ops/s over the rounds
   targets RESULTS MEM RST   the issue's targets, met or not, from the collected numbers
+  tls-table RESULTS TLS     SET/GET over TLS (medians), Cairn / Redis, and each against its
+                            plaintext numbers in RESULTS
+  tls-spread TLS            min – max ops/s over the rounds, over TLS
   rb CSV TEST               "rps p50 p99" of TEST from one redis-benchmark --csv output
   gap-probe PORT SECS       SET in a loop on PORT for SECS (reconnecting on errors); print the
                             longest gap between two acknowledged SETs in ms, and the count
@@ -212,6 +215,46 @@ def spread(path, all_tests=False):
             print("| " + " | ".join(cells) + " |")
 
 
+TLS_SERVERS = [("redis-tls", "Redis over TLS (no persistence)"),
+               ("cairn-tls", "Cairn over TLS (durable)")]
+TLS_COMMANDS = ["SET", "GET"]
+
+
+def tls_table(results, tls_results):
+    plain, res = load_results(results), load_results(tls_results)
+    head = ["command", "P"]
+    for _, name in TLS_SERVERS:
+        head += [name + " ops/s", "p50 ms", "p99 ms"]
+    head += ["Cairn / Redis (TLS)", "Redis TLS / plain", "Cairn TLS / plain"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for p in sorted({k[1] for k in res}):
+        for cmd in TLS_COMMANDS:
+            cells = [cmd, str(p)]
+            for key, _ in TLS_SERVERS:
+                r = res.get((key, p, cmd))
+                cells += [fmt_rps(r["rps"]), "%.3f" % r["p50"], "%.3f" % r["p99"]] if r \
+                    else ["-", "-", "-"]
+            c, r = res.get(("cairn-tls", p, cmd)), res.get(("redis-tls", p, cmd))
+            cells.append("%.2f×" % (c["rps"] / r["rps"]) if c and r else "-")
+            for tls, base in ((r, plain.get(("redis", p, cmd))), (c, plain.get(("cairn", p, cmd)))):
+                cells.append("%.2f×" % (tls["rps"] / base["rps"]) if tls and base else "-")
+            print("| " + " | ".join(cells) + " |")
+
+
+def tls_spread(tls_results):
+    rounds = load_rounds(tls_results)
+    print("| command | P | " + " | ".join(name for _, name in TLS_SERVERS) + " |")
+    print("|---|---|" + "---|" * len(TLS_SERVERS))
+    for p in sorted({k[1] for k in rounds}):
+        for cmd in TLS_COMMANDS:
+            cells = [cmd, str(p)]
+            for key, _ in TLS_SERVERS:
+                rs = [r["rps"] for r in rounds.get((key, p, cmd), [])]
+                cells.append("%s – %s" % (fmt_rps(min(rs)), fmt_rps(max(rs))) if rs else "-")
+            print("| " + " | ".join(cells) + " |")
+
+
 def read_kv(path):
     out = {}
     with open(path) as f:
@@ -364,6 +407,10 @@ def main(argv):
         mem_table(args[0])
     elif cmd == "targets":
         targets(args[0], args[1], args[2])
+    elif cmd == "tls-table":
+        tls_table(args[0], args[1])
+    elif cmd == "tls-spread":
+        tls_spread(args[0])
     elif cmd == "rb":
         return rb(args[0], args[1])
     elif cmd == "gap-probe":

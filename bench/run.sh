@@ -3,7 +3,9 @@
 #   - Redis without persistence, Redis with appendfsync always, Cairn with its defaults
 #     (durable: appendfsync always), each driven by redis-benchmark at pipeline 1 and 16;
 #   - memory for 1,000,000 keys (key:<n> -> 100-byte value) in Redis and Cairn;
-#   - restart time with those keys: Redis RDB load, Cairn after SHUTDOWN and after kill -9.
+#   - restart time with those keys: Redis RDB load, Cairn after SHUTDOWN and after kill -9;
+#   - over TLS (certificates from `cairn tls init`, TLS-only servers, `redis-benchmark --tls`):
+#     Redis without persistence and Cairn with its defaults, SET and GET at pipeline 1 and 16.
 # Prints a markdown report on stdout (progress on stderr). Every server it starts is stopped by
 # PID on exit and its temp dir removed. Loads are fixed request counts; tune with
 #   N_P1 (default 100000), N_P16 (1000000), N_WARM (20000), KEYS (1000000), CLIENTS (50),
@@ -38,8 +40,9 @@ wait_exit() { # wait_exit PID SECS: wait for a server we asked to stop
 }
 
 # --- servers ---------------------------------------------------------------------------------
-mapfile -t PORTS < <("${LIB[@]}" free-ports 5)
+mapfile -t PORTS < <("${LIB[@]}" free-ports 7)
 P_REDIS=${PORTS[0]} P_AOF=${PORTS[1]} P_CAIRN=${PORTS[2]} P_RMEM=${PORTS[3]} P_CMEM=${PORTS[4]}
+P_RTLS=${PORTS[5]} P_CTLS=${PORTS[6]}
 LAST_PID=
 
 start_redis() { # start_redis NAME PORT EXTRA_ARGS...
@@ -50,10 +53,10 @@ start_redis() { # start_redis NAME PORT EXTRA_ARGS...
   LAST_PID=$!
   PIDS+=("$LAST_PID")
 }
-start_cairn() { # start_cairn NAME PORT
-  local name=$1 port=$2
+start_cairn() { # start_cairn NAME PORT EXTRA_ARGS...
+  local name=$1 port=$2; shift 2
   mkdir -p "$T/$name"
-  "$T/bin/cairn" --port "$port" --dir "$T/$name" >>"$T/$name.log" 2>&1 &
+  "$T/bin/cairn" --port "$port" --dir "$T/$name" "$@" >>"$T/$name.log" 2>&1 &
   LAST_PID=$!
   PIDS+=("$LAST_PID")
 }
@@ -153,6 +156,61 @@ echo
 echo "Spread of ops/s over the rounds (min – max):"
 echo
 "${LIB[@]}" spread "$RESULTS"
+echo
+
+# --- the same loads over TLS --------------------------------------------------------------------
+# Both servers serve TLS only (plain port 0) with one certificate from `cairn tls init`, and do
+# not ask for client certificates, so redis-benchmark needs only the CA.
+log "TLS: certificates from cairn tls init"
+"$T/bin/cairn" tls init --host 127.0.0.1 --dir "$T/tls" >/dev/null
+CA=$T/tls/ca.crt
+TLS_FILES=(--tls-cert-file "$T/tls/server.crt" --tls-key-file "$T/tls/server.key"
+  --tls-ca-cert-file "$CA" --tls-auth-clients no)
+start_redis redis-tls 0 --save '' --appendonly no --tls-port "$P_RTLS" "${TLS_FILES[@]}"
+start_cairn cairn-tls 0 --tls-port "$P_CTLS" "${TLS_FILES[@]}"
+wait_tls_ping() { # wait_tls_ping PORT: up to 60 s for PONG over TLS
+  local i
+  for ((i = 0; i < 600; i++)); do
+    [ "$(redis-cli --tls --cacert "$CA" -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = PONG ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+for p in "$P_RTLS" "$P_CTLS"; do wait_tls_ping "$p" || die "no PONG over TLS on $p"; done
+TLS_RESULTS=$T/tls.csv
+: >"$TLS_RESULTS"
+bench_tls() { # bench_tls ROUND LABEL PORT
+  local round=$1 label=$2 port=$3 pipe n
+  local rb=(redis-benchmark --tls --cacert "$CA" -h 127.0.0.1 -p "$port" -c "$CLIENTS" -d 100)
+  log "round $round, $label over TLS: warm-up"
+  "${rb[@]}" -t SET,GET -n "$N_WARM" -q >/dev/null
+  for pipe in 1 16; do
+    n=$N_P1; [ "$pipe" = 16 ] && n=$N_P16
+    log "round $round, $label over TLS: SET,GET -n $n -P $pipe"
+    "${rb[@]}" -t SET,GET -n "$n" -P "$pipe" --csv | sed "s/^/$label,$pipe,$round,/" >>"$TLS_RESULTS"
+  done
+}
+for ((round = 1; round <= ROUNDS; round++)); do
+  bench_tls "$round" redis-tls "$P_RTLS"
+  bench_tls "$round" cairn-tls "$P_CTLS"
+done
+for pid in "${PIDS[@]}"; do stop_pid "$pid"; forget_pid "$pid"; done
+
+cat <<EOF
+## Over TLS
+
+The same \`redis-benchmark -c $CLIENTS -d 100\` loads, SET and GET only, with \`--tls --cacert ca.crt\`,
+against Redis (no persistence) and Cairn (durable), each serving TLS only with the same
+certificate (ECDSA P-256 from \`cairn tls init\`; no client certificates). Both negotiate
+TLS 1.3 (TLS_AES_256_GCM_SHA384) with redis-benchmark's OpenSSL (Redis: OpenSSL; Cairn: rustls). Median of $ROUNDS
+rounds; the last two columns compare each server with itself in plaintext (the table above).
+
+EOF
+"${LIB[@]}" tls-table "$RESULTS" "$TLS_RESULTS"
+echo
+echo "Spread of ops/s over the rounds (min – max):"
+echo
+"${LIB[@]}" tls-spread "$TLS_RESULTS"
 echo
 
 # --- memory for 1M keys ----------------------------------------------------------------------

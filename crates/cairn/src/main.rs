@@ -1,5 +1,8 @@
 //! `cairn`: runs a node (on the embedded file log, or on a shared JetStream log);
-//! `cairn cluster status [options]` reports on a shared log's nodes.
+//! `cairn cluster status [options]` reports on a shared log's nodes; `cairn tls init` writes
+//! a development CA and certificates.
+
+mod tls_init;
 
 use clap::Parser;
 
@@ -10,7 +13,19 @@ use clap::Parser;
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() {
+    // ring is the only provider compiled in; installing it anyway keeps a dependency that
+    // enables another from leaving rustls unable to choose (it would panic). An error only
+    // means one was installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "tls") {
+        if args.get(2).is_none_or(|a| a != "init") {
+            eprintln!("cairn: usage: cairn tls init [--host NAME]... [--dir DIR]");
+            std::process::exit(2);
+        }
+        args.drain(1..3);
+        std::process::exit(tls_init::main(args));
+    }
     let cluster_status = args.get(1).is_some_and(|a| a == "cluster");
     if cluster_status {
         if args.get(2).is_none_or(|a| a != "status") {
@@ -89,16 +104,28 @@ async fn serve(config: cairn_server::Config) -> anyhow::Result<()> {
         let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
         format!("data in {}, appendfsync {fsync}", dir.display())
     });
+    let listening = match (server.plain_addr(), server.tls_addr()) {
+        (Some(plain), Some(tls)) => format!("{plain} (RESP2/RESP3) and {tls} (TLS)"),
+        (None, Some(tls)) => format!("{tls} (RESP2/RESP3 over TLS only)"),
+        _ => format!("{} (RESP2/RESP3)", server.local_addr()),
+    };
     println!(
-        "cairn {} listening on {} (RESP2/RESP3), {location}",
+        "cairn {} listening on {listening}, {location}",
         env!("CARGO_PKG_VERSION"),
-        server.local_addr(),
     );
     let shared = server.shared.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("signal received: writing a snapshot and stopping");
         cairn_server::request_shutdown(&shared);
+    });
+    let shared = server.shared.clone();
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangup = signal(SignalKind::hangup()).expect("SIGHUP handler");
+        while hangup.recv().await.is_some() {
+            cairn_server::tls::reload(&shared);
+        }
     });
     server.run().await?;
     tracing::info!("stopped");

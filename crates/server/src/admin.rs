@@ -8,7 +8,7 @@ use cairn_engine::commands::{eq_ignore_case, parse_f64, parse_i64, syntax_error}
 use cairn_engine::{Engine, Spec, glob, table};
 use cairn_resp::Reply;
 
-use crate::config::{Config, OutputLimits, parse_size};
+use crate::config::{Config, OutputLimits, TlsAuthClients, parse_size};
 use crate::node::Core;
 use crate::session::Session;
 
@@ -179,6 +179,24 @@ const OPTIONS: &[(&str, bool)] = &[
     ("notify-keyspace-events", true),
     ("maxmemory", false),
     ("maxmemory-policy", false),
+    ("tls-port", false),
+    // Setting any of these (even to its current value) reloads the certificate files.
+    ("tls-cert-file", true),
+    ("tls-key-file", true),
+    ("tls-ca-cert-file", true),
+    ("tls-auth-clients", true),
+    ("tls-protocols", true),
+    ("tls-ciphersuites", true),
+    ("tls-ciphers", true),
+    ("tls-handshake-timeout-ms", true),
+];
+
+/// Options whose value is text even when it looks like a number (CONFIG REWRITE).
+const TEXT_OPTIONS: &[&str] = &[
+    "requirepass",
+    "tls-cert-file",
+    "tls-key-file",
+    "tls-ca-cert-file",
 ];
 
 fn option_value(config: &Config, name: &str) -> String {
@@ -203,6 +221,15 @@ fn option_value(config: &Config, name: &str) -> String {
         "notify-keyspace-events" => cairn_engine::notify::format(config.notify_keyspace_events),
         "maxmemory" => "0".into(),
         "maxmemory-policy" => "noeviction".into(),
+        "tls-port" => config.tls.port.to_string(),
+        "tls-cert-file" => path_text(&config.tls.cert_file),
+        "tls-key-file" => path_text(&config.tls.key_file),
+        "tls-ca-cert-file" => path_text(&config.tls.ca_cert_file),
+        "tls-auth-clients" => config.tls.auth_clients.name().into(),
+        "tls-protocols" => config.tls.protocols.clone(),
+        "tls-ciphersuites" => config.tls.ciphersuites.clone(),
+        "tls-ciphers" => config.tls.ciphers.clone(),
+        "tls-handshake-timeout-ms" => config.tls.handshake_timeout_ms.to_string(),
         _ => String::new(),
     }
 }
@@ -253,6 +280,12 @@ fn engine_option_value(name: &str, value: &str) -> Result<i64, String> {
         ));
     }
     Ok(parsed)
+}
+
+fn path_text(path: &Option<std::path::PathBuf>) -> String {
+    path.as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
 }
 
 pub fn config_get(s: &mut Session, argv: &[Bytes]) -> Reply {
@@ -368,6 +401,14 @@ fn config_set_node(s: &mut Session, argv: &[Bytes]) -> Reply {
             return failed(name, &message);
         }
     }
+    // New TLS settings take effect only if the certificates load with them; otherwise
+    // nothing of this CONFIG SET is applied and the current certificates stay.
+    if seen.iter().any(|name| name.starts_with("tls-"))
+        && let Err(e) = crate::tls::reconfigure(&s.shared.tls, &next.tls)
+    {
+        tracing::warn!("CONFIG SET refused: {e}");
+        return failed(e.option, &e.message);
+    }
     *config = next;
     Reply::ok()
 }
@@ -415,6 +456,19 @@ fn set_option(c: &mut Config, name: &str, value: &str) -> Result<(), String> {
                 "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string()
             })?;
         }
+        "tls-cert-file" => c.tls.cert_file = non_empty_path(value),
+        "tls-key-file" => c.tls.key_file = non_empty_path(value),
+        "tls-ca-cert-file" => c.tls.ca_cert_file = non_empty_path(value),
+        "tls-auth-clients" => {
+            c.tls.auth_clients = TlsAuthClients::parse(value)
+                .ok_or("argument(s) must be one of the following: yes, no, optional")?;
+        }
+        "tls-protocols" => c.tls.protocols = value.to_string(),
+        "tls-ciphersuites" => c.tls.ciphersuites = value.to_string(),
+        "tls-ciphers" => c.tls.ciphers = value.to_string(),
+        "tls-handshake-timeout-ms" => {
+            c.tls.handshake_timeout_ms = int(1, crate::tls::HANDSHAKE_TIMEOUT_MS_MAX)?;
+        }
         "save" => {
             let words: Vec<&str> = value.split_whitespace().collect();
             if !words.len().is_multiple_of(2) || words.iter().any(|w| w.parse::<u64>().is_err()) {
@@ -425,6 +479,10 @@ fn set_option(c: &mut Config, name: &str, value: &str) -> Result<(), String> {
         _ => return Err("can't set immutable config".into()),
     }
     Ok(())
+}
+
+fn non_empty_path(value: &str) -> Option<std::path::PathBuf> {
+    (!value.is_empty()).then(|| std::path::PathBuf::from(value))
 }
 
 pub fn config_rewrite(s: &mut Session) -> Reply {
@@ -441,10 +499,10 @@ pub fn config_rewrite(s: &mut Session) -> Reply {
             continue;
         }
         let value = option_value(&config, name);
-        if *name == "requirepass" && value.is_empty() {
+        if TEXT_OPTIONS.contains(name) && value.is_empty() {
             continue;
         }
-        let numeric = value.parse::<u64>().is_ok() && *name != "requirepass";
+        let numeric = value.parse::<u64>().is_ok() && !TEXT_OPTIONS.contains(name);
         if numeric {
             text.push_str(&format!("{name} = {value}\n"));
         } else {

@@ -4,6 +4,7 @@
 //! `appendfsync`, `maxclients`, `timeout`, `databases`, `proto-max-bulk-len`,
 //! `client-query-buffer-limit`, `client-output-buffer-limit`), with Redis's meaning. In the
 //! TOML file they are written as in redis.conf (`port = 6380`, `appendfsync = "everysec"`).
+//! TLS takes Redis's `tls-*` options (`TlsConfig`); `port 0` turns the plain listener off.
 
 use std::path::PathBuf;
 
@@ -69,6 +70,37 @@ pub enum ReadBarrier {
     Strict,
     /// Ask the stream leader for its last sequence (cheaper; a deposed leader can be stale).
     Leader,
+}
+
+/// Whether TLS clients must present a certificate signed by `tls-ca-cert-file`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsAuthClients {
+    /// A client without a valid certificate fails the handshake (Redis's default).
+    Yes,
+    /// Clients are not asked for a certificate.
+    No,
+    /// A certificate is asked for and verified if sent; a client may send none.
+    Optional,
+}
+
+impl TlsAuthClients {
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsAuthClients::Yes => "yes",
+            TlsAuthClients::No => "no",
+            TlsAuthClients::Optional => "optional",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<TlsAuthClients> {
+        match text.to_ascii_lowercase().as_str() {
+            "yes" => Some(TlsAuthClients::Yes),
+            "no" => Some(TlsAuthClients::No),
+            "optional" => Some(TlsAuthClients::Optional),
+            _ => None,
+        }
+    }
 }
 
 /// Command-line flags; each may also come from `CAIRN_<NAME>` (dashes as underscores).
@@ -191,6 +223,36 @@ pub struct Flags {
     /// How a linearizable read finds the log's tail: strict or leader [default: strict].
     #[arg(long = "read-barrier", env = "CAIRN_READ_BARRIER", value_enum)]
     pub read_barrier: Option<ReadBarrier>,
+    /// TCP port for RESP over TLS; 0 = no TLS listener [default: 0]. With `--port 0`, TLS only.
+    #[arg(long = "tls-port", env = "CAIRN_TLS_PORT")]
+    pub tls_port: Option<u16>,
+    /// Server certificate chain (PEM), needed with tls-port [default: none].
+    #[arg(long = "tls-cert-file", env = "CAIRN_TLS_CERT_FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// Private key (PEM) of the server certificate [default: none].
+    #[arg(long = "tls-key-file", env = "CAIRN_TLS_KEY_FILE")]
+    pub tls_key_file: Option<PathBuf>,
+    /// CA certificates (PEM) that client certificates must chain to [default: none].
+    #[arg(long = "tls-ca-cert-file", env = "CAIRN_TLS_CA_CERT_FILE")]
+    pub tls_ca_cert_file: Option<PathBuf>,
+    /// Client certificates: yes (required), no, or optional [default: yes].
+    #[arg(long = "tls-auth-clients", env = "CAIRN_TLS_AUTH_CLIENTS", value_enum)]
+    pub tls_auth_clients: Option<TlsAuthClients>,
+    /// TLS versions to accept, a subset of "TLSv1.2 TLSv1.3" [default: "TLSv1.2 TLSv1.3"].
+    #[arg(long = "tls-protocols", env = "CAIRN_TLS_PROTOCOLS")]
+    pub tls_protocols: Option<String>,
+    /// TLSv1.3 cipher suites, colon-separated (TLS_AES_256_GCM_SHA384, …) [default: all].
+    #[arg(long = "tls-ciphersuites", env = "CAIRN_TLS_CIPHERSUITES")]
+    pub tls_ciphersuites: Option<String>,
+    /// TLSv1.2 cipher suites, colon-separated (ECDHE-ECDSA-AES128-GCM-SHA256, …) [default: all].
+    #[arg(long = "tls-ciphers", env = "CAIRN_TLS_CIPHERS")]
+    pub tls_ciphers: Option<String>,
+    /// Close a TLS connection whose handshake has not finished after this many ms [default: 10000].
+    #[arg(
+        long = "tls-handshake-timeout-ms",
+        env = "CAIRN_TLS_HANDSHAKE_TIMEOUT_MS"
+    )]
+    pub tls_handshake_timeout_ms: Option<u64>,
 }
 
 /// The same options as they appear in a TOML file.
@@ -228,6 +290,15 @@ struct FileConfig {
     nats_publishers: Option<usize>,
     consistency: Option<Consistency>,
     read_barrier: Option<ReadBarrier>,
+    tls_port: Option<u16>,
+    tls_cert_file: Option<PathBuf>,
+    tls_key_file: Option<PathBuf>,
+    tls_ca_cert_file: Option<PathBuf>,
+    tls_auth_clients: Option<TlsAuthClients>,
+    tls_protocols: Option<String>,
+    tls_ciphersuites: Option<String>,
+    tls_ciphers: Option<String>,
+    tls_handshake_timeout_ms: Option<u64>,
 }
 
 /// The shared log's settings (used when `log = jetstream`).
@@ -266,6 +337,48 @@ impl Default for NatsConfig {
     }
 }
 
+/// The TLS front end's settings (Redis's `tls-*` options).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// 0: no TLS listener.
+    pub port: u16,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    pub ca_cert_file: Option<PathBuf>,
+    pub auth_clients: TlsAuthClients,
+    /// Space-separated, as Redis writes it; checked by `tls::parse_protocols`.
+    pub protocols: String,
+    /// TLSv1.3 suites, as given ("" = every suite); checked by `tls::parse_suites`.
+    pub ciphersuites: String,
+    /// TLSv1.2 suites, as given ("" = every suite).
+    pub ciphers: String,
+    pub handshake_timeout_ms: u64,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            port: 0,
+            cert_file: None,
+            key_file: None,
+            ca_cert_file: None,
+            auth_clients: TlsAuthClients::Yes,
+            protocols: "TLSv1.2 TLSv1.3".into(),
+            ciphersuites: String::new(),
+            ciphers: String::new(),
+            // A handshake is two round trips; ten seconds covers a slow mobile link while a
+            // client that connects and sends nothing holds its descriptor only that long.
+            handshake_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl TlsConfig {
+    pub fn enabled(&self) -> bool {
+        self.port != 0
+    }
+}
+
 /// The effective configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -290,6 +403,7 @@ pub struct Config {
     pub nats: NatsConfig,
     pub consistency: Consistency,
     pub read_barrier: ReadBarrier,
+    pub tls: TlsConfig,
     /// Accepted and reported for compatibility (`CONFIG SET save ""`); snapshots follow
     /// `snapshot_log_bytes`.
     pub save: String,
@@ -323,6 +437,7 @@ impl Default for Config {
             nats: NatsConfig::default(),
             consistency: Consistency::Linearizable,
             read_barrier: ReadBarrier::Strict,
+            tls: TlsConfig::default(),
             save: String::new(),
             config_file: None,
             log_faults: None,
@@ -447,6 +562,32 @@ impl Config {
                 .read_barrier
                 .or(file.read_barrier)
                 .unwrap_or(d.read_barrier),
+            tls: TlsConfig {
+                port: flags.tls_port.or(file.tls_port).unwrap_or(d.tls.port),
+                cert_file: non_empty(flags.tls_cert_file.or(file.tls_cert_file)),
+                key_file: non_empty(flags.tls_key_file.or(file.tls_key_file)),
+                ca_cert_file: non_empty(flags.tls_ca_cert_file.or(file.tls_ca_cert_file)),
+                auth_clients: flags
+                    .tls_auth_clients
+                    .or(file.tls_auth_clients)
+                    .unwrap_or(d.tls.auth_clients),
+                protocols: flags
+                    .tls_protocols
+                    .or(file.tls_protocols)
+                    .unwrap_or(d.tls.protocols),
+                ciphersuites: flags
+                    .tls_ciphersuites
+                    .or(file.tls_ciphersuites)
+                    .unwrap_or(d.tls.ciphersuites),
+                ciphers: flags
+                    .tls_ciphers
+                    .or(file.tls_ciphers)
+                    .unwrap_or(d.tls.ciphers),
+                handshake_timeout_ms: flags
+                    .tls_handshake_timeout_ms
+                    .or(file.tls_handshake_timeout_ms)
+                    .unwrap_or(d.tls.handshake_timeout_ms),
+            },
             save: d.save,
             config_file: flags.config,
             log_faults: None,
@@ -505,7 +646,47 @@ impl Config {
         if self.bind.parse::<std::net::IpAddr>().is_err() && self.bind != "localhost" {
             return bad("bind", "must be an IP address");
         }
+        self.validate_tls()
+    }
+
+    /// The TLS options, and with `tls-port` set, the certificates themselves: a server that
+    /// cannot present a certificate clients can verify refuses to start.
+    fn validate_tls(&self) -> Result<(), ConfigError> {
+        let bad = |name, message: &str| {
+            Err(ConfigError::Value {
+                name,
+                message: message.into(),
+            })
+        };
+        let tls = &self.tls;
+        if self.port == 0 && tls.port == 0 {
+            return bad(
+                "port",
+                "port and tls-port are both 0: there would be nothing to listen on",
+            );
+        }
+        if tls.port != 0 && tls.port == self.port {
+            return bad("tls-port", "must differ from port");
+        }
+        crate::tls::check_settings(tls).map_err(ConfigError::from)?;
+        if tls.enabled() {
+            crate::tls::server_config(tls).map_err(ConfigError::from)?;
+        }
         Ok(())
+    }
+}
+
+/// An empty path (`tls-ca-cert-file = ""`, as CONFIG REWRITE writes an unset one) is no path.
+fn non_empty(path: Option<PathBuf>) -> Option<PathBuf> {
+    path.filter(|p| !p.as_os_str().is_empty())
+}
+
+impl From<crate::tls::TlsError> for ConfigError {
+    fn from(e: crate::tls::TlsError) -> Self {
+        ConfigError::Value {
+            name: e.option,
+            message: e.message,
+        }
     }
 }
 
@@ -713,6 +894,64 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "bad value for 'nats-url': needs at least one URL"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tls_tests {
+    use super::*;
+
+    #[test]
+    fn tls_options_come_from_file_and_flags_and_are_checked_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cairn.toml");
+        std::fs::write(
+            &path,
+            "tls-auth-clients = \"optional\"\ntls-protocols = \"TLSv1.3\"\ntls-ca-cert-file = \"\"\ntls-handshake-timeout-ms = 250\n",
+        )
+        .unwrap();
+        let c = Config::load(Flags {
+            config: Some(path.clone()),
+            tls_auth_clients: Some(TlsAuthClients::No),
+            ..Flags::default()
+        })
+        .unwrap();
+        assert_eq!(c.tls.auth_clients, TlsAuthClients::No);
+        assert_eq!(c.tls.protocols, "TLSv1.3");
+        assert_eq!(c.tls.ca_cert_file, None);
+        assert_eq!(c.tls.handshake_timeout_ms, 250);
+        assert!(!c.tls.enabled());
+        let error = |flags: Flags| Config::load(flags).unwrap_err().to_string();
+        assert_eq!(
+            error(Flags {
+                port: Some(7000),
+                tls_port: Some(7000),
+                ..Flags::default()
+            }),
+            "bad value for 'tls-port': must differ from port"
+        );
+        assert!(
+            error(Flags {
+                port: Some(0),
+                ..Flags::default()
+            })
+            .starts_with("bad value for 'port': port and tls-port are both 0")
+        );
+        assert!(
+            error(Flags {
+                tls_port: Some(6380),
+                ..Flags::default()
+            })
+            .starts_with("bad value for 'tls-cert-file': is needed with tls-port")
+        );
+        // Checked even while TLS is off, so that turning it on later cannot fail on them.
+        assert!(
+            error(Flags {
+                tls_ciphers: Some("DEFAULT".into()),
+                ..Flags::default()
+            })
+            .starts_with("bad value for 'tls-ciphers': unknown cipher suite")
         );
     }
 }

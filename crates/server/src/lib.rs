@@ -4,7 +4,9 @@
 //! - `config`: options (file < env < flags), Redis names.
 //! - `node`: opens the log, rebuilds state, runs the core (writes → log → apply →
 //!   reply; reads behind a barrier; expiry ticks; snapshots).
-//! - `session`: one task per connection: decode, gate, dispatch, ordered replies, limits.
+//! - `session`: one task per connection: decode, gate, dispatch, ordered replies, limits;
+//!   the same code over plain TCP and over TLS.
+//! - `tls`: the TLS listener's certificates (rustls), handshakes, reloads.
 //! - `commands`, `admin`, `info`: connection and node commands.
 //! - `clients`, `stats`: the client registry and counters.
 
@@ -17,40 +19,83 @@ pub mod node;
 pub mod pubsub;
 pub mod session;
 pub mod stats;
+pub mod tls;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 pub use config::{Config, Flags};
 use node::{Msg, Shared};
 
-/// A node ready to serve: state rebuilt, listener bound.
+/// A node ready to serve: state rebuilt, listeners bound.
 pub struct Server {
     pub shared: Arc<Shared>,
-    pub listener: TcpListener,
+    /// RESP over plain TCP (`port`); `None` with `port 0`.
+    pub listener: Option<TcpListener>,
+    /// RESP over TLS (`tls-port`); `None` with `tls-port 0`.
+    pub tls_listener: Option<TcpListener>,
     node: node::Started,
 }
 
 impl Server {
-    /// Opens the data directory (rebuilding state) and binds the listener.
+    /// Opens the data directory (rebuilding state) and binds the listeners.
     pub async fn start(mut config: Config) -> anyhow::Result<Server> {
         fit_maxclients_to_fd_limit(&mut config);
-        let listener = listen(&config.bind, config.port).await.map_err(|e| {
-            anyhow::anyhow!("cannot listen on {}:{}: {e}", config.bind, config.port)
-        })?;
+        // `port 0` turns the plain listener off, as in Redis. A configuration loaded from a
+        // file, the environment or flags cannot have both ports 0 (`Config::load` refuses it);
+        // one built in code with both 0 (in-process tests) gets a plain listener on a port the
+        // OS picks.
+        let ephemeral = config.port == 0 && config.tls.port == 0;
+        let bind = |port: u16| {
+            let host = config.bind.clone();
+            async move {
+                if port == 0 && !ephemeral {
+                    return Ok(None);
+                }
+                listen(&host, port)
+                    .await
+                    .map(Some)
+                    .map_err(|e| anyhow::anyhow!("cannot listen on {host}:{port}: {e}"))
+            }
+        };
+        let listener = bind(config.port).await?;
+        let tls_listener = match config.tls.port {
+            0 => None,
+            port => bind(port).await?,
+        };
+        // Checked when the configuration was loaded; built again here from the same files.
+        let tls = match config.tls.enabled() {
+            true => Some(tls::server_config(&config.tls).map_err(|e| anyhow::anyhow!("{e}"))?),
+            false => None,
+        };
         let node = node::start(config)?;
+        if let Some(tls) = tls {
+            node.shared.tls.install(tls);
+        }
         Ok(Server {
             shared: node.shared.clone(),
             listener,
+            tls_listener,
             node,
         })
     }
 
+    /// The plain listener's address, or the TLS one's when only TLS is served.
     pub fn local_addr(&self) -> std::net::SocketAddr {
-        self.listener.local_addr().expect("bound listener")
+        self.plain_addr()
+            .or_else(|| self.tls_addr())
+            .expect("at least one listener")
+    }
+
+    pub fn plain_addr(&self) -> Option<std::net::SocketAddr> {
+        self.listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    pub fn tls_addr(&self) -> Option<std::net::SocketAddr> {
+        self.tls_listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// Serves clients on the current thread until SHUTDOWN (or `request_shutdown`), then
@@ -65,17 +110,20 @@ impl Server {
         let (node, done) = self.node.spawn();
         let mut shutdown = self.shared.shutdown.subscribe();
         loop {
-            tokio::select! {
-                accepted = self.listener.accept() => match accepted {
-                    Ok((stream, addr)) => accept(&self.shared, &node, stream, addr),
-                    Err(e) => {
-                        // Out of file descriptors (or similar): back off instead of spinning;
-                        // the pending connection is accepted once a descriptor frees up.
-                        tracing::warn!("accepting a client connection: {e}");
-                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    }
-                },
+            let (accepted, tls) = tokio::select! {
+                accepted = accept_on(self.listener.as_ref()) => (accepted, false),
+                accepted = accept_on(self.tls_listener.as_ref()) => (accepted, true),
                 _ = shutdown.changed() => break,
+            };
+            match accepted {
+                Ok((stream, addr)) if tls => tls::accept(&self.shared, &node, stream, addr),
+                Ok((stream, addr)) => accept(&self.shared, &node, stream, addr),
+                Err(e) => {
+                    // Out of file descriptors (or similar): back off instead of spinning;
+                    // the pending connection is accepted once a descriptor frees up.
+                    tracing::warn!("accepting a client connection: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
             }
         }
         for client in self.shared.clients.all() {
@@ -153,21 +201,46 @@ fn open_files_limit() -> Option<u64> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
-fn accept(
-    shared: &Arc<Shared>,
-    node: &node::NodeHandle,
-    mut stream: tokio::net::TcpStream,
-    addr: std::net::SocketAddr,
-) {
-    shared.stats.connections_received.fetch_add(1, Relaxed);
+/// The next connection on `listener`; never ready when there is none.
+async fn accept_on(
+    listener: Option<&TcpListener>,
+) -> std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)> {
+    match listener {
+        Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Whether one more client fits under `maxclients`; counts the refusal when not.
+pub(crate) fn room_for_client(shared: &Shared) -> bool {
     let maxclients = shared.config.read().expect("config lock").maxclients;
     if shared.clients.len() >= maxclients {
         shared.stats.rejected_connections.fetch_add(1, Relaxed);
-        tokio::task::spawn_local(async move {
-            let _ = stream
-                .write_all(b"-ERR max number of clients reached\r\n")
-                .await;
-        });
+        return false;
+    }
+    true
+}
+
+/// Tells a client past `maxclients` so, then closes its connection.
+pub(crate) fn refuse_client<S: AsyncWrite + Unpin + 'static>(mut stream: S) {
+    tokio::task::spawn_local(async move {
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+        // A TLS stream may still hold the reply's record.
+        let _ = stream.shutdown().await;
+    });
+}
+
+fn accept(
+    shared: &Arc<Shared>,
+    node: &node::NodeHandle,
+    stream: tokio::net::TcpStream,
+    addr: std::net::SocketAddr,
+) {
+    shared.stats.connections_received.fetch_add(1, Relaxed);
+    if !room_for_client(shared) {
+        refuse_client(stream);
         return;
     }
     let laddr = stream.local_addr().unwrap_or(addr);

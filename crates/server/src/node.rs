@@ -147,6 +147,8 @@ pub struct Shared {
     /// Whether the last snapshot attempt succeeded (INFO rdb_last_bgsave_status).
     pub last_snapshot_ok: AtomicBool,
     pub snapshot_in_progress: AtomicBool,
+    /// The TLS front end's current certificates and counters.
+    pub tls: crate::tls::TlsState,
 }
 
 pub fn unix_us() -> u64 {
@@ -376,6 +378,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         changes_since_save: AtomicU64::new(0),
         last_snapshot_ok: AtomicBool::new(true),
         snapshot_in_progress: AtomicBool::new(false),
+        tls: crate::tls::TlsState::default(),
     });
     let barrier_reads =
         config.log == LogKind::Jetstream && config.consistency == Consistency::Linearizable;

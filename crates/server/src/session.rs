@@ -1,6 +1,7 @@
 //! A client connection: reads frames, runs the gate (arity, auth), dispatches each command
 //! (reads and writes to the core, connection commands here), and writes replies in
-//! the order the commands came, whatever their source.
+//! the order the commands came, whatever their source. The same loop serves plain TCP and TLS
+//! connections (`serve`, `serve_tls`): it sees only a read half and a write half.
 //!
 //! Back-pressure: the session stops reading when too many commands are in flight or its
 //! output is large, so a client that does not read its replies cannot make the server buffer
@@ -15,7 +16,7 @@ use bytes::{Bytes, BytesMut};
 use cairn_engine::table::{self, Handler, Rejection, flag};
 use cairn_engine::{SessionCmd, Spec};
 use cairn_resp::{Decoder, Limits, Protocol, Reply};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
@@ -32,6 +33,8 @@ const INFLIGHT_MAX: usize = 1024;
 const OUTPUT_SOFT_BYTES: usize = 1024 * 1024;
 /// How often a connection checks whether it has been idle for longer than `timeout`.
 const IDLE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a closing connection may take to hand its last replies to the client.
+const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Read buffer growth step.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
 
@@ -86,6 +89,7 @@ pub struct Session {
     pubsub_out_limit: OutputLimit,
 }
 
+/// Serves a plain TCP connection.
 pub async fn serve(
     mut stream: TcpStream,
     shared: Arc<Shared>,
@@ -93,6 +97,54 @@ pub async fn serve(
     client: Arc<ClientState>,
 ) {
     let _ = stream.set_nodelay(true);
+    let (rd, wr) = stream.split();
+    run(rd, wr, Buffering::None, shared, node, client).await
+}
+
+/// Serves a connection whose TLS handshake is done: the same session code over the decrypted
+/// stream.
+pub async fn serve_tls(
+    stream: tokio_rustls::server::TlsStream<TcpStream>,
+    shared: Arc<Shared>,
+    node: NodeHandle,
+    client: Arc<ClientState>,
+) {
+    let (rd, wr) = tokio::io::split(stream);
+    run(rd, wr, Buffering::Records, shared, node, client).await
+}
+
+/// Whether the write half can hold bytes it has accepted but not yet sent.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Buffering {
+    /// A socket: what `write` accepted is in the kernel.
+    None,
+    /// TLS: `write` may leave encrypted records queued until the socket takes them, so a
+    /// write that empties the output is followed by a flush.
+    Records,
+}
+
+/// Writes some of `out`, or, when it is empty, flushes what the stream holds. Each is one
+/// cancel-safe call, so the session's `select!` may drop it and retry.
+async fn write_or_flush<W: AsyncWrite + Unpin>(wr: &mut W, out: &[u8]) -> std::io::Result<usize> {
+    if out.is_empty() {
+        wr.flush().await.map(|()| 0)
+    } else {
+        wr.write(out).await
+    }
+}
+
+/// The session loop, over any byte stream split into halves.
+async fn run<R, W>(
+    mut rd: R,
+    mut wr: W,
+    buffering: Buffering,
+    shared: Arc<Shared>,
+    node: NodeHandle,
+    client: Arc<ClientState>,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let (tx, rx) = mpsc::unbounded_channel();
     let (push_tx, push_rx) = mpsc::unbounded_channel();
     let requirepass = shared
@@ -128,8 +180,9 @@ pub async fn serve(
         pubsub_out_limit: OutputLimit::default(),
     };
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK_BYTES);
-    let (mut rd, mut wr) = stream.split();
     let mut eof = false;
+    // Bytes accepted by a buffering write half and not yet flushed to the socket.
+    let mut unflushed = false;
     // Idle connections are checked every second, so that a `timeout` set at runtime reaches
     // them too (Redis's clientsCron does the same). One timer per connection, not per event.
     let mut idle_check = tokio::time::interval(IDLE_CHECK_INTERVAL);
@@ -165,11 +218,13 @@ pub async fn serve(
                     }
                 }
             }
-            written = wr.write(&s.out), if !s.out.is_empty() => {
+            written = write_or_flush(&mut wr, &s.out), if !s.out.is_empty() || unflushed => {
                 match written {
+                    Ok(0) if s.out.is_empty() => unflushed = false,
                     Ok(n) if n > 0 => {
                         shared.stats.net_output_bytes.fetch_add(n as u64, Relaxed);
                         let _ = s.out.split_to(n);
+                        unflushed = buffering == Buffering::Records;
                     }
                     _ => break,
                 }
@@ -216,10 +271,15 @@ pub async fn serve(
             break;
         }
     }
-    if !s.out.is_empty() && s.closing {
-        let _ = wr.write_all(&s.out).await;
-    }
-    let _ = wr.shutdown().await;
+    // Bounded: a client that stops reading must not keep its connection open. (A TLS stream's
+    // shutdown also flushes its buffered records and a close_notify to that client.)
+    let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, async {
+        if !s.out.is_empty() && s.closing {
+            let _ = wr.write_all(&s.out).await;
+        }
+        let _ = wr.shutdown().await;
+    })
+    .await;
     crate::pubsub::unsubscribe_all(&mut s);
     shared.clients.unregister(client.id);
 }
