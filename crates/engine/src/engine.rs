@@ -49,7 +49,12 @@ impl WriteCtx<'_> {
     /// be waiting for: list pushes and sorted-set additions call it.
     pub fn signal_ready(&mut self, key: &[u8]) {
         let db = self.db;
-        if !self.engine.ready_keys.iter().any(|(d, k)| *d == db && **k == *key) {
+        if !self
+            .engine
+            .ready_keys
+            .iter()
+            .any(|(d, k)| *d == db && **k == *key)
+        {
             self.engine.ready_keys.push((db, key.into()));
         }
     }

@@ -204,6 +204,13 @@ pub fn render(reply: &Reply) -> String {
                 .collect();
             format!("{{{}}}", inner.join(", "))
         }
+        Reply::Pairs(pairs) => {
+            let inner: Vec<String> = pairs
+                .iter()
+                .map(|(a, b)| format!("({}, {})", render(a), render(b)))
+                .collect();
+            format!("[{}]", inner.join(", "))
+        }
         Reply::Double(d) => format!(",{}", cairn_resp::format_double(*d)),
         Reply::Bool(b) => if *b { "#t" } else { "#f" }.into(),
         Reply::Verbatim(fmt, text) => format!("={fmt}:{}", escape(text)),

@@ -180,6 +180,21 @@ fn put_map(out: &mut BytesMut, proto: Protocol, pairs: &[(Reply, Reply)]) {
     }
 }
 
+/// Writes ordered pairs: `*n` of `*2` arrays in RESP3, a flat array of `2n` in RESP2.
+fn put_pairs(out: &mut BytesMut, proto: Protocol, pairs: &[(Reply, Reply)]) {
+    match proto {
+        Protocol::Resp2 => put_header(out, b'*', pairs.len() * 2),
+        Protocol::Resp3 => put_header(out, b'*', pairs.len()),
+    }
+    for (first, second) in pairs {
+        if proto == Protocol::Resp3 {
+            put_header(out, b'*', 2);
+        }
+        encode(first, proto, out);
+        encode(second, proto, out);
+    }
+}
+
 /// Writes a double: a bulk string in RESP2, `,<text>` in RESP3.
 fn put_double(out: &mut BytesMut, proto: Protocol, value: f64) {
     let text = format_double(value);
@@ -226,6 +241,7 @@ pub fn encode(reply: &Reply, proto: Protocol, out: &mut BytesMut) {
         Reply::Set(items) => put_aggregate(out, proto, if resp3 { b'~' } else { b'*' }, items),
         Reply::Push(items) => put_aggregate(out, proto, if resp3 { b'>' } else { b'*' }, items),
         Reply::Map(pairs) => put_map(out, proto, pairs),
+        Reply::Pairs(pairs) => put_pairs(out, proto, pairs),
         Reply::Double(value) => put_double(out, proto, *value),
         Reply::Bool(value) if resp3 => {
             out.extend_from_slice(if *value { b"#t\r\n" } else { b"#f\r\n" })

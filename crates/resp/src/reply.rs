@@ -29,6 +29,9 @@ pub enum Reply {
     Map(Vec<(Reply, Reply)>),
     /// RESP3 set; an array in RESP2.
     Set(Vec<Reply>),
+    /// Ordered pairs: an array of two-element arrays in RESP3, a flat array of 2n elements in
+    /// RESP2 (ZRANGE WITHSCORES, ZPOPMIN with a count, ZRANDMEMBER WITHSCORES).
+    Pairs(Vec<(Reply, Reply)>),
     /// RESP3 double; a bulk string in RESP2 (formatted as Redis 7.0 does, `%.17g`).
     Double(f64),
     /// RESP3 boolean; the integer 1 or 0 in RESP2.

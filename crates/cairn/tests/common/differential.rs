@@ -408,4 +408,3 @@ pub fn check_both_protocols(scripts: &[(&str, &[&str])]) {
     );
     assert_none("RESP2/RESP3", failures);
 }
-

@@ -9,7 +9,7 @@
 //! the lookup (GETEX's expire value, INCRBYFLOAT's increment, LCS's options) is checked in
 //! apply, so a missing key or a wrong type answers first, exactly as in Redis.
 
-mod long_double;
+pub(crate) mod long_double;
 
 use bytes::Bytes;
 use cairn_resp::Reply;

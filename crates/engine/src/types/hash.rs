@@ -25,7 +25,10 @@ impl Hash {
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.fields.iter().map(|(f, v)| f.len() + v.len() + 32).sum()
+        self.fields
+            .iter()
+            .map(|(f, v)| f.len() + v.len() + 32)
+            .sum()
     }
 
     /// Snapshot form: u64 count, then per field u32 len, field, u32 len, value.

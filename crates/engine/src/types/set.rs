@@ -43,3 +43,13 @@ impl Set {
         Ok(Set { members })
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Read access for other families: ZUNION/ZINTER/ZDIFF take sets as inputs (members score 1).
+
+impl Set {
+    /// Every member, in no particular order.
+    pub fn members(&self) -> impl Iterator<Item = &[u8]> {
+        self.members.iter().map(|m| &m[..])
+    }
+}
