@@ -63,7 +63,8 @@ impl Aggregate {
     }
 }
 
-/// `weight × score`, with Redis's rule that NaN (0 × inf) counts as 0.
+/// `weight × score`, with Redis's rule that NaN (0 × inf) counts as 0 (for every input of a
+/// union, for the first input of an intersection).
 fn weighted(weight: f64, score: f64) -> f64 {
     let v = weight * score;
     if v.is_nan() { 0.0 } else { v }
@@ -219,12 +220,13 @@ fn compute<'a>(mut inputs: Vec<Input<'a>>, op: Op, opts: &Options, card: bool) -
             let mut count = 0;
             for (member, score) in inputs[0].source.entries() {
                 let mut total = weighted(inputs[0].weight, score);
+                // The other inputs' products are not cleaned of NaN: a sum turns it into 0,
+                // MIN and MAX ignore it (their comparisons fail).
                 let in_all = inputs[1..]
                     .iter()
                     .all(|input| match input.source.find(member) {
                         Some(value) => {
-                            opts.aggregate
-                                .apply(&mut total, weighted(input.weight, value));
+                            opts.aggregate.apply(&mut total, value * input.weight);
                             true
                         }
                         None => false,
