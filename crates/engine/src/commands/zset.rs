@@ -576,6 +576,12 @@ fn bzmpop_check(argv: &[Bytes]) -> Result<(), Reply> {
     parse::timeout_ms(&argv[1]).map(|_| ())
 }
 
+/// The argv indexes of BZMPOP's keys (its `numkeys` makes them movable), for the node that
+/// parks a blocked client on them; `None` when the command's syntax is wrong.
+pub fn bzmpop_key_range(argv: &[Bytes]) -> Option<std::ops::Range<usize>> {
+    parse_mpop(argv, 2).ok().map(|args| args.keys)
+}
+
 fn bzmpop(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     if let Err(reply) = bzmpop_check(argv) {
         return reply;
@@ -591,8 +597,9 @@ fn bzmpop(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
 // ---------------------------------------------------------------------------------------------
 // ZRANDMEMBER (a read: it draws from the node's randomness)
 
-/// The most members one ZRANDMEMBER may return: Redis would build the reply until the
-/// client's output buffer limit closed the connection; Cairn refuses up front.
+/// The most draws one ZRANDMEMBER with a negative count may make (16 Mi): Redis would build
+/// the reply until the client's output buffer limit closed the connection; Cairn refuses up
+/// front with Redis's range error.
 const RANDMEMBER_COUNT_MAX: u64 = 1 << 24;
 
 /// ZRANDMEMBER key [count [WITHSCORES]].
@@ -625,7 +632,8 @@ fn zrandmember(ctx: &mut ReadCtx, argv: &[Bytes]) -> Reply {
         Ok(None) => return Reply::Array(Vec::new()),
         Err(reply) => return reply,
     };
-    if count.unsigned_abs() > RANDMEMBER_COUNT_MAX {
+    // Draws with repetition make a reply as long as asked; distinct draws stop at the size.
+    if count < 0 && count.unsigned_abs() > RANDMEMBER_COUNT_MAX {
         return Reply::error_static(OUT_OF_RANGE);
     }
     let n = z.len();

@@ -66,3 +66,85 @@ fn rows_carry_redis_metadata() {
             .all(|s| s.group == Group::SortedSet && !s.complexity.is_empty())
     );
 }
+
+fn ready(h: &crate::testing::Harness) -> Vec<&[u8]> {
+    h.engine.ready_keys().iter().map(|(_, k)| &k[..]).collect()
+}
+
+#[test]
+fn additions_signal_their_keys() {
+    let mut h = crate::testing::Harness::new();
+    h.cmd("ZADD k 1 a");
+    assert_eq!(ready(&h), [b"k"]);
+    h.cmd("ZADD k XX 2 a");
+    assert!(ready(&h).is_empty(), "an update adds nothing");
+    h.cmd("ZINCRBY j 1 a");
+    assert_eq!(ready(&h), [b"j"]);
+    h.cmd("ZUNIONSTORE u 2 k j");
+    assert_eq!(ready(&h), [b"u"]);
+    h.cmd("ZRANGESTORE r k 0 -1");
+    assert_eq!(ready(&h), [b"r"]);
+    h.cmd("ZINTERSTORE empty 2 k missing");
+    assert!(ready(&h).is_empty(), "an empty result stores nothing");
+    h.cmd("ZREM k a");
+    assert!(ready(&h).is_empty());
+}
+
+/// The members of a flat ZRANDMEMBER reply.
+fn members_of(reply: Reply) -> Vec<Bytes> {
+    let Reply::Array(items) = reply else {
+        panic!("array reply: {reply:?}")
+    };
+    items
+        .into_iter()
+        .map(|r| match r {
+            Reply::Bulk(b) => b,
+            other => panic!("bulk: {other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn randmember_draws_distinct_members_or_repeats_as_asked() {
+    let mut h = crate::testing::Harness::new();
+    let members: Vec<String> = (0..200).map(|i| format!("m{i}")).collect();
+    let mut line = String::from("ZADD big");
+    for m in &members {
+        line.push_str(&format!(" 1 {m}"));
+    }
+    h.cmd(&line);
+    h.cmd("ZADD small 1 a 2 b 3 c 4 d 5 e");
+    for (key, count, n) in [
+        ("small", 3, 5),
+        ("small", 4, 5),
+        ("big", 10, 200),
+        ("big", 150, 200),
+    ] {
+        for _ in 0..20 {
+            let got = members_of(h.cmd(&format!("ZRANDMEMBER {key} {count}")));
+            let distinct: std::collections::BTreeSet<_> = got.iter().collect();
+            assert_eq!(
+                (got.len(), distinct.len()),
+                (count, count),
+                "{key} {count} of {n}"
+            );
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..50 {
+        let got = members_of(h.cmd("ZRANDMEMBER small -20"));
+        assert_eq!(got.len(), 20);
+        seen.extend(got);
+    }
+    assert_eq!(seen.len(), 5, "every member comes up");
+    let Reply::Bulk(one) = h.cmd("ZRANDMEMBER big") else {
+        panic!("a member")
+    };
+    assert!(members.iter().any(|m| m.as_bytes() == &one[..]));
+}
+
+#[test]
+fn bzmpop_keys_follow_numkeys() {
+    assert_eq!(bzmpop_key_range(&args("BZMPOP 0 2 a b MIN")), Some(3..5));
+    assert_eq!(bzmpop_key_range(&args("BZMPOP 0 3 a b MIN")), None);
+}
