@@ -48,7 +48,11 @@ const INVALID_CURSOR: &str = "ERR invalid cursor";
 
 /// The sorted set at `key` for a read: `Ok(None)` when absent or expired, WRONGTYPE when the
 /// key holds another type.
-fn read_zset<'a>(db: &'a Db, key: &[u8], now_ms: u64) -> Result<Option<&'a ZSet>, Reply> {
+pub(crate) fn read_zset<'a>(
+    db: &'a Db,
+    key: &[u8],
+    now_ms: u64,
+) -> Result<Option<&'a ZSet>, Reply> {
     let Some(slot) = db.get(key, now_ms) else {
         return Ok(None);
     };
@@ -62,7 +66,7 @@ fn read_zset<'a>(db: &'a Db, key: &[u8], now_ms: u64) -> Result<Option<&'a ZSet>
 /// Runs `f` on the sorted set at `key` and removes the key if `f` left the set empty.
 /// `Ok(None)`: no such key. With `create`, a missing key gets a new set, stored only if `f`
 /// left members in it.
-fn write_zset<R>(
+pub(crate) fn write_zset<R>(
     db: &mut Db,
     key: &[u8],
     now_ms: u64,
@@ -95,14 +99,14 @@ fn write_zset<R>(
 }
 
 /// What decides a set's form: the replicated thresholds and hash seed.
-fn limits(ctx: &WriteCtx) -> Limits {
+pub(crate) fn limits(ctx: &WriteCtx) -> Limits {
     Limits::new(ctx.engine.encodings(), ctx.engine.hash_seed())
 }
 
 /// Stores `entries` (ascending, distinct members) at `key` as a new sorted set, replacing
 /// whatever the key held (and its TTL); an empty result deletes the key. Replies with the
 /// stored count, as the STORE commands do.
-fn store_result(ctx: &mut WriteCtx, key: &[u8], entries: &[(&[u8], f64)]) -> Reply {
+pub(crate) fn store_result(ctx: &mut WriteCtx, key: &[u8], entries: &[(&[u8], f64)]) -> Reply {
     let now_ms = ctx.now_ms;
     if entries.is_empty() {
         ctx.db().remove(key);
@@ -139,13 +143,14 @@ fn reply_of(result: Result<Reply, Reply>) -> Reply {
 // ---------------------------------------------------------------------------------------------
 // ZADD and ZINCRBY (Redis's zaddGenericCommand and zsetAdd)
 
+/// ZADD's conditions (GEOADD shares NX, XX and CH with it).
 #[derive(Clone, Copy, Default)]
-struct AddFlags {
-    nx: bool,
-    xx: bool,
-    gt: bool,
-    lt: bool,
-    incr: bool,
+pub(crate) struct AddFlags {
+    pub nx: bool,
+    pub xx: bool,
+    pub gt: bool,
+    pub lt: bool,
+    pub incr: bool,
 }
 
 struct ZaddArgs {
@@ -210,7 +215,7 @@ fn parse_zadd(argv: &[Bytes], incr: bool) -> Result<ZaddArgs, Reply> {
 
 /// What one ZADD element did.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Added {
+pub(crate) enum Added {
     New,
     Updated,
     /// Processed with the score it already had.
@@ -220,7 +225,7 @@ enum Added {
 }
 
 /// Redis's `zsetAdd` for one element; the score after the operation, or NaN's error.
-fn zset_add(
+pub(crate) fn zset_add(
     z: &mut ZSet,
     member: &[u8],
     score: f64,

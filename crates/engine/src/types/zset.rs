@@ -242,6 +242,9 @@ impl ZSet {
         for &(member, score) in entries {
             zset.push_sorted(member, score);
         }
+        if let Repr::Pack(p) = &mut zset.repr {
+            p.shrink();
+        }
         zset
     }
 
@@ -586,15 +589,21 @@ impl ZSet {
             value: u64::MAX,
             seed: 0,
         };
+        // Entries arrive in order; anything else (a damaged snapshot) still loads correctly
+        // through the ordinary insertion, and NaN is never stored.
+        let mut last: Option<(&[u8], f64)> = None;
         for _ in 0..n {
             let score = f64::from_bits(r.u64()?);
             let member = r.bytes()?;
-            let in_order = zset
-                .get_last()
+            if score.is_nan() {
+                continue;
+            }
+            let in_order = last
                 .is_none_or(|(m, s)| compare_scores(s, score).then_with(|| m.cmp(member)).is_lt());
-            if in_order && !score.is_nan() {
+            if in_order {
                 zset.push_sorted(member, score);
-            } else if !score.is_nan() {
+                last = Some((member, score));
+            } else {
                 zset.insert(member, score, &keep);
             }
         }
@@ -602,16 +611,6 @@ impl ZSet {
             p.shrink();
         }
         Ok(zset)
-    }
-
-    fn get_last(&self) -> Option<(&[u8], f64)> {
-        match &self.repr {
-            Repr::Pack(p) => p.iter().last().map(|e| (e.member, e.score)),
-            Repr::Large(l) => {
-                let (score, id) = l.tree.select(l.elems.len().checked_sub(1)?)?;
-                Some((&l.elems[id as usize].member[..], score))
-            }
-        }
     }
 
     #[cfg(test)]
