@@ -206,3 +206,22 @@ fn client_unblock_answers_a_blocked_client_now() {
     other.cmd(&["RPUSH", "k", "v"]);
     assert_eq!(other.cmd(&["LLEN", "k"]), b":1\r\n");
 }
+
+#[test]
+fn a_blocked_sorted_set_pop_is_served_by_a_later_zadd() {
+    let node = Cairn::start(&[]);
+    let mut blocked = Raw::connect(&addr(&node));
+    let mut other = Raw::connect(&addr(&node));
+    send(&mut blocked, &["BZPOPMIN", "board", "0"]);
+    wait_blocked(&mut other, 1);
+    assert_eq!(other.cmd(&["ZADD", "board", "2", "b", "1", "a"]), b":2\r\n");
+    assert_eq!(
+        blocked.read_reply(),
+        b"*3\r\n$5\r\nboard\r\n$1\r\na\r\n$1\r\n1\r\n".to_vec()
+    );
+    assert_eq!(
+        blocked.cmd(&["BZMPOP", "0.05", "1", "board", "MAX"]),
+        b"*2\r\n$5\r\nboard\r\n*1\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n".to_vec()
+    );
+    assert_eq!(blocked.cmd(&["BZPOPMAX", "board", "0.05"]), b"*-1\r\n");
+}

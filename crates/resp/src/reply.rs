@@ -27,11 +27,11 @@ pub enum Reply {
     Array(Vec<Reply>),
     /// RESP3 map; a flat array of 2n elements in RESP2.
     Map(Vec<(Reply, Reply)>),
-    /// Pairs: an array of two-element arrays in RESP3, one flat array of 2n elements in RESP2
-    /// (HRANDFIELD ... WITHVALUES).
-    Pairs(Vec<(Reply, Reply)>),
     /// RESP3 set; an array in RESP2.
     Set(Vec<Reply>),
+    /// Ordered pairs: an array of two-element arrays in RESP3, a flat array of 2n elements in
+    /// RESP2 (ZRANGE WITHSCORES, ZPOPMIN with a count, HRANDFIELD … WITHVALUES).
+    Pairs(Vec<(Reply, Reply)>),
     /// RESP3 double; a bulk string in RESP2 (formatted as Redis 7.0 does, `%.17g`).
     Double(f64),
     /// RESP3 boolean; the integer 1 or 0 in RESP2.

@@ -499,6 +499,16 @@ impl fmt::Debug for Set {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Read access for other families: ZUNION/ZINTER/ZDIFF take sets as inputs (members score 1).
+
+impl Set {
+    /// Every member as bytes (an intset's integers as text), in iteration order.
+    pub fn members(&self) -> impl Iterator<Item = Bytes> + '_ {
+        self.iter().map(Member::to_bytes)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
