@@ -266,45 +266,61 @@ const ROUND_TRIPS: &[&str] = &[
     "DUMP nothing",
 ];
 
+/// A payload each server gave for the same `save` line.
+struct Saved {
+    name: String,
+    redis: Vec<u8>,
+    cairn: Vec<u8>,
+}
+
+/// The bulk string of a raw reply (a `save` line's DUMP must give one).
+fn bulk_payload(raw: Result<Vec<u8>, String>, side: &str, command: &str) -> Vec<u8> {
+    let raw = raw.unwrap_or_else(|e| panic!("{side}: {command}: {e}"));
+    assert_eq!(raw[0], b'$', "{side}: {command} gave {}", show(&raw));
+    let body = raw.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+    raw[body..raw.len() - 2].to_vec()
+}
+
+/// `argv` with every `$NAME` replaced by that side's saved payload.
+fn substitute(argv: &[Vec<u8>], saved: &[Saved], redis_side: bool) -> Vec<Vec<u8>> {
+    argv.iter()
+        .map(|word| {
+            let found = word
+                .strip_prefix(b"$")
+                .and_then(|name| saved.iter().find(|s| s.name.as_bytes() == name));
+            match found {
+                Some(s) if redis_side => s.redis.clone(),
+                Some(s) => s.cairn.clone(),
+                None => word.clone(),
+            }
+        })
+        .collect()
+}
+
 /// Runs a script with saved payloads on both servers and reports every mismatch.
 fn run_round_trips(pair: &Pair, resp3: bool, script: &[&str]) -> Vec<String> {
     let mut failures = Vec::new();
     let (mut redis, mut cairn) = pair.connect(resp3, &mut failures);
     let flush = parse_line("FLUSHALL");
     exchange(&mut redis, &mut cairn, "round trips", &flush, &mut failures);
-    // (name, Redis's payload, Cairn's payload)
-    let mut saved: Vec<(String, Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut saved: Vec<Saved> = Vec::new();
     for line in script {
         if let Some(rest) = line.strip_prefix("save ") {
             let (name, command) = rest.split_once(": ").expect("save NAME: COMMAND");
             let request = encode(&words(command));
-            let payload = |raw: Result<Vec<u8>, String>, side: &str| -> Vec<u8> {
-                let raw = raw.unwrap_or_else(|e| panic!("{side}: {command}: {e}"));
-                let mut node = 0;
-                let header_end = raw.windows(2).position(|w| w == b"\r\n").unwrap();
-                assert_eq!(raw[0], b'$', "{side}: {command} gave {}", show(&raw));
-                node += header_end + 2;
-                raw[node..raw.len() - 2].to_vec()
-            };
-            let r = payload(try_reply(&mut redis.stream, &request), "redis");
-            let c = payload(try_reply(&mut cairn.stream, &request), "cairn");
-            saved.push((name.to_string(), r, c));
+            saved.push(Saved {
+                name: name.to_string(),
+                redis: bulk_payload(try_reply(&mut redis.stream, &request), "redis", command),
+                cairn: bulk_payload(try_reply(&mut cairn.stream, &request), "cairn", command),
+            });
             continue;
         }
         let (mode, argv) = parse_line(line);
-        let substitute = |own: fn(&(String, Vec<u8>, Vec<u8>)) -> &Vec<u8>| -> Vec<Vec<u8>> {
-            argv.iter()
-                .map(|w| {
-                    let name = w.strip_prefix(b"$");
-                    match name.and_then(|n| saved.iter().find(|s| s.0.as_bytes() == n)) {
-                        Some(entry) => own(entry).clone(),
-                        None => w.clone(),
-                    }
-                })
-                .collect()
-        };
-        let expected = try_reply(&mut redis.stream, &encode(&substitute(|s| &s.1)));
-        let actual = try_reply(&mut cairn.stream, &encode(&substitute(|s| &s.2)));
+        let expected = try_reply(&mut redis.stream, &encode(&substitute(&argv, &saved, true)));
+        let actual = try_reply(
+            &mut cairn.stream,
+            &encode(&substitute(&argv, &saved, false)),
+        );
         match (expected, actual) {
             (Ok(e), Ok(a)) if agree(mode, &e, &a) => {}
             (e, a) => failures.push(format!(
