@@ -122,6 +122,8 @@ pub struct Engine {
     notify_classes: u32,
     /// Events of the last applied entry, for those classes. Node-local, cleared per entry.
     events: Vec<Event>,
+    /// `list-compress-depth` (node-local): how DUMP compresses a list's inner nodes.
+    list_compress_depth: usize,
 }
 
 /// What the engine remembers of one writer.
@@ -156,6 +158,7 @@ impl Engine {
             ready_keys: Vec::new(),
             notify_classes: 0,
             events: Vec::new(),
+            list_compress_depth: 0,
         }
     }
 
@@ -260,6 +263,16 @@ impl Engine {
         for db in &mut self.dbs {
             db.expired_now = expired.then(Vec::new);
         }
+    }
+
+    /// Sets `list-compress-depth`: the quicklist nodes DUMP leaves uncompressed at each end
+    /// of a list (0: none compressed). Node-local; a payload decodes the same either way.
+    pub fn set_list_compress_depth(&mut self, depth: usize) {
+        self.list_compress_depth = depth;
+    }
+
+    pub fn list_compress_depth(&self) -> usize {
+        self.list_compress_depth
     }
 
     /// The keyspace notification events of the last applied entry.

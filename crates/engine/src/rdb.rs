@@ -157,6 +157,12 @@ pub fn restore(payload: &[u8]) -> Result<RdbValue, RdbError> {
     decode::value(verify(payload)?)
 }
 
+/// Whether a payload's footer checks out (its version and CRC), without parsing the value:
+/// the check RESTORE can make before anything else is known.
+pub fn check_footer(payload: &[u8]) -> Result<(), RdbError> {
+    verify(payload).map(drop)
+}
+
 /// The payload without its footer, once the footer's version and CRC check out.
 fn verify(payload: &[u8]) -> Result<&[u8], RdbError> {
     let body_len = payload

@@ -179,6 +179,7 @@ const OPTIONS: &[(&str, bool)] = &[
     ("notify-keyspace-events", true),
     ("maxmemory", false),
     ("maxmemory-policy", false),
+    ("list-compress-depth", true),
     ("tls-port", false),
     // Setting any of these (even to its current value) reloads the certificate files.
     ("tls-cert-file", true),
@@ -221,6 +222,7 @@ fn option_value(config: &Config, name: &str) -> String {
         "notify-keyspace-events" => cairn_engine::notify::format(config.notify_keyspace_events),
         "maxmemory" => "0".into(),
         "maxmemory-policy" => "noeviction".into(),
+        "list-compress-depth" => config.list_compress_depth.to_string(),
         "tls-port" => config.tls.port.to_string(),
         "tls-cert-file" => path_text(&config.tls.cert_file),
         "tls-key-file" => path_text(&config.tls.key_file),
@@ -352,13 +354,12 @@ pub fn config_set(s: &mut Session, argv: &[Bytes]) -> Option<Reply> {
     if reply.is_error() {
         return Some(reply);
     }
-    let notify = s
-        .shared
-        .config
-        .read()
-        .expect("config lock")
-        .notify_keyspace_events;
+    let (notify, depth) = {
+        let config = s.shared.config.read().expect("config lock");
+        (config.notify_keyspace_events, config.list_compress_depth)
+    };
     s.node.set_notify(notify);
+    s.node.set_list_compress_depth(depth);
     if engine_pairs.is_empty() {
         return Some(reply);
     }
@@ -441,6 +442,7 @@ fn set_option(c: &mut Config, name: &str, value: &str) -> Result<(), String> {
             c.maxclients = wanted;
         }
         "timeout" => c.timeout_s = int(0, i32::MAX as u64)?,
+        "list-compress-depth" => c.list_compress_depth = int(0, i32::MAX as u64)?,
         // Redis refuses bulk and query-buffer limits under 1 MiB.
         "proto-max-bulk-len" => c.proto_max_bulk_len = size_at_least(1024 * 1024)? as usize,
         "client-query-buffer-limit" => {
@@ -494,7 +496,7 @@ pub fn config_rewrite(s: &mut Session) -> Reply {
     for (name, _) in OPTIONS {
         if matches!(
             *name,
-            "appendonly" | "save" | "maxmemory" | "maxmemory-policy"
+            "appendonly" | "save" | "maxmemory" | "maxmemory-policy" | "list-compress-depth"
         ) {
             continue;
         }
@@ -690,6 +692,7 @@ fn debug_reload(core: &mut Core) -> Reply {
         Ok(mut engine) => {
             let notify = core.shared.config.read().expect("config lock");
             engine.set_notify(notify.notify_keyspace_events);
+            engine.set_list_compress_depth(notify.list_compress_depth as usize);
             drop(notify);
             core.engine = engine;
             Reply::ok()

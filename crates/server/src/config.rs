@@ -384,6 +384,8 @@ impl TlsConfig {
 pub struct Config {
     /// `notify-keyspace-events`, as `cairn_engine::notify` flags.
     pub notify_keyspace_events: u32,
+    /// `list-compress-depth`: how DUMP compresses lists (set by CONFIG SET only).
+    pub list_compress_depth: u64,
     pub bind: String,
     pub port: u16,
     pub dir: PathBuf,
@@ -419,6 +421,7 @@ impl Default for Config {
             port: 6379,
             dir: PathBuf::from("./cairn-data"),
             notify_keyspace_events: 0,
+            list_compress_depth: 0,
             requirepass: None,
             appendfsync: AppendFsync::Always,
             maxclients: 10_000,
@@ -488,6 +491,7 @@ impl Config {
                 }
                 None => d.notify_keyspace_events,
             },
+            list_compress_depth: d.list_compress_depth,
             databases: flags.databases.or(file.databases).unwrap_or(d.databases),
             proto_max_bulk_len: flags
                 .proto_max_bulk_len

@@ -170,7 +170,7 @@ fn stats(core: &Core, out: &mut String) {
     let s = &core.shared.stats;
     let _ = write!(
         out,
-        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\ntotal_error_replies:{}\r\nprotocol_errors:{}\r\ntls_handshakes:{}\r\ntls_handshake_failures:{}\r\n",
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\ntotal_error_replies:{}\r\nprotocol_errors:{}\r\ntls_handshakes:{}\r\ntls_handshake_failures:{}\r\nmigrate_cached_sockets:0\r\n",
         s.connections_received.load(Relaxed),
         s.commands_processed.load(Relaxed),
         s.net_input_bytes.load(Relaxed),

@@ -410,13 +410,12 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         blocked: blocking::Blocked::default(),
         pubsub: crate::pubsub::Broker::default(),
     };
-    let notify = core
-        .shared
-        .config
-        .read()
-        .expect("config lock")
-        .notify_keyspace_events;
+    let (notify, depth) = {
+        let config = core.shared.config.read().expect("config lock");
+        (config.notify_keyspace_events, config.list_compress_depth)
+    };
     core.engine.set_notify(notify);
+    core.engine.set_list_compress_depth(depth as usize);
     if durable_seq == 0 {
         // A new log: its first entry fixes the keyspace hash seed for every node that replays it.
         core.issue(
@@ -610,6 +609,14 @@ impl NodeHandle {
     /// `notify-keyspace-events` changed.
     pub fn set_notify(&self, classes: u32) {
         self.core.borrow_mut().engine.set_notify(classes);
+    }
+
+    /// `list-compress-depth` changed.
+    pub fn set_list_compress_depth(&self, depth: u64) {
+        self.core
+            .borrow_mut()
+            .engine
+            .set_list_compress_depth(depth as usize);
     }
 
     /// CLIENT UNBLOCK: answers a blocked client now (a null array, or `-UNBLOCKED` when

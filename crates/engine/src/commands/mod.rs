@@ -6,10 +6,12 @@
 pub mod bitmap;
 pub mod command;
 pub mod connection;
+pub mod dump;
 pub mod hash;
 pub mod hyperloglog;
 pub mod keyspace;
 pub mod list;
+pub mod memory;
 pub mod pubsub;
 pub mod server;
 pub mod set;
@@ -31,6 +33,8 @@ pub static FAMILIES: &[&[Spec]] = &[
     bitmap::COMMANDS,
     hyperloglog::COMMANDS,
     keyspace::COMMANDS,
+    dump::COMMANDS,
+    memory::COMMANDS,
     pubsub::COMMANDS,
     server::COMMANDS,
     command::COMMANDS,
