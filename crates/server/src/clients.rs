@@ -29,6 +29,8 @@ pub struct ClientState {
     pub lib_name: Mutex<Option<Bytes>>,
     pub lib_ver: Mutex<Option<Bytes>>,
     pub no_evict: AtomicBool,
+    /// The name of the user the connection is authenticated as (CLIENT LIST `user=`).
+    pub user: Mutex<Bytes>,
     pub killed: AtomicBool,
     pub kill: tokio::sync::Notify,
 }
@@ -74,7 +76,7 @@ impl ClientState {
             "N"
         };
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={age_s} idle={} flags={flags} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={cmd} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd=8 name={} age={age_s} idle={} flags={flags} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={cmd} user={} redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -82,6 +84,7 @@ impl ClientState {
             idle_ms / 1000,
             self.db.load(Relaxed),
             qbuf + omem + 16384,
+            String::from_utf8_lossy(&self.user.lock().expect("client lock")),
             self.resp.load(Relaxed),
         )
     }
@@ -111,6 +114,7 @@ impl Clients {
             lib_name: Mutex::new(None),
             lib_ver: Mutex::new(None),
             no_evict: AtomicBool::new(false),
+            user: Mutex::new(Bytes::from_static(b"default")),
             killed: AtomicBool::new(false),
             kill: tokio::sync::Notify::new(),
         });

@@ -6,8 +6,11 @@
 //!   reply; reads behind a barrier; expiry ticks; snapshots).
 //! - `session`: one task per connection: decode, gate, dispatch, ordered replies, limits.
 //! - `commands`, `admin`, `info`: connection and node commands.
+//! - `acl`: authentication, the ACL LOG, protected mode, the ACL file (users live in the
+//!   engine).
 //! - `clients`, `stats`: the client registry and counters.
 
+pub mod acl;
 pub mod admin;
 pub mod clients;
 pub mod commands;
@@ -23,6 +26,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
+use cairn_resp::Reply;
 pub use config::{Config, Flags};
 use node::{Msg, Shared};
 
@@ -61,7 +65,18 @@ impl Server {
     }
 
     async fn serve(self) -> anyhow::Result<()> {
-        let (node, done) = self.node.spawn();
+        let mut started = self.node;
+        let acl_ready = started.acl_ready.take();
+        let (node, done) = started.spawn();
+        if let Some(mut ready) = acl_ready {
+            // Clients wait (in the accept queue) until the configured users are in force.
+            if let Some(Reply::Error(e)) = ready.recv().await {
+                tracing::error!(
+                    "the configured users could not be logged: {}",
+                    String::from_utf8_lossy(&e)
+                );
+            }
+        }
         let mut shutdown = self.shared.shutdown.subscribe();
         loop {
             tokio::select! {
@@ -165,6 +180,17 @@ fn accept(
         tokio::task::spawn_local(async move {
             let _ = stream
                 .write_all(b"-ERR max number of clients reached\r\n")
+                .await;
+        });
+        return;
+    }
+    let protected_mode = shared.config.read().expect("config lock").protected_mode;
+    let default_nopass = node.users(|u| u.default_user().nopass());
+    if acl::protected_mode_refuses(protected_mode, default_nopass, addr.ip()) {
+        shared.stats.rejected_connections.fetch_add(1, Relaxed);
+        tokio::task::spawn_local(async move {
+            let _ = stream
+                .write_all(acl::PROTECTED_MODE_DENIED.as_bytes())
                 .await;
         });
         return;
