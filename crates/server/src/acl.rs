@@ -159,7 +159,8 @@ pub fn log_command(s: &mut Session, argv: &[Bytes]) -> Reply {
 pub fn refuse(s: &Session, spec: &'static Spec, argv: &[Bytes], denied: Denied) -> Reply {
     let (reason, object, text) = match denied {
         Denied::Command => {
-            let name = &ids::rows()[ids::id_of(spec)].name;
+            let row = users::check::acl_row(spec, argv);
+            let name = &ids::rows()[ids::id_of(row)].name;
             let text = format!("NOPERM this user has no permissions to run the '{name}' command");
             (
                 Reason::Command,
@@ -437,14 +438,17 @@ pub fn requirepass_entry(password: Option<&str>) -> Body {
 }
 
 /// The entry a starting node makes so that its configuration holds on the log: the aclfile's
-/// users when they differ from the engine's (the file wins over requirepass, as in Redis), or
-/// else requirepass as the `default` user's password when it is not that already. An aclfile
-/// that cannot be read or parsed stops the start.
+/// users, when the file is not the one the log last loaded and they are not the users
+/// already (so that ACL SETUSER changes survive a restart until the file is edited); with no
+/// aclfile, requirepass as the `default` user's password when it is not that already (the
+/// file wins over requirepass, as in Redis). An aclfile that cannot be read or parsed stops
+/// the start.
 pub fn startup_entry(config: &Config, users: &Users) -> anyhow::Result<Option<Body>> {
     if let Some((name, path)) = acl_file_path(config) {
         let lines = read_acl_file(&name, &path)
             .map_err(|e| anyhow::anyhow!("Aborting startup because of ACL errors: {e}"))?;
-        return Ok((!users.same_as(&lines)).then_some(Body::Users { lines }));
+        let loaded = users.imported() == Some(&users::file_digest(&lines));
+        return Ok((!loaded && !users.same_as(&lines)).then_some(Body::Users { lines }));
     }
     let Some(password) = &config.requirepass else {
         return Ok(None);

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use super::ids;
 use super::rules::{READ, Selector, User, WRITE};
 use crate::glob;
-use crate::table::{Channels, Spec, flag, key};
+use crate::table::{self, Channels, Spec, flag, key};
 
 /// Why a command was refused; keys and channels carry their argument's index. Ordered as
 /// Redis ranks them when selectors disagree (the last of the worst wins).
@@ -39,6 +39,7 @@ impl User {
 
     /// May this user run `argv` (resolved to `spec`, arity checked)?
     pub fn check(&self, spec: &'static Spec, argv: &[Bytes]) -> Result<(), Denied> {
+        let spec = acl_row(spec, argv);
         let id = ids::id_of(spec);
         let mut worst: Option<Denied> = None;
         for selector in &self.selectors {
@@ -53,6 +54,18 @@ impl User {
         }
         Err(worst.unwrap_or(Denied::Command))
     }
+}
+
+/// The row ACL judges `argv` by: the subcommand's, also for a command that parses its own
+/// subcommands (COMMAND COUNT is `command|count`, as in Redis).
+#[inline]
+pub fn acl_row(spec: &'static Spec, argv: &[Bytes]) -> &'static Spec {
+    if spec.subcommands.is_empty() {
+        return spec;
+    }
+    argv.get(1)
+        .and_then(|sub| table::lookup_sub(spec, sub))
+        .unwrap_or(spec)
 }
 
 impl Selector {

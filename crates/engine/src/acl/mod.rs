@@ -69,6 +69,19 @@ pub struct Users {
     /// Node-local: users whose connections must close after the last applied entry (deleted
     /// users; on ACL LOAD every user but `default`, as Redis frees them all).
     closing: Vec<Bytes>,
+    /// The digest of the users last loaded from an ACL file ([`file_digest`]): a node starting
+    /// with that file again leaves the users as the log has them.
+    imported: Option<Hash>,
+}
+
+/// The digest of a set of users as ACL LIST lines (what a `Users` entry carries).
+pub fn file_digest(lines: &[Bytes]) -> Hash {
+    let mut text = Vec::new();
+    for line in lines {
+        text.extend_from_slice(line);
+        text.push(b'\n');
+    }
+    hash_password(&text)
 }
 
 impl Default for Users {
@@ -85,6 +98,7 @@ impl Users {
             map: BTreeMap::from([(default.name.clone(), Arc::new(default))]),
             generation: 0,
             closing: Vec::new(),
+            imported: None,
         }
     }
 
@@ -117,6 +131,11 @@ impl Users {
     /// Users whose connections the last applied entry closes.
     pub fn closing(&self) -> &[Bytes] {
         &self.closing
+    }
+
+    /// The digest of the users last loaded from an ACL file.
+    pub fn imported(&self) -> Option<&Hash> {
+        self.imported.as_ref()
     }
 
     /// Called before each entry is applied.
@@ -175,6 +194,7 @@ impl Users {
         let old = std::mem::replace(&mut self.map, map);
         self.closing
             .extend(old.into_keys().filter(|name| name != "default"));
+        self.imported = Some(file_digest(lines));
         self.changed();
         Ok(())
     }
@@ -320,6 +340,7 @@ fn trim<'a>(s: &'a [u8], chars: &[u8]) -> &'a [u8] {
 /// u32 users, per user: bytes name, u8 flags, u32 hashes × 32 bytes,
 ///   u32 selectors, per selector: u8 flags, u32 patterns × (u8 perms, bytes),
 ///   u32 channels × bytes, u32 rules × bytes
+/// u8 imported (0 or 1), then if 1: 32 bytes, the digest of the last ACL file loaded
 /// ```
 /// `bytes` is a u32 length and the bytes; integers little-endian.
 pub fn encode_users(users: &Users, out: &mut Vec<u8>) {
@@ -354,6 +375,13 @@ pub fn encode_users(users: &Users, out: &mut Vec<u8>) {
                 put_bytes(out, rule);
             }
         }
+    }
+    match &users.imported {
+        Some(digest) => {
+            out.push(1);
+            out.extend_from_slice(digest);
+        }
+        None => out.push(0),
     }
 }
 
@@ -412,6 +440,10 @@ pub fn decode_users(r: &mut Reader) -> Result<Users, SnapshotError> {
     if !users.map.contains_key(&b"default"[..]) {
         return Err(SnapshotError::Users);
     }
+    users.imported = match r.u8()? {
+        0 => None,
+        _ => Some(r.take(32)?.try_into().expect("32 bytes")),
+    };
     Ok(users)
 }
 
