@@ -105,6 +105,9 @@ pub fn run(s: &mut Session, cmd: SessionCmd, spec: &'static Spec, argv: &[Bytes]
             None => Some(Reply::error_static("ERR invalid sync token")),
         },
         C::AclWhoami => Some(crate::acl::whoami(s)),
+        C::AclGenpass | C::AclLog if argv.len() > 3 => {
+            cairn_engine::commands::acl::too_many_arguments(argv)
+        }
         C::AclGenpass => Some(crate::acl::genpass(argv)),
         C::AclLog => Some(crate::acl::log_command(s, argv)),
         C::AclLoad => crate::acl::load(s),

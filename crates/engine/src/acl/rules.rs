@@ -339,6 +339,10 @@ impl Selector {
                 }
                 offset += 1;
             }
+            // `%` and `%~x` grant nothing: refused (as redis-server 7.0.15 does).
+            if perms == 0 {
+                return Err(RuleError::Syntax);
+            }
             (perms, offset)
         } else {
             (READ_WRITE, 1)

@@ -240,8 +240,24 @@ fn bulk_str(text: &str) -> Reply {
     Reply::Bulk(Bytes::copy_from_slice(text.as_bytes()))
 }
 
+/// Redis's `addReplySubcommandSyntaxError`: ACL CAT, GENPASS and LOG take at most one
+/// argument, which their arity does not say.
+pub fn too_many_arguments(argv: &[Bytes]) -> Option<Reply> {
+    (argv.len() > 3).then(|| {
+        let mut text = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+        text.extend_from_slice(&argv[1][..argv[1].len().min(128)]);
+        text.extend_from_slice(b"'. Try ");
+        text.extend_from_slice(&argv[0].to_ascii_uppercase());
+        text.extend_from_slice(b" HELP.");
+        acl::error_text(&text)
+    })
+}
+
 /// ACL CAT: the categories, or every command (and subcommand) in one.
 fn cat(_ctx: &mut ReadCtx, argv: &[Bytes]) -> Reply {
+    if let Some(reply) = too_many_arguments(argv) {
+        return reply;
+    }
     let Some(name) = argv.get(2) else {
         let names = table::acl::NAMES.iter().map(|(_, n)| bulk_str(n));
         return Reply::Array(names.collect());
@@ -331,7 +347,7 @@ const HELP: &[&str] = &[
     "WHOAMI",
     "    Return the current connection username.",
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
 ];
 
 fn help(_ctx: &mut ReadCtx, _argv: &[Bytes]) -> Reply {
