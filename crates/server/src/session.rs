@@ -280,6 +280,9 @@ impl Session {
         // Replies waiting behind an unanswered one count too: a client that does not read
         // cannot make the server hold more than INFLIGHT_MAX of them.
         while !self.hold && !self.closing && self.slots.len() < INFLIGHT_MAX {
+            // Redis's limits on what a client that must authenticate may send.
+            let unauthenticated = !self.authenticated && self.password_required();
+            self.decoder.set_unauthenticated(unauthenticated);
             match self.decoder.decode(inbuf) {
                 Ok(Some(argv)) => {
                     self.dispatch(argv);
