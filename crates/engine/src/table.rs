@@ -414,27 +414,24 @@ impl Spec {
     /// whether it never did. Arguments that make a spec invalid (a bad numkeys) give no keys
     /// at all, as in Redis: the command then fails with its own error. No allocation.
     pub fn keys_of(&self, argv: &[Bytes], mut f: impl FnMut(usize, u32) -> bool) -> bool {
-        let (one, specs): (Option<KeySpec>, &[KeySpec]) = match self.key_access {
-            KeyAccess::Legacy => (self.legacy_spec(self.legacy_flags()), &[]),
-            KeyAccess::Flags(flags) => (self.legacy_spec(flags), &[]),
-            KeyAccess::Variable(_, flags_of) => (self.legacy_spec(flags_of(argv)), &[]),
-            KeyAccess::Specs(specs) => (None, specs),
+        let flags = match self.key_access {
+            KeyAccess::Legacy => self.legacy_flags(),
+            KeyAccess::Flags(flags) => flags,
+            KeyAccess::Variable(_, flags_of) => flags_of(argv),
+            KeyAccess::Specs(specs) => return keys_of_specs(specs, argv, f),
         };
-        let all = one.iter().chain(specs);
-        if all.clone().any(|spec| key_range(spec, argv).is_err()) {
+        // The `keys` triple (the gate's common case): one range, evaluated once.
+        let k = self.keys;
+        let argc = argv.len() as i64;
+        let (first, last) = (i64::from(k.first), i64::from(k.last));
+        let last = if last < 0 { argc + last } else { last };
+        if first <= 0 || last >= argc || last < first || first >= argc {
             return true;
         }
-        for spec in all {
-            let Ok(Some((first, last, step))) = key_range(spec, argv) else {
-                continue;
-            };
-            for i in (first..=last).step_by(step) {
-                if i < argv.len() && !f(i, spec.flags) {
-                    return false;
-                }
-            }
-        }
-        true
+        let step = k.step.max(1) as usize;
+        (first as usize..=last as usize)
+            .step_by(step)
+            .all(|i| f(i, flags))
     }
 
     fn legacy_flags(&self) -> u32 {
@@ -458,6 +455,24 @@ impl Spec {
             },
         })
     }
+}
+
+/// `Spec::keys_of` for rows with key specs of their own.
+fn keys_of_specs(specs: &[KeySpec], argv: &[Bytes], mut f: impl FnMut(usize, u32) -> bool) -> bool {
+    if specs.iter().any(|spec| key_range(spec, argv).is_err()) {
+        return true;
+    }
+    for spec in specs {
+        let Ok(Some((first, last, step))) = key_range(spec, argv) else {
+            continue;
+        };
+        for i in (first..=last).step_by(step) {
+            if i < argv.len() && !f(i, spec.flags) {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// The (first, last, step) argument positions of a spec's keys: `Ok(None)` when its keyword is

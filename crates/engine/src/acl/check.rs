@@ -128,7 +128,7 @@ impl Selector {
         }
         self.patterns
             .iter()
-            .any(|p| p.perms & needed == needed && glob::matches(&p.pattern, key_name, false))
+            .any(|p| p.perms & needed == needed && p.matches(key_name))
     }
 
     /// A channel published or subscribed to is matched against the patterns; a pattern

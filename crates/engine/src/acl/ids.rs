@@ -23,8 +23,21 @@ pub struct Row {
 
 struct Rows {
     rows: Vec<Row>,
-    /// (address of the row's `Spec`, id), sorted by address: the gate's lookup.
+    /// Ids by the address of the row's `Spec`: an open-addressing table (linear probing) of
+    /// `(address, id)`, `(0, 0)` when empty, for the gate's lookup in a probe or two.
     by_address: Vec<(usize, usize)>,
+}
+
+/// Slots in the address table: a power of two, at least four times the rows.
+fn slots_for(rows: usize) -> usize {
+    (rows * 4).next_power_of_two()
+}
+
+/// The first slot to probe for a `Spec` at `address`.
+#[inline]
+fn slot_of(address: usize, slots: usize) -> usize {
+    // Fibonacci hashing of the address (Specs are at least 8 bytes apart).
+    ((address as u64 >> 3).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & (slots - 1)
 }
 
 static ROWS: LazyLock<Rows> = LazyLock::new(|| {
@@ -52,12 +65,16 @@ static ROWS: LazyLock<Rows> = LazyLock::new(|| {
         rows.len() < COMMAND_BITS - 1,
         "the ACL command bitmap needs more than {COMMAND_BITS} bits"
     );
-    let mut by_address: Vec<(usize, usize)> = rows
-        .iter()
-        .enumerate()
-        .map(|(id, row)| (std::ptr::from_ref(row.spec) as usize, id))
-        .collect();
-    by_address.sort_unstable();
+    let slots = slots_for(rows.len());
+    let mut by_address = vec![(0, 0); slots];
+    for (id, row) in rows.iter().enumerate() {
+        let address = std::ptr::from_ref(row.spec) as usize;
+        let mut slot = slot_of(address, slots);
+        while by_address[slot].0 != 0 {
+            slot = (slot + 1) & (slots - 1);
+        }
+        by_address[slot] = (address, id);
+    }
     Rows { rows, by_address }
 });
 
@@ -70,10 +87,14 @@ pub fn rows() -> &'static [Row] {
 #[inline]
 pub fn id_of(spec: &'static Spec) -> usize {
     let address = std::ptr::from_ref(spec) as usize;
-    let rows = &ROWS.by_address;
-    match rows.binary_search_by_key(&address, |&(a, _)| a) {
-        Ok(i) => rows[i].1,
-        Err(_) => unreachable!("every Spec is a row of the command table"),
+    let table = &ROWS.by_address;
+    let mut slot = slot_of(address, table.len());
+    loop {
+        match table[slot] {
+            (a, id) if a == address => return id,
+            (0, _) => unreachable!("every Spec is a row of the command table"),
+            _ => slot = (slot + 1) & (table.len() - 1),
+        }
     }
 }
 

@@ -419,7 +419,7 @@ pub fn decode_users(r: &mut Reader) -> Result<Users, SnapshotError> {
             for _ in 0..r.u32()? {
                 let perms = r.u8()?;
                 let pattern = Bytes::copy_from_slice(r.bytes()?);
-                s.patterns.push(rules::KeyPattern { perms, pattern });
+                s.patterns.push(rules::KeyPattern::new(perms, pattern));
             }
             for _ in 0..r.u32()? {
                 s.channels.push(Bytes::copy_from_slice(r.bytes()?));

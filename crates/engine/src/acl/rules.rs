@@ -159,6 +159,53 @@ impl CommandBits {
 pub struct KeyPattern {
     pub perms: u8,
     pub pattern: Bytes,
+    /// How the gate matches it: most patterns are a prefix or a whole name.
+    pub(crate) shape: Shape,
+}
+
+/// A pattern's shape, found once when the rule is set, so that the gate runs the glob matcher
+/// only for patterns that need it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// No special character: the name itself.
+    Exact,
+    /// A literal prefix then only `*`s (`user:*`): names starting with it (`*` alone: every
+    /// name but the empty one, as Redis's matcher has it).
+    Prefix(usize),
+    Glob,
+}
+
+impl KeyPattern {
+    pub fn new(perms: u8, pattern: Bytes) -> KeyPattern {
+        let special = |c: &u8| matches!(c, b'*' | b'?' | b'[' | b'\\');
+        let literal = pattern
+            .iter()
+            .position(|c| special(c))
+            .unwrap_or(pattern.len());
+        let shape = if literal == pattern.len() {
+            Shape::Exact
+        } else if pattern[literal..].iter().all(|&c| c == b'*') {
+            Shape::Prefix(literal)
+        } else {
+            Shape::Glob
+        };
+        KeyPattern {
+            perms,
+            pattern,
+            shape,
+        }
+    }
+
+    /// Redis's `stringmatchlen(pattern, key)`, case-sensitive.
+    #[inline]
+    pub fn matches(&self, key: &[u8]) -> bool {
+        match self.shape {
+            Shape::Exact => *self.pattern == *key,
+            Shape::Prefix(0) => !key.is_empty(),
+            Shape::Prefix(n) => key.starts_with(&self.pattern[..n]),
+            Shape::Glob => crate::glob::matches(&self.pattern, key, false),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -353,10 +400,9 @@ impl Selector {
         }
         match self.patterns.iter_mut().find(|p| *p.pattern == *pattern) {
             Some(existing) => existing.perms |= perms,
-            None => self.patterns.push(KeyPattern {
-                perms,
-                pattern: Bytes::copy_from_slice(pattern),
-            }),
+            None => self
+                .patterns
+                .push(KeyPattern::new(perms, Bytes::copy_from_slice(pattern))),
         }
         self.flags &= !ALL_KEYS;
         Ok(())

@@ -297,3 +297,24 @@ fn setuser_rows_are_found_for_redaction() {
         b"#30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4"
     );
 }
+
+#[test]
+fn pattern_shapes_match_as_the_glob_matcher_does() {
+    let patterns = [
+        "", "*", "**", "a", "abc", "abc*", "abc**", "a*c", "?", "a?", "[ab]*", "a\\*", "a\\*b*",
+        "key:*", "*x", "k[",
+    ];
+    let keys = [
+        "", "a", "ab", "abc", "abcd", "a*", "a*b", "key:", "key:1", "x", "kx", "k[",
+    ];
+    for p in patterns {
+        let pattern = rules::KeyPattern::new(rules::READ, Bytes::copy_from_slice(p.as_bytes()));
+        for k in keys {
+            assert_eq!(
+                pattern.matches(k.as_bytes()),
+                crate::glob::matches(p.as_bytes(), k.as_bytes(), false),
+                "{p:?} {k:?}"
+            );
+        }
+    }
+}
