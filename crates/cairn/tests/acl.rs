@@ -486,10 +486,15 @@ fn users_and_passwords_survive_kill_9_and_snapshots() {
         text(cairn.conn().cmd(&["AUTH", "keep", "wrong"])),
         WRONGPASS
     );
-    login(&cairn, "keep", "s3cret");
+    let mut keep = login(&cairn, "keep", "s3cret");
     let mut admin = cairn.conn();
+    ok(&mut admin, &["ACL", "SETUSER", "keep", "+get"]);
+    assert_eq!(text(keep.cmd(&["GET", "k:1"])), "$-1\r\n");
     ok(&mut admin, &["DEBUG", "RELOAD"]);
     assert_eq!(text(admin.cmd(&["ACL", "LIST"])), before);
+    // A change after the reload still reaches the connections opened before it.
+    ok(&mut admin, &["ACL", "SETUSER", "keep", "-get"]);
+    assert_eq!(text(keep.cmd(&["GET", "k:1"])), noperm_command("get"));
 }
 
 #[test]

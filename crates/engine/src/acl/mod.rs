@@ -18,6 +18,7 @@ pub mod rules;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use cairn_resp::Reply;
@@ -60,11 +61,20 @@ pub fn unmatched_parenthesis(arg: &[u8]) -> Reply {
     error_text(&text)
 }
 
+/// Generations are unique in the process, not only within one `Users`: a session compares the
+/// one it read with the current one, and an engine rebuilt from a snapshot (DEBUG RELOAD) must
+/// never show a number a session already holds for other users.
+static GENERATIONS: AtomicU64 = AtomicU64::new(0);
+
+fn next_generation() -> u64 {
+    GENERATIONS.fetch_add(1, Ordering::Relaxed) + 1
+}
+
 /// The users of a database, by name (byte order, as Redis lists them).
 #[derive(Clone, Debug)]
 pub struct Users {
     map: BTreeMap<Bytes, Arc<User>>,
-    /// Node-local: bumped by every change, so that sessions know to look their user up again.
+    /// Node-local: renewed by every change, so that sessions know to look their user up again.
     generation: u64,
     /// Node-local: users whose connections must close after the last applied entry (deleted
     /// users; on ACL LOAD every user but `default`, as Redis frees them all).
@@ -96,7 +106,7 @@ impl Users {
         let default = User::default_user();
         Users {
             map: BTreeMap::from([(default.name.clone(), Arc::new(default))]),
-            generation: 0,
+            generation: next_generation(),
             closing: Vec::new(),
             imported: None,
         }
@@ -144,7 +154,7 @@ impl Users {
     }
 
     fn changed(&mut self) {
-        self.generation += 1;
+        self.generation = next_generation();
     }
 
     /// ACL SETUSER: every rule applies to a copy, which replaces the user only if all of them
