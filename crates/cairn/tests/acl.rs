@@ -979,3 +979,44 @@ fn the_client_crates_authenticate_as_users() {
         }
     });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Nodes sharing one log agree on users
+// ---------------------------------------------------------------------------------------------
+
+/// Waits until `node` has applied everything acknowledged before now: a linearizable read
+/// waits for a log barrier.
+fn caught_up(node: &Cairn) {
+    assert_eq!(text(node.conn().cmd(&["EXISTS", "barrier"])), ":0\r\n");
+}
+
+#[test]
+fn nodes_sharing_a_log_agree_on_users() {
+    let nats = common::nats::NatsCluster::start(3);
+    let a = nats.node(&[]);
+    let b = nats.node(&[]);
+    let mut admin = a.conn();
+    ok(
+        &mut admin,
+        &["ACL", "SETUSER", "shared", "on", ">pw", "+@all", "~*"],
+    );
+    caught_up(&b);
+    let mut on_b = login(&b, "shared", "pw");
+    assert_eq!(text(on_b.cmd(&["ACL", "WHOAMI"])), bulk("shared"));
+    // A permission change through one node reaches connections on the other.
+    ok(&mut admin, &["ACL", "SETUSER", "shared", "-ping"]);
+    caught_up(&b);
+    assert_eq!(text(on_b.cmd(&["PING"])), noperm_command("ping"));
+    // requirepass set through one node is the default user's password on every node.
+    ok(&mut admin, &["CONFIG", "SET", "requirepass", "cluster-pw"]);
+    assert_eq!(text(on_b.cmd(&["EXISTS", "barrier"])), ":0\r\n");
+    assert_eq!(text(b.conn().cmd(&["GET", "k"])), NOAUTH);
+    login(&b, "default", "cluster-pw");
+    // Deleting the user through one node closes its connections on the other.
+    assert_eq!(text(admin.cmd(&["ACL", "DELUSER", "shared"])), ":1\r\n");
+    assert!(on_b.is_closed());
+    assert_eq!(
+        text(login(&b, "default", "cluster-pw").cmd(&["ACL", "USERS"])),
+        "*1\r\n$7\r\ndefault\r\n"
+    );
+}
