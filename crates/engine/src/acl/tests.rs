@@ -318,3 +318,145 @@ fn pattern_shapes_match_as_the_glob_matcher_does() {
         }
     }
 }
+
+#[test]
+fn key_specs_find_keys_after_a_numkeys_argument_and_a_keyword() {
+    use crate::table::{Begin, Find, Group, Handler, KeySpec, Keys, key};
+    fn noop(_: &mut crate::ReadCtx, _: &[Bytes]) -> Reply {
+        Reply::ok()
+    }
+    // ZUNIONSTORE-like: a destination, then numkeys and the keys it counts.
+    static UNION: &[KeySpec] = &[
+        KeySpec::at(1, key::OW | key::UPDATE),
+        KeySpec {
+            flags: key::RO | key::ACCESS,
+            begin: Begin::Index(2),
+            find: Find::Keynum {
+                index: 0,
+                first: 1,
+                step: 1,
+            },
+        },
+    ];
+    // SORT ... STORE dest-like: a key after a keyword.
+    static STORE: &[KeySpec] = &[KeySpec {
+        flags: key::OW | key::UPDATE,
+        begin: Begin::Keyword {
+            keyword: "STORE",
+            start_from: 1,
+        },
+        find: Find::Range {
+            last: 0,
+            step: 1,
+            limit: 0,
+        },
+    }];
+    let row = |specs: &'static [KeySpec]| {
+        crate::commands::cmd(
+            "x",
+            -2,
+            0,
+            0,
+            Keys::NONE,
+            Group::Generic,
+            "",
+            "",
+            Handler::Read(noop),
+        )
+        .key_specs(specs)
+    };
+    let keys = |spec: &crate::Spec, line: &str| {
+        let argv = args(line);
+        let mut out = Vec::new();
+        spec.keys_of(&argv, |i, flags| {
+            out.push((
+                String::from_utf8(argv[i].to_vec()).unwrap(),
+                flags & key::ACCESS != 0,
+            ));
+            true
+        });
+        out
+    };
+    let union = row(UNION);
+    assert_eq!(
+        keys(&union, "X dest 2 a b WEIGHTS 1 2"),
+        [
+            ("dest".to_string(), false),
+            ("a".into(), true),
+            ("b".into(), true)
+        ]
+    );
+    // A numkeys that is not a count, or runs past the arguments: no keys (the command's own
+    // syntax error follows), as in Redis.
+    assert!(keys(&union, "X dest -1 a").is_empty());
+    assert!(keys(&union, "X dest 3 a b").is_empty());
+    assert!(keys(&union, "X dest zz a").is_empty());
+    let store = row(STORE);
+    assert_eq!(
+        keys(&store, "X src BY w STORE out"),
+        [("out".to_string(), false)]
+    );
+    assert!(keys(&store, "X src BY w").is_empty());
+
+    // The selector's side: keys after numkeys are read, the destination written.
+    let u = user("on +@all %R~in:* %W~out:*");
+    let selector = u.root();
+    assert!(selector.key_allowed(b"in:1", key::RO | key::ACCESS));
+    assert!(!selector.key_allowed(b"in:1", key::OW | key::UPDATE));
+    assert!(selector.key_allowed(b"out:1", key::OW | key::UPDATE));
+    // Existence checks (no access, no write) need either permission.
+    assert!(selector.key_allowed(b"out:1", key::RO));
+    assert!(!selector.key_allowed(b"other", key::RO));
+}
+
+/// The users part of a snapshot, frozen: a change here needs a new snapshot version.
+#[test]
+fn golden_users_in_a_version_5_snapshot() {
+    let mut users = Users::new();
+    let hash = "ab".repeat(32);
+    users
+        .setuser(
+            &Bytes::from_static(b"g"),
+            &args(&format!("on #{hash} ~k %R~r &c +get")),
+        )
+        .unwrap();
+    let mut actual = Vec::new();
+    encode_users(&users, &mut actual);
+
+    let mut expected = Vec::new();
+    let u32_ = |out: &mut Vec<u8>, n: u32| out.extend_from_slice(&n.to_le_bytes());
+    let bytes = |out: &mut Vec<u8>, b: &[u8]| {
+        out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+        out.extend_from_slice(b);
+    };
+    u32_(&mut expected, 2); // users, by name
+    // default: flags on|nopass, no hashes, one selector: root|allkeys|allchannels|allcommands
+    bytes(&mut expected, b"default");
+    expected.push(0b101);
+    u32_(&mut expected, 0);
+    u32_(&mut expected, 1);
+    expected.push(0b1111);
+    u32_(&mut expected, 0);
+    u32_(&mut expected, 0);
+    u32_(&mut expected, 1);
+    bytes(&mut expected, b"+@all");
+    // g: flags on, one hash, the root selector with two patterns, a channel, two rules
+    bytes(&mut expected, b"g");
+    expected.push(0b1);
+    u32_(&mut expected, 1);
+    expected.extend_from_slice(&[0xab; 32]);
+    u32_(&mut expected, 1);
+    expected.push(0b1);
+    u32_(&mut expected, 2);
+    expected.push(3);
+    bytes(&mut expected, b"k");
+    expected.push(1);
+    bytes(&mut expected, b"r");
+    u32_(&mut expected, 1);
+    bytes(&mut expected, b"c");
+    u32_(&mut expected, 2);
+    bytes(&mut expected, b"-@all");
+    bytes(&mut expected, b"+get");
+    expected.push(0); // no ACL file loaded
+    assert_eq!(actual, expected);
+}
