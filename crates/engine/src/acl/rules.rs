@@ -178,10 +178,7 @@ pub(crate) enum Shape {
 impl KeyPattern {
     pub fn new(perms: u8, pattern: Bytes) -> KeyPattern {
         let special = |c: &u8| matches!(c, b'*' | b'?' | b'[' | b'\\');
-        let literal = pattern
-            .iter()
-            .position(|c| special(c))
-            .unwrap_or(pattern.len());
+        let literal = pattern.iter().position(special).unwrap_or(pattern.len());
         let shape = if literal == pattern.len() {
             Shape::Exact
         } else if pattern[literal..].iter().all(|&c| c == b'*') {
