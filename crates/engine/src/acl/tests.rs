@@ -460,3 +460,23 @@ fn golden_users_in_a_version_5_snapshot() {
     expected.push(0); // no ACL file loaded
     assert_eq!(actual, expected);
 }
+
+/// The gate's cost per command for a restricted user (`bench/acl.sh` measures it end to end):
+/// `cargo test --release -p cairn-engine --lib -- --ignored check_cost --nocapture`.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn check_cost() {
+    let u = user("on >pw +@read +@write ~key:*");
+    for line in ["GET key:000000012345", "SET key:000000012345 value"] {
+        let argv = args(line);
+        let spec = table::resolve(&argv).ok().unwrap();
+        let rounds = 5_000_000;
+        let started = std::time::Instant::now();
+        for _ in 0..rounds {
+            let allowed = std::hint::black_box(&u).check(spec, std::hint::black_box(&argv));
+            assert!(allowed.is_ok());
+        }
+        let ns = started.elapsed().as_nanos() as f64 / f64::from(rounds);
+        eprintln!("{line}: {ns:.1} ns per check");
+    }
+}
