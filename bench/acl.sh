@@ -52,7 +52,10 @@ for ((round = 1; round <= ROUNDS; round++)); do
   log "round $round/$ROUNDS"
   for test in GET SET; do
     for pipeline in 1 16; do
-      for as in default restricted; do
+      # Alternate which user goes first, so that neither always meets the warmer server.
+      order=(default restricted)
+      ((round % 2 == 0)) && order=(restricted default)
+      for as in "${order[@]}"; do
         read -r r c < <(run "$as" "$test" "$pipeline")
         RPS[$test,$pipeline,$as]+="$r "
         CPU[$test,$pipeline,$as]+="$c "
@@ -68,7 +71,7 @@ cat <<EOF
 
 Cairn $CAIRN_FROM, one node, file log with its defaults (appendfsync always). Each cell is
 the median of $ROUNDS runs of \`redis-benchmark -t <test> -n $N -r 100000 -d 100 -c $CLIENTS
--P <pipeline>\`, the two users' runs interleaved. \`default\`: \`on nopass ~* &* +@all\` (the
+-P <pipeline>\`, the two users' runs interleaved (which goes first alternates). \`default\`: \`on nopass ~* &* +@all\` (the
 gate skips the check). \`restricted\`: \`+@read +@write ~key:*\` (command bitmap and key
 pattern checked on every command).
 

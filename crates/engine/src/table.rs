@@ -414,24 +414,52 @@ impl Spec {
     /// whether it never did. Arguments that make a spec invalid (a bad numkeys) give no keys
     /// at all, as in Redis: the command then fails with its own error. No allocation.
     pub fn keys_of(&self, argv: &[Bytes], mut f: impl FnMut(usize, u32) -> bool) -> bool {
+        let range = match self.key_access {
+            KeyAccess::Specs(specs) => return keys_of_specs(specs, argv, f),
+            _ => self.triple_keys(argv),
+        };
+        let Some(KeyRange {
+            first,
+            last,
+            step,
+            flags,
+        }) = range
+        else {
+            return true;
+        };
+        let mut i = first;
+        while i <= last {
+            if !f(i, flags) {
+                return false;
+            }
+            i += step;
+        }
+        true
+    }
+
+    /// For a row without key specs of its own (the gate's common case), where its keys are in
+    /// `argv` and their flags; `None` when it names none. One evaluation, no allocation.
+    #[inline]
+    pub fn triple_keys(&self, argv: &[Bytes]) -> Option<KeyRange> {
         let flags = match self.key_access {
             KeyAccess::Legacy => self.legacy_flags(),
             KeyAccess::Flags(flags) => flags,
             KeyAccess::Variable(_, flags_of) => flags_of(argv),
-            KeyAccess::Specs(specs) => return keys_of_specs(specs, argv, f),
+            KeyAccess::Specs(_) => return None,
         };
-        // The `keys` triple (the gate's common case): one range, evaluated once.
         let k = self.keys;
         let argc = argv.len() as i64;
         let (first, last) = (i64::from(k.first), i64::from(k.last));
         let last = if last < 0 { argc + last } else { last };
         if first <= 0 || last >= argc || last < first || first >= argc {
-            return true;
+            return None;
         }
-        let step = k.step.max(1) as usize;
-        (first as usize..=last as usize)
-            .step_by(step)
-            .all(|i| f(i, flags))
+        Some(KeyRange {
+            first: first as usize,
+            last: last as usize,
+            step: k.step.max(1) as usize,
+            flags,
+        })
     }
 
     fn legacy_flags(&self) -> u32 {
@@ -455,6 +483,15 @@ impl Spec {
             },
         })
     }
+}
+
+/// Keys at `first`, `first + step`, … up to `last` (argument indices), with these flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyRange {
+    pub first: usize,
+    pub last: usize,
+    pub step: usize,
+    pub flags: u32,
 }
 
 /// `Spec::keys_of` for rows with key specs of their own.

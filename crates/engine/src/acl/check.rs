@@ -8,7 +8,7 @@ use bytes::Bytes;
 use super::ids;
 use super::rules::{READ, Selector, User, WRITE};
 use crate::glob;
-use crate::table::{self, Channels, Spec, flag, key};
+use crate::table::{self, Channels, KeyAccess, Spec, flag, key};
 
 /// Why a command was refused; keys and channels carry their argument's index. Ordered as
 /// Redis ranks them when selectors disagree (the last of the worst wins).
@@ -41,6 +41,9 @@ impl User {
     pub fn check(&self, spec: &'static Spec, argv: &[Bytes]) -> Result<(), Denied> {
         let spec = acl_row(spec, argv);
         let id = ids::id_of(spec);
+        if let [root] = self.selectors.as_slice() {
+            return root.check(spec, id, argv);
+        }
         let mut worst: Option<Denied> = None;
         for selector in &self.selectors {
             match selector.check(spec, id, argv) {
@@ -69,6 +72,7 @@ pub fn acl_row(spec: &'static Spec, argv: &[Bytes]) -> &'static Spec {
 }
 
 impl Selector {
+    #[inline]
     fn check(&self, spec: &'static Spec, id: usize, argv: &[Bytes]) -> Result<(), Denied> {
         if !self.all_commands() && spec.flags & flag::NO_AUTH == 0 && !self.commands.get(id) {
             let index = if ids::rows()[id].parent.is_some() {
@@ -85,17 +89,23 @@ impl Selector {
             }
         }
         if !self.all_keys() {
-            let mut refused = None;
-            spec.keys_of(argv, |i, flags| {
-                if self.key_allowed(&argv[i], flags) {
-                    true
-                } else {
-                    refused = Some(i);
-                    false
+            if let KeyAccess::Specs(_) = spec.key_access {
+                let mut refused = 0;
+                let all = spec.keys_of(argv, |i, flags| {
+                    refused = i;
+                    self.key_allowed(&argv[i], flags)
+                });
+                if !all {
+                    return Err(Denied::Key(refused));
                 }
-            });
-            if let Some(i) = refused {
-                return Err(Denied::Key(i));
+            } else if let Some(keys) = spec.triple_keys(argv) {
+                let mut i = keys.first;
+                while i <= keys.last {
+                    if !self.key_allowed(&argv[i], keys.flags) {
+                        return Err(Denied::Key(i));
+                    }
+                    i += keys.step;
+                }
             }
         }
         if !self.all_channels() {
@@ -115,17 +125,22 @@ impl Selector {
     }
 
     /// A key with a spec's flags: reading needs `%R`, inserting, deleting or updating `%W`.
+    #[inline]
     pub fn key_allowed(&self, key_name: &[u8], spec_flags: u32) -> bool {
         if self.all_keys() {
             return true;
         }
-        let mut needed = 0;
-        if spec_flags & key::ACCESS != 0 {
-            needed |= READ;
-        }
-        if spec_flags & (key::INSERT | key::DELETE | key::UPDATE) != 0 {
-            needed |= WRITE;
-        }
+        let read = if spec_flags & key::ACCESS != 0 {
+            READ
+        } else {
+            0
+        };
+        let write = if spec_flags & (key::INSERT | key::DELETE | key::UPDATE) != 0 {
+            WRITE
+        } else {
+            0
+        };
+        let needed = read | write;
         self.patterns
             .iter()
             .any(|p| p.perms & needed == needed && p.matches(key_name))

@@ -175,6 +175,13 @@ pub(crate) enum Shape {
     Glob,
 }
 
+/// `prefix == key[..prefix.len()]`, byte by byte: key prefixes are short, and a call to
+/// memcmp costs more than the loop.
+#[inline]
+fn prefix_equal(prefix: &[u8], key: &[u8]) -> bool {
+    prefix.iter().zip(key).all(|(a, b)| a == b)
+}
+
 impl KeyPattern {
     pub fn new(perms: u8, pattern: Bytes) -> KeyPattern {
         let special = |c: &u8| matches!(c, b'*' | b'?' | b'[' | b'\\');
@@ -199,7 +206,7 @@ impl KeyPattern {
         match self.shape {
             Shape::Exact => *self.pattern == *key,
             Shape::Prefix(0) => !key.is_empty(),
-            Shape::Prefix(n) => key.starts_with(&self.pattern[..n]),
+            Shape::Prefix(n) => key.len() >= n && prefix_equal(&self.pattern[..n], key),
             Shape::Glob => crate::glob::matches(&self.pattern, key, false),
         }
     }
