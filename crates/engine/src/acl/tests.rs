@@ -465,6 +465,10 @@ fn golden_users_in_a_version_5_snapshot() {
 /// `cargo test --release -p cairn-engine --lib -- --ignored check_cost --nocapture`.
 #[test]
 #[ignore = "a measurement, not a check"]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "measures wall time; the engine under test never reads it"
+)]
 fn check_cost() {
     let u = user("on >pw +@read +@write ~key:*");
     for line in ["GET key:000000012345", "SET key:000000012345 value"] {
