@@ -8,6 +8,7 @@ use cairn_resp::Reply;
 
 use std::collections::BTreeMap;
 
+use crate::acl::Users;
 use crate::db::Db;
 use crate::entry::{Body, Entry, Origin};
 use crate::notify::{self, Event};
@@ -114,6 +115,8 @@ pub struct Engine {
     pub(crate) lease: (u64, u64),
     /// The thresholds that choose collection representations (replicated).
     pub(crate) encodings: Encodings,
+    /// Users and their ACL rules (replicated).
+    pub(crate) users: Users,
     /// (db, key) of every key the last applied entry gave elements a blocked client may be
     /// waiting for (list and sorted-set pushes). Node-local bookkeeping, not replicated:
     /// cleared when the next entry applies.
@@ -155,6 +158,7 @@ impl Engine {
             writers: BTreeMap::new(),
             lease: (0, 0),
             encodings: Encodings::default(),
+            users: Users::new(),
             ready_keys: Vec::new(),
             notify_classes: 0,
             events: Vec::new(),
@@ -179,6 +183,14 @@ impl Engine {
 
     pub fn encodings(&self) -> &Encodings {
         &self.encodings
+    }
+
+    pub fn users(&self) -> &Users {
+        &self.users
+    }
+
+    pub(crate) fn users_mut(&mut self) -> &mut Users {
+        &mut self.users
     }
 
     pub fn databases(&self) -> usize {
@@ -236,6 +248,7 @@ impl Engine {
     pub fn apply(&mut self, entry: &Entry) -> Reply {
         self.ready_keys.clear();
         self.events.clear();
+        self.users.begin_entry();
         let reply = self.apply_body(entry);
         if self.notify_classes & notify::EXPIRED != 0 {
             for (db, state) in self.dbs.iter_mut().enumerate() {
@@ -345,6 +358,10 @@ impl Engine {
                 }
                 Reply::ok()
             }
+            Body::Users { lines } => match self.users.load(lines) {
+                Ok(()) => Reply::ok(),
+                Err(reply) => reply,
+            },
             Body::Init { hash_seed } => {
                 self.hash_seed = *hash_seed;
                 for db in &mut self.dbs {

@@ -9,6 +9,7 @@
 //! kind 4 Expire:  v count, then count × (v len, key bytes)
 //! kind 5 Lease:   v epoch
 //! kind 6 Config:  v count (even), then count × (v len, bytes): name, value, name, value …
+//! kind 7 Users:   v count, then count × (v len, bytes): one ACL LIST line per user
 //! ```
 //! A changed layout or a new field means a new version byte, and decoders keep reading every
 //! old version; a new body kind takes a new kind number (a binary that predates it refuses
@@ -56,6 +57,9 @@ pub enum Body {
     /// CONFIG SET of options that change results (the collection encoding thresholds): name,
     /// value, name, value … all validated by the node that made the entry.
     Config { pairs: Vec<Bytes> },
+    /// ACL LOAD (or an aclfile imported at start): every user, one `user <name> <rules>` line
+    /// each as ACL LIST writes them (passwords as hashes), replacing all users.
+    Users { lines: Vec<Bytes> },
 }
 
 const KIND_COMMAND: u8 = 1;
@@ -64,6 +68,7 @@ const KIND_INIT: u8 = 3;
 const KIND_EXPIRE: u8 = 4;
 const KIND_LEASE: u8 = 5;
 const KIND_CONFIG: u8 = 6;
+const KIND_USERS: u8 = 7;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EntryError {
@@ -175,9 +180,10 @@ fn decode_header(buf: &mut Bytes) -> Result<Header, EntryError> {
 impl Entry {
     pub fn encode(&self) -> Bytes {
         let body_len = match &self.body {
-            Body::Command(argv) | Body::Expire { keys: argv } | Body::Config { pairs: argv } => {
-                argv.iter().map(|a| a.len() + 5).sum::<usize>()
-            }
+            Body::Command(argv)
+            | Body::Expire { keys: argv }
+            | Body::Config { pairs: argv }
+            | Body::Users { lines: argv } => argv.iter().map(|a| a.len() + 5).sum::<usize>(),
             _ => 16,
         };
         let mut out = BytesMut::with_capacity(40 + body_len);
@@ -189,6 +195,7 @@ impl Entry {
             Body::Expire { .. } => KIND_EXPIRE,
             Body::Lease { .. } => KIND_LEASE,
             Body::Config { .. } => KIND_CONFIG,
+            Body::Users { .. } => KIND_USERS,
         });
         put_varint(&mut out, u64::from(self.db));
         out.put_u64_le(self.time_ms);
@@ -196,9 +203,10 @@ impl Entry {
         put_varint(&mut out, self.origin.node);
         put_varint(&mut out, self.origin.request);
         match &self.body {
-            Body::Command(argv) | Body::Expire { keys: argv } | Body::Config { pairs: argv } => {
-                put_list(&mut out, argv)
-            }
+            Body::Command(argv)
+            | Body::Expire { keys: argv }
+            | Body::Config { pairs: argv }
+            | Body::Users { lines: argv } => put_list(&mut out, argv),
             Body::Tick { keys_max } => put_varint(&mut out, u64::from(*keys_max)),
             Body::Init { hash_seed } => out.put_u64_le(*hash_seed),
             Body::Lease { epoch } => put_varint(&mut out, *epoch),
@@ -238,6 +246,9 @@ impl Entry {
             },
             KIND_CONFIG => Body::Config {
                 pairs: get_list(&mut buf)?,
+            },
+            KIND_USERS => Body::Users {
+                lines: get_list(&mut buf)?,
             },
             other => return Err(EntryError::Kind(other)),
         };
@@ -364,6 +375,22 @@ mod tests {
             Entry::decode(&Bytes::from_static(expected)).unwrap(),
             config
         );
+
+        let users = Entry {
+            db: 0,
+            time_ms: 1,
+            seed: 0,
+            origin: Origin::default(),
+            body: Body::Users {
+                lines: vec![Bytes::from_static(b"user a off")],
+            },
+        };
+        let expected: &[u8] = &[
+            1, 7, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 10, b'u', b's', b'e',
+            b'r', b' ', b'a', b' ', b'o', b'f', b'f',
+        ];
+        assert_eq!(&users.encode()[..], expected);
+        assert_eq!(Entry::decode(&Bytes::from_static(expected)).unwrap(), users);
     }
 
     #[test]

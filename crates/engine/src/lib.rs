@@ -1,5 +1,6 @@
 //! The deterministic state machine of Cairn.
 //!
+//! - `acl`: users and their ACL rules (replicated), the permission check the gate runs.
 //! - `entry`: the log record (`Entry`) and its frozen encoding.
 //! - `engine`: `Engine::apply(entry)` (the only way replicated state changes) and
 //!   `Engine::read` (read-only commands against local state).
@@ -14,6 +15,7 @@
 //! or iterates a randomly seeded hash map. Time and seeds come from entries (writes) or from
 //! the caller (reads, which never change replicated state). clippy.toml enforces it.
 
+pub mod acl;
 pub mod commands;
 pub mod db;
 pub mod dict;

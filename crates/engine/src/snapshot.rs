@@ -1,6 +1,6 @@
 //! Engine state as bytes (snapshots) and as a digest (DEBUG DIGEST, determinism tests).
 //!
-//! Snapshot layout (version 4; the log crate adds compression and checksums around it):
+//! Snapshot layout (version 5; the log crate adds compression and checksums around it):
 //! ```text
 //! u8 version | u64 now_ms | u64 hash_seed | u32 databases
 //! per database: u64 keys, then per key: u32 key_len, key, u64 expire_at_ms (0 = none),
@@ -9,6 +9,8 @@
 //! u32 writers, then per writer: u64 node, u64 request, u64 time_ms   (from version 2)
 //! u64 lease_epoch, u64 lease_node                                     (from version 3)
 //! 7 x i64: the encoding thresholds, in `Encodings::NAMES` order       (from version 4)
+//! users and their ACL rules, as `acl::encode_users` documents         (from version 5;
+//!                                    before it, the `default` user of a new database)
 //! ```
 //! Integers are little-endian.
 
@@ -17,7 +19,7 @@ use crate::engine::{Engine, Writer};
 use crate::types::{Encodings, hash::Hash, list::List, set::Set, zset::ZSet};
 use crate::value::Value;
 
-pub const SNAPSHOT_VERSION: u8 = 4;
+pub const SNAPSHOT_VERSION: u8 = 5;
 
 const TYPE_STRING: u8 = 0;
 const TYPE_LIST: u8 = 1;
@@ -33,6 +35,8 @@ pub enum SnapshotError {
     Version(u8),
     #[error("unknown value type {0} in snapshot")]
     Type(u8),
+    #[error("malformed users in snapshot")]
+    Users,
     #[error("snapshot has {found} databases, this server is configured for {configured}")]
     Databases { found: usize, configured: usize },
     #[error("invalid {0} in snapshot")]
@@ -136,6 +140,7 @@ impl Engine {
             let value = self.encodings.get(name).expect("a known option");
             out.extend_from_slice(&value.to_le_bytes());
         }
+        crate::acl::encode_users(&self.users, &mut out);
         out
     }
 
@@ -191,6 +196,9 @@ impl Engine {
                     .set(name, value)
                     .map_err(|_| SnapshotError::Truncated(r.pos))?;
             }
+        }
+        if version >= 5 {
+            engine.users = crate::acl::decode_users(&mut r)?;
         }
         if r.pos != bytes.len() {
             return Err(SnapshotError::Truncated(r.pos));

@@ -1,7 +1,7 @@
 //! The command table: one row (`Spec`) per command is the single source of truth for its
 //! name, arity, flags, key positions, ACL categories, documentation and handler. The session
-//! gate, COMMAND, the compatibility document and (later) ACL and the REST read-only check all
-//! read it.
+//! gate, COMMAND, the compatibility document, ACL (categories, key specs, channels) and (later)
+//! the REST read-only check all read it.
 
 use std::sync::LazyLock;
 
@@ -128,6 +128,106 @@ impl Keys {
     };
 }
 
+/// Key-spec flags (Redis 7's): what a command does with a group of keys. ACL reads them: a key
+/// an `ACCESS` spec names needs read permission (`%R~`), one an `INSERT`/`DELETE`/`UPDATE` spec
+/// names needs write permission (`%W~`).
+pub mod key {
+    pub const RO: u32 = 1 << 0;
+    pub const RW: u32 = 1 << 1;
+    pub const OW: u32 = 1 << 2;
+    pub const RM: u32 = 1 << 3;
+    pub const ACCESS: u32 = 1 << 4;
+    pub const UPDATE: u32 = 1 << 5;
+    pub const INSERT: u32 = 1 << 6;
+    pub const DELETE: u32 = 1 << 7;
+    pub const VARIABLE_FLAGS: u32 = 1 << 8;
+
+    /// Names in COMMAND INFO order.
+    pub const NAMES: &[(u32, &str)] = &[
+        (RO, "RO"),
+        (RW, "RW"),
+        (OW, "OW"),
+        (RM, "RM"),
+        (ACCESS, "access"),
+        (UPDATE, "update"),
+        (INSERT, "insert"),
+        (DELETE, "delete"),
+        (VARIABLE_FLAGS, "variable_flags"),
+    ];
+}
+
+/// Where a key spec starts looking for keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Begin {
+    /// At this argument.
+    Index(i32),
+    /// After the first `keyword` found scanning from `start_from` (negative: from the end,
+    /// backwards).
+    Keyword {
+        keyword: &'static str,
+        start_from: i32,
+    },
+}
+
+/// How a key spec finds its keys from where it begins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Find {
+    /// Keys up to `last` (relative to the first; negative: counted from the end), every
+    /// `step` arguments.
+    Range { last: i32, step: i32, limit: i32 },
+    /// The argument at `index` (relative) holds the number of keys, which start at `first`.
+    Keynum { index: i32, first: i32, step: i32 },
+}
+
+/// One group of keys of a command (Redis 7's key specs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeySpec {
+    pub flags: u32,
+    pub begin: Begin,
+    pub find: Find,
+}
+
+impl KeySpec {
+    /// One key at `index`.
+    pub const fn at(index: i32, flags: u32) -> KeySpec {
+        KeySpec {
+            flags,
+            begin: Begin::Index(index),
+            find: Find::Range {
+                last: 0,
+                step: 1,
+                limit: 0,
+            },
+        }
+    }
+}
+
+/// The key specs of a row.
+#[derive(Clone, Copy)]
+pub enum KeyAccess {
+    /// One spec from the `keys` triple: `RW access update` for writes, `RO access` for reads.
+    Legacy,
+    /// One spec from the `keys` triple with these flags.
+    Flags(u32),
+    /// One spec from the `keys` triple whose flags depend on the arguments (SET's GET option):
+    /// the flags COMMAND INFO shows, and the function giving a call's flags.
+    Variable(u32, fn(&[Bytes]) -> u32),
+    /// Specs of their own (several key groups, keyword or numkeys searches).
+    Specs(&'static [KeySpec]),
+}
+
+/// The Pub/Sub channels a row names, which ACL checks against the user's `&` patterns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Channels {
+    None,
+    /// The first argument is a channel published to.
+    Publish,
+    /// Every argument is a channel subscribed to.
+    Subscribe,
+    /// Every argument is a channel pattern subscribed to (matched literally against `&`).
+    PatternSubscribe,
+}
+
 pub type ReadFn = fn(&mut ReadCtx, &[Bytes]) -> Reply;
 /// Checks syntax before an entry is made, so syntax errors never reach the log.
 pub type CheckFn = fn(&[Bytes]) -> Result<(), Reply>;
@@ -183,6 +283,11 @@ pub enum SessionCmd {
     PubsubShardchannels,
     PubsubShardnumsub,
     PubsubHelp,
+    AclWhoami,
+    AclGenpass,
+    AclLog,
+    AclLoad,
+    AclSave,
 }
 
 #[derive(Clone, Copy)]
@@ -245,6 +350,8 @@ pub struct Spec {
     pub complexity: &'static str,
     pub handler: Handler,
     pub subcommands: &'static [Spec],
+    pub key_access: KeyAccess,
+    pub channels: Channels,
 }
 
 impl Spec {
@@ -305,6 +412,187 @@ impl Spec {
         };
         range.step_by(step)
     }
+}
+
+impl Spec {
+    /// The key specs COMMAND INFO shows for this row.
+    pub fn key_spec_list(&self) -> Vec<KeySpec> {
+        match self.key_access {
+            KeyAccess::Legacy => self.legacy_spec(self.legacy_flags()).into_iter().collect(),
+            KeyAccess::Flags(flags) | KeyAccess::Variable(flags, _) => {
+                self.legacy_spec(flags).into_iter().collect()
+            }
+            KeyAccess::Specs(specs) => specs.to_vec(),
+        }
+    }
+
+    /// Calls `f(index, flags)` for every key of `argv` (which passed the arity check), as
+    /// Redis's `getKeysFromCommandWithSpecs` finds them, until `f` returns false; returns
+    /// whether it never did. Arguments that make a spec invalid (a bad numkeys) give no keys
+    /// at all, as in Redis: the command then fails with its own error. No allocation.
+    pub fn keys_of(&self, argv: &[Bytes], mut f: impl FnMut(usize, u32) -> bool) -> bool {
+        let range = match self.key_access {
+            KeyAccess::Specs(specs) => return keys_of_specs(specs, argv, f),
+            _ => self.triple_keys(argv),
+        };
+        let Some(KeyRange {
+            first,
+            last,
+            step,
+            flags,
+        }) = range
+        else {
+            return true;
+        };
+        let mut i = first;
+        while i <= last {
+            if !f(i, flags) {
+                return false;
+            }
+            i += step;
+        }
+        true
+    }
+
+    /// For a row without key specs of its own (the gate's common case), where its keys are in
+    /// `argv` and their flags; `None` when it names none. One evaluation, no allocation.
+    #[inline]
+    pub fn triple_keys(&self, argv: &[Bytes]) -> Option<KeyRange> {
+        let flags = match self.key_access {
+            KeyAccess::Legacy => self.legacy_flags(),
+            KeyAccess::Flags(flags) => flags,
+            KeyAccess::Variable(_, flags_of) => flags_of(argv),
+            KeyAccess::Specs(_) => return None,
+        };
+        let k = self.keys;
+        let argc = argv.len() as i64;
+        let (first, last) = (i64::from(k.first), i64::from(k.last));
+        let last = if last < 0 { argc + last } else { last };
+        if first <= 0 || last >= argc || last < first || first >= argc {
+            return None;
+        }
+        Some(KeyRange {
+            first: first as usize,
+            last: last as usize,
+            step: k.step.max(1) as usize,
+            flags,
+        })
+    }
+
+    fn legacy_flags(&self) -> u32 {
+        if self.is_write() {
+            key::RW | key::ACCESS | key::UPDATE
+        } else {
+            key::RO | key::ACCESS
+        }
+    }
+
+    /// The spec the legacy `keys` triple describes.
+    fn legacy_spec(&self, flags: u32) -> Option<KeySpec> {
+        let k = self.keys;
+        (k.first > 0).then_some(KeySpec {
+            flags,
+            begin: Begin::Index(k.first),
+            find: Find::Range {
+                last: if k.last < 0 { k.last } else { k.last - k.first },
+                step: k.step,
+                limit: 0,
+            },
+        })
+    }
+}
+
+/// Keys at `first`, `first + step`, … up to `last` (argument indices), with these flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyRange {
+    pub first: usize,
+    pub last: usize,
+    pub step: usize,
+    pub flags: u32,
+}
+
+/// `Spec::keys_of` for rows with key specs of their own.
+fn keys_of_specs(specs: &[KeySpec], argv: &[Bytes], mut f: impl FnMut(usize, u32) -> bool) -> bool {
+    if specs.iter().any(|spec| key_range(spec, argv).is_err()) {
+        return true;
+    }
+    for spec in specs {
+        let Ok(Some((first, last, step))) = key_range(spec, argv) else {
+            continue;
+        };
+        for i in (first..=last).step_by(step) {
+            if i < argv.len() && !f(i, spec.flags) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// The (first, last, step) argument positions of a spec's keys: `Ok(None)` when its keyword is
+/// absent, `Err` when the arguments make it invalid (Redis's `getKeysUsingKeySpecs`).
+fn key_range(spec: &KeySpec, argv: &[Bytes]) -> Result<Option<(usize, usize, usize)>, ()> {
+    let argc = argv.len() as i64;
+    let first = match spec.begin {
+        Begin::Index(index) => i64::from(index),
+        Begin::Keyword {
+            keyword,
+            start_from,
+        } => {
+            let from = i64::from(start_from);
+            let (start, end) = if from > 0 {
+                (from, argc - 1)
+            } else {
+                (argc + from, 1)
+            };
+            let mut i = start;
+            let mut found = 0;
+            // As Redis scans: up to `end`, not including it.
+            while i != end && (1..argc).contains(&i) {
+                if argv[i as usize].eq_ignore_ascii_case(keyword.as_bytes()) {
+                    found = i + 1;
+                    break;
+                }
+                i += if start <= end { 1 } else { -1 };
+            }
+            if found == 0 {
+                return Ok(None);
+            }
+            found
+        }
+    };
+    let (first, last, step) = match spec.find {
+        Find::Range { last, step, limit } => {
+            let last = i64::from(last);
+            let last = if last >= 0 {
+                first + last
+            } else if limit == 0 {
+                argc + last
+            } else {
+                first + ((argc - first) / i64::from(limit) + last)
+            };
+            (first, last, step)
+        }
+        Find::Keynum {
+            index,
+            first: from,
+            step,
+        } => {
+            let at = first + i64::from(index);
+            if !(0..argc).contains(&at) {
+                return Err(());
+            }
+            let count = crate::commands::parse_i64(&argv[at as usize])
+                .filter(|n| *n >= 0)
+                .ok_or(())?;
+            let first = first + i64::from(from);
+            (first, first.saturating_add(count) - 1, step)
+        }
+    };
+    if last >= argc || last < first || first >= argc || first < 0 {
+        return Err(());
+    }
+    Ok(Some((first as usize, last as usize, step.max(1) as usize)))
 }
 
 /// Every top-level command, in no particular order.

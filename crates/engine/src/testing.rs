@@ -69,7 +69,8 @@ impl Harness {
                 if let Err(reply) = check(argv) {
                     return reply;
                 }
-                self.apply(Body::Command(argv.to_vec()))
+                let argv = crate::commands::acl::prepare_for_log(spec, argv.to_vec());
+                self.apply(Body::Command(argv))
             }
             Handler::Session(SessionCmd::Select) => match crate::commands::parse_i64(&argv[1]) {
                 Some(i) if i >= 0 && (i as usize) < self.engine.databases() => {

@@ -80,7 +80,19 @@ pub enum ProtocolError {
     /// An inline line with an unterminated quote, or a closing quote glued to more text.
     #[error("Protocol error: unbalanced quotes in request")]
     UnbalancedQuotes,
+    /// `*N` over [`UNAUTHENTICATED_MULTIBULK_LEN_MAX`] from a client that must authenticate.
+    #[error("Protocol error: unauthenticated multibulk length")]
+    UnauthenticatedMultibulkLength,
+    /// `$len` over [`UNAUTHENTICATED_BULK_LEN_MAX`] from a client that must authenticate.
+    #[error("Protocol error: unauthenticated bulk length")]
+    UnauthenticatedBulkLength,
 }
+
+/// The most arguments a client that must still authenticate may send in one multibulk, and
+/// the longest of them (Redis's limits: enough for AUTH and HELLO, too little to make an
+/// anonymous client cost memory).
+pub const UNAUTHENTICATED_MULTIBULK_LEN_MAX: u64 = 10;
+pub const UNAUTHENTICATED_BULK_LEN_MAX: usize = 16 * 1024;
 
 impl ProtocolError {
     /// The error reply Redis sends before closing the connection: `ERR ` plus the text, with
@@ -340,6 +352,8 @@ struct Frame {
     remaining: Option<usize>,
     /// Where each complete element's bytes are.
     args: Vec<Range<usize>>,
+    /// The client must authenticate: the unauthenticated limits apply (kept across requests).
+    unauthenticated: bool,
 }
 
 impl Frame {
@@ -371,6 +385,9 @@ impl Frame {
         if count > limit {
             return Err(ProtocolError::InvalidMultibulkLength);
         }
+        if self.unauthenticated && count > UNAUTHENTICATED_MULTIBULK_LEN_MAX {
+            return Err(ProtocolError::UnauthenticatedMultibulkLength);
+        }
         // `count` is at most i32::MAX here, so it fits a usize.
         let count = count as usize;
         self.pos = end;
@@ -393,6 +410,9 @@ impl Frame {
         let len = usize::try_from(len).map_err(|_| ProtocolError::InvalidBulkLength)?;
         if len > limits.bulk_len_max {
             return Err(ProtocolError::InvalidBulkLength);
+        }
+        if self.unauthenticated && len > UNAUTHENTICATED_BULK_LEN_MAX {
+            return Err(ProtocolError::UnauthenticatedBulkLength);
         }
         let start = cr + 2;
         // Payload plus its two-byte terminator; saturating because bulk_len_max may be huge.
@@ -517,6 +537,12 @@ impl Decoder {
         &self.limits
     }
 
+    /// Whether the client must still authenticate: multibulks of more than 10 arguments and
+    /// bulks over 16 KiB are then refused, as Redis refuses them.
+    pub fn set_unauthenticated(&mut self, on: bool) {
+        self.frame.unauthenticated = on;
+    }
+
     /// Decodes one command from the front of `buf`, with the same results as
     /// [`decode_command`].
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
@@ -534,6 +560,33 @@ impl Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unauthenticated_clients_get_small_limits() {
+        let mut d = Decoder::new(Limits::default());
+        d.set_unauthenticated(true);
+        let mut buf = BytesMut::from(&b"*100\r\n"[..]);
+        assert_eq!(
+            d.decode(&mut buf),
+            Err(ProtocolError::UnauthenticatedMultibulkLength)
+        );
+        let mut buf = BytesMut::from(&b"*1\r\n$100000000\r\n"[..]);
+        assert_eq!(
+            d.decode(&mut buf),
+            Err(ProtocolError::UnauthenticatedBulkLength)
+        );
+        // An invalid length is still invalid first; a small command passes.
+        let mut buf = BytesMut::from(&b"*-x\r\n"[..]);
+        assert_eq!(
+            d.decode(&mut buf),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
+        let mut buf = BytesMut::from(&b"*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n"[..]);
+        assert_eq!(d.decode(&mut buf).unwrap().unwrap().len(), 2);
+        d.set_unauthenticated(false);
+        let mut buf = BytesMut::from(&b"*100\r\n"[..]);
+        assert_eq!(d.decode(&mut buf), Ok(None));
+    }
 
     #[test]
     fn parse_i64_follows_string2ll() {

@@ -93,7 +93,7 @@ pub fn client_kill(s: &mut Session, argv: &[Bytes]) -> Reply {
         } else if eq_ignore_case(opt, "LADDR") {
             laddr = Some(String::from_utf8_lossy(val).into_owned());
         } else if eq_ignore_case(opt, "USER") {
-            if &val[..] != b"default" {
+            if s.node.users(|u| u.get(val).is_none()) {
                 let name = table::lossy_trim(val, 128);
                 return Reply::error(format!("ERR No such user '{name}'"));
             }
@@ -123,7 +123,9 @@ pub fn client_kill(s: &mut Session, argv: &[Bytes]) -> Reply {
         let matches = id.is_none_or(|id| c.id == id)
             && addr.as_ref().is_none_or(|a| c.addr.to_string() == *a)
             && laddr.as_ref().is_none_or(|a| c.laddr.to_string() == *a)
-            && user.as_ref().is_none_or(|u| &u[..] == b"default")
+            && user
+                .as_ref()
+                .is_none_or(|u| *u == *c.user.lock().expect("client lock"))
             && !(skipme && c.id == s.client.id);
         if matches {
             kill_client(s, &c);
@@ -162,6 +164,9 @@ const OPTIONS: &[(&str, bool)] = &[
     ("port", false),
     ("dir", false),
     ("requirepass", true),
+    ("aclfile", false),
+    ("protected-mode", true),
+    ("acllog-max-len", true),
     ("appendfsync", false),
     ("appendonly", false),
     ("maxclients", true),
@@ -206,6 +211,9 @@ fn option_value(config: &Config, name: &str) -> String {
         "port" => config.port.to_string(),
         "dir" => config.dir.display().to_string(),
         "requirepass" => config.requirepass.clone().unwrap_or_default(),
+        "aclfile" => config.aclfile.clone().unwrap_or_default(),
+        "protected-mode" => if config.protected_mode { "yes" } else { "no" }.into(),
+        "acllog-max-len" => config.acllog_max_len.to_string(),
         "appendfsync" => config.appendfsync.name().into(),
         "appendonly" => "yes".into(),
         "maxclients" => config.maxclients.to_string(),
@@ -360,12 +368,27 @@ pub fn config_set(s: &mut Session, argv: &[Bytes]) -> Option<Reply> {
     };
     s.node.set_notify(notify);
     s.node.set_list_compress_depth(depth);
-    if engine_pairs.is_empty() {
+    // requirepass is the `default` user's password: every node must agree, so it changes
+    // through the log, as ACL SETUSER does.
+    let users = node_argv[2..]
+        .chunks(2)
+        .find(|pair| eq_ignore_case(&pair[0], "requirepass"))
+        .map(|_| {
+            let config = s.shared.config.read().expect("config lock");
+            crate::acl::requirepass_entry(config.requirepass.as_deref())
+        });
+    if engine_pairs.is_empty() && users.is_none() {
         return Some(reply);
     }
     let lane = s.lane();
     s.call(Box::new(move |core, reply| {
-        core.issue_config(engine_pairs, reply, lane);
+        if let Some(body) = users {
+            let last = engine_pairs.is_empty().then(|| reply.clone());
+            core.issue(body, 0, last, None, lane);
+        }
+        if !engine_pairs.is_empty() {
+            core.issue_config(engine_pairs, reply, lane);
+        }
         None
     }));
     None
@@ -431,6 +454,11 @@ fn set_option(c: &mut Config, name: &str, value: &str) -> Result<(), String> {
     };
     match name {
         "requirepass" => c.requirepass = (!value.is_empty()).then(|| value.to_string()),
+        "protected-mode" => {
+            c.protected_mode = crate::config::parse_yes_no(value)
+                .ok_or_else(|| "argument must be 'yes' or 'no'".to_string())?;
+        }
+        "acllog-max-len" => c.acllog_max_len = int(0, i64::MAX as u64)? as usize,
         "maxclients" => {
             let wanted = int(1, u64::from(u32::MAX))? as usize;
             let allowed = crate::max_clients_allowed().unwrap_or(usize::MAX);

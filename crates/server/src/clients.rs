@@ -33,6 +33,8 @@ pub struct ClientState {
     pub sub: AtomicUsize,
     pub psub: AtomicUsize,
     pub ssub: AtomicUsize,
+    /// The name of the user the connection is authenticated as (CLIENT LIST `user=`).
+    pub user: Mutex<Bytes>,
     pub killed: AtomicBool,
     pub kill: tokio::sync::Notify,
 }
@@ -88,7 +90,7 @@ impl ClientState {
             flags.push('N');
         }
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={age_s} idle={} flags={flags} db={} sub={sub} psub={psub} ssub={ssub} multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={cmd} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd=8 name={} age={age_s} idle={} flags={flags} db={} sub={sub} psub={psub} ssub={ssub} multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={cmd} user={} redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -96,6 +98,7 @@ impl ClientState {
             idle_ms / 1000,
             self.db.load(Relaxed),
             qbuf + omem + 16384,
+            String::from_utf8_lossy(&self.user.lock().expect("client lock")),
             self.resp.load(Relaxed),
         )
     }
@@ -128,6 +131,7 @@ impl Clients {
             sub: AtomicUsize::new(0),
             psub: AtomicUsize::new(0),
             ssub: AtomicUsize::new(0),
+            user: Mutex::new(Bytes::from_static(b"default")),
             killed: AtomicBool::new(false),
             kill: tokio::sync::Notify::new(),
         });

@@ -29,7 +29,7 @@ pub fn run(s: &mut Session, cmd: SessionCmd, spec: &'static Spec, argv: &[Bytes]
         }
         C::Reset => Some(reset(s)),
         C::Hello => Some(hello(s, argv)),
-        C::Auth => Some(auth(s, argv)),
+        C::Auth => Some(crate::acl::auth_command(s, argv)),
         C::Select => Some(select(s, argv)),
         C::ClientId => Some(Reply::Int(s.client.id as i64)),
         C::ClientSetname => Some(client_setname(s, &argv[2])),
@@ -153,6 +153,14 @@ pub fn run(s: &mut Session, cmd: SessionCmd, spec: &'static Spec, argv: &[Bytes]
             }
             None => Some(Reply::error_static("ERR invalid sync token")),
         },
+        C::AclWhoami => Some(crate::acl::whoami(s)),
+        C::AclGenpass | C::AclLog if argv.len() > 3 => {
+            cairn_engine::commands::acl::too_many_arguments(argv)
+        }
+        C::AclGenpass => Some(crate::acl::genpass(argv)),
+        C::AclLog => Some(crate::acl::log_command(s, argv)),
+        C::AclLoad => crate::acl::load(s),
+        C::AclSave => crate::acl::save(s),
     }
 }
 
@@ -204,61 +212,8 @@ fn reset(s: &mut Session) -> Reply {
     s.client.resp.store(2, Relaxed);
     *s.client.name.lock().expect("client lock") = None;
     s.client.no_evict.store(false, Relaxed);
-    s.authenticated = s
-        .shared
-        .config
-        .read()
-        .expect("config lock")
-        .requirepass
-        .is_none();
+    crate::acl::default_auth(s);
     Reply::simple("RESET")
-}
-
-/// Checks a username/password pair against the `default` user.
-fn check_password(s: &Session, user: &[u8], password: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
-    }
-    match &s.shared.config.read().expect("config lock").requirepass {
-        None => true,
-        Some(expected) => constant_time_eq(expected.as_bytes(), password),
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
-
-fn auth(s: &mut Session, argv: &[Bytes]) -> Reply {
-    let (user, password): (&[u8], &[u8]) = match argv.len() {
-        2 => (b"default", &argv[1]),
-        3 => (&argv[1], &argv[2]),
-        _ => return syntax_error(),
-    };
-    if argv.len() == 2
-        && s.shared
-            .config
-            .read()
-            .expect("config lock")
-            .requirepass
-            .is_none()
-    {
-        return Reply::error_static(
-            "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
-        );
-    }
-    if check_password(s, user, password) {
-        s.authenticated = true;
-        Reply::ok()
-    } else {
-        tracing::info!(client = s.client.id, addr = %s.client.addr, "failed AUTH attempt");
-        Reply::error_static(WRONGPASS)
-    }
 }
 
 fn hello(s: &mut Session, argv: &[Bytes]) -> Reply {
@@ -293,11 +248,10 @@ fn hello(s: &mut Session, argv: &[Bytes]) -> Reply {
             ));
         }
     }
-    if let Some((user, password)) = credentials {
-        if !check_password(s, &user, &password) {
-            return Reply::error_static(WRONGPASS);
-        }
-        s.authenticated = true;
+    if let Some((user, password)) = credentials
+        && !crate::acl::authenticate(s, &argv[0], &user, &password)
+    {
+        return Reply::error_static(crate::acl::WRONGPASS);
     }
     if !s.authenticated {
         return Reply::error_static(

@@ -2,7 +2,8 @@
 //!
 //! Option names are Redis's where Redis has the option (`port`, `bind`, `dir`, `requirepass`,
 //! `appendfsync`, `maxclients`, `timeout`, `databases`, `proto-max-bulk-len`,
-//! `client-query-buffer-limit`, `client-output-buffer-limit`), with Redis's meaning. In the
+//! `client-query-buffer-limit`, `client-output-buffer-limit`, `aclfile`, `protected-mode`,
+//! `acllog-max-len`), with Redis's meaning. In the
 //! TOML file they are written as in redis.conf (`port = 6380`, `appendfsync = "everysec"`).
 //! TLS takes Redis's `tls-*` options (`TlsConfig`); `port 0` turns the plain listener off.
 
@@ -128,6 +129,17 @@ pub struct Flags {
     /// Password of the `default` user; clients must AUTH when set [default: none].
     #[arg(long, env = "CAIRN_REQUIREPASS", hide_env_values = true)]
     pub requirepass: Option<String>,
+    /// ACL file (users, as ACL SAVE writes them) imported at start when its users differ from
+    /// the database's, and used by ACL LOAD/SAVE; relative to `dir` [default: none].
+    #[arg(long, env = "CAIRN_ACLFILE")]
+    pub aclfile: Option<String>,
+    /// Refuse clients other than 127.0.0.1 and ::1 while the `default` user has no password:
+    /// yes or no [default: yes].
+    #[arg(long = "protected-mode", env = "CAIRN_PROTECTED_MODE")]
+    pub protected_mode: Option<String>,
+    /// Entries kept in the ACL LOG [default: 128].
+    #[arg(long = "acllog-max-len", env = "CAIRN_ACLLOG_MAX_LEN")]
+    pub acllog_max_len: Option<usize>,
     /// When a write is acknowledged: after fdatasync (always) or after write(2) (everysec)
     /// [default: always].
     #[arg(long, env = "CAIRN_APPENDFSYNC", value_enum)]
@@ -264,6 +276,9 @@ struct FileConfig {
     port: Option<u16>,
     dir: Option<PathBuf>,
     requirepass: Option<String>,
+    aclfile: Option<String>,
+    protected_mode: Option<String>,
+    acllog_max_len: Option<usize>,
     appendfsync: Option<AppendFsync>,
     maxclients: Option<usize>,
     timeout: Option<u64>,
@@ -390,6 +405,10 @@ pub struct Config {
     pub port: u16,
     pub dir: PathBuf,
     pub requirepass: Option<String>,
+    /// As given (relative to `dir` when not absolute).
+    pub aclfile: Option<String>,
+    pub protected_mode: bool,
+    pub acllog_max_len: usize,
     pub appendfsync: AppendFsync,
     pub maxclients: usize,
     pub timeout_s: u64,
@@ -423,6 +442,10 @@ impl Default for Config {
             notify_keyspace_events: 0,
             list_compress_depth: 0,
             requirepass: None,
+            aclfile: None,
+            protected_mode: true,
+            // Redis's default.
+            acllog_max_len: 128,
             appendfsync: AppendFsync::Always,
             maxclients: 10_000,
             timeout_s: 0,
@@ -473,6 +496,18 @@ impl Config {
                 .requirepass
                 .or(file.requirepass)
                 .filter(|p| !p.is_empty()),
+            aclfile: flags.aclfile.or(file.aclfile).filter(|p| !p.is_empty()),
+            protected_mode: match flags.protected_mode.or(file.protected_mode) {
+                Some(text) => parse_yes_no(&text).ok_or_else(|| ConfigError::Value {
+                    name: "protected-mode",
+                    message: "must be yes or no".into(),
+                })?,
+                None => d.protected_mode,
+            },
+            acllog_max_len: flags
+                .acllog_max_len
+                .or(file.acllog_max_len)
+                .unwrap_or(d.acllog_max_len),
             appendfsync: flags
                 .appendfsync
                 .or(file.appendfsync)
@@ -691,6 +726,15 @@ impl From<crate::tls::TlsError> for ConfigError {
             name: e.option,
             message: e.message,
         }
+    }
+}
+
+/// Redis's boolean option values.
+pub fn parse_yes_no(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "yes" => Some(true),
+        "no" => Some(false),
+        _ => None,
     }
 }
 

@@ -8,8 +8,11 @@
 //!   the same code over plain TCP and over TLS.
 //! - `tls`: the TLS listener's certificates (rustls), handshakes, reloads.
 //! - `commands`, `admin`, `info`: connection and node commands.
+//! - `acl`: authentication, the ACL LOG, protected mode, the ACL file (users live in the
+//!   engine).
 //! - `clients`, `stats`: the client registry and counters.
 
+pub mod acl;
 pub mod admin;
 pub mod clients;
 pub mod commands;
@@ -27,6 +30,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+use cairn_resp::Reply;
 pub use config::{Config, Flags};
 use node::{Msg, Shared};
 
@@ -107,7 +111,18 @@ impl Server {
     }
 
     async fn serve(self) -> anyhow::Result<()> {
-        let (node, done) = self.node.spawn();
+        let mut started = self.node;
+        let acl_ready = started.acl_ready.take();
+        let (node, done) = started.spawn();
+        if let Some(mut ready) = acl_ready {
+            // Clients wait (in the accept queue) until the configured users are in force.
+            if let Some(Reply::Error(e)) = ready.recv().await {
+                tracing::error!(
+                    "the configured users could not be logged: {}",
+                    String::from_utf8_lossy(&e)
+                );
+            }
+        }
         let mut shutdown = self.shared.shutdown.subscribe();
         loop {
             let (accepted, tls) = tokio::select! {
@@ -235,12 +250,23 @@ pub(crate) fn refuse_client<S: AsyncWrite + Unpin + 'static>(mut stream: S) {
 fn accept(
     shared: &Arc<Shared>,
     node: &node::NodeHandle,
-    stream: tokio::net::TcpStream,
+    mut stream: tokio::net::TcpStream,
     addr: std::net::SocketAddr,
 ) {
     shared.stats.connections_received.fetch_add(1, Relaxed);
     if !room_for_client(shared) {
         refuse_client(stream);
+        return;
+    }
+    let protected_mode = shared.config.read().expect("config lock").protected_mode;
+    let default_nopass = node.users(|u| u.default_user().nopass());
+    if acl::protected_mode_refuses(protected_mode, default_nopass, addr.ip()) {
+        shared.stats.rejected_connections.fetch_add(1, Relaxed);
+        tokio::task::spawn_local(async move {
+            let _ = stream
+                .write_all(acl::PROTECTED_MODE_DENIED.as_bytes())
+                .await;
+        });
         return;
     }
     let laddr = stream.local_addr().unwrap_or(addr);

@@ -149,6 +149,8 @@ pub struct Shared {
     pub snapshot_in_progress: AtomicBool,
     /// The TLS front end's current certificates and counters.
     pub tls: crate::tls::TlsState,
+    /// Commands refused and authentications failed on this node (ACL LOG).
+    pub acl_log: std::sync::Mutex<crate::acl::AclLog>,
 }
 
 pub fn unix_us() -> u64 {
@@ -330,6 +332,9 @@ pub struct Started {
     pub shared: Arc<Shared>,
     core: Core,
     rx: tokio::sync::mpsc::UnboundedReceiver<Msg>,
+    /// The reply to the entry that puts the configured users on the log (aclfile,
+    /// requirepass), if one was needed: clients are served once it has been applied.
+    pub acl_ready: Option<tokio::sync::mpsc::UnboundedReceiver<Reply>>,
 }
 
 /// A log opened and started, with the engine rebuilt from it.
@@ -379,6 +384,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         last_snapshot_ok: AtomicBool::new(true),
         snapshot_in_progress: AtomicBool::new(false),
         tls: crate::tls::TlsState::default(),
+        acl_log: Default::default(),
     });
     let barrier_reads =
         config.log == LogKind::Jetstream && config.consistency == Consistency::Linearizable;
@@ -428,7 +434,20 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
             0,
         );
     }
-    Ok(Started { shared, core, rx })
+    let acl_ready = match crate::acl::startup_entry(&config, core.engine.users())? {
+        Some(body) => {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            core.issue(body, 0, Some(tx), None, 0);
+            Some(rx)
+        }
+        None => None,
+    };
+    Ok(Started {
+        shared,
+        core,
+        rx,
+        acl_ready,
+    })
 }
 
 fn open_file(config: &Config, inbox: &Inbox) -> anyhow::Result<Opened> {
@@ -630,6 +649,11 @@ impl NodeHandle {
         *self.core.borrow().engine.encodings()
     }
 
+    /// Reads the engine's users (authentication, the ACL gate).
+    pub fn users<R>(&self, f: impl FnOnce(&cairn_engine::acl::Users) -> R) -> R {
+        f(self.core.borrow().engine.users())
+    }
+
     /// Handles `msg` and whatever else is queued (up to DRAIN_MAX); false once stopping.
     fn drain(&self, msg: Msg, rx: &mut tokio::sync::mpsc::UnboundedReceiver<Msg>) -> bool {
         let mut core = self.core.borrow_mut();
@@ -799,7 +823,7 @@ impl Core {
     }
 
     /// Makes an entry for `body` and queues it for the log.
-    fn issue(
+    pub(crate) fn issue(
         &mut self,
         body: Body,
         db: usize,
@@ -1093,6 +1117,9 @@ impl Core {
         self.bytes_since_snapshot += record.len() as u64;
         if let (Some((lane, tx, spec, order)), Some(reply)) = (own, reply) {
             self.resolve_own(&entry, reply, tx, spec, started, (lane, order));
+        }
+        if !self.engine.users().closing().is_empty() {
+            crate::acl::close_connections(&self.shared, self.engine.users().closing());
         }
         self.wake_ready();
         self.publish_events();

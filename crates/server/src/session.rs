@@ -1,4 +1,4 @@
-//! A client connection: reads frames, runs the gate (arity, auth), dispatches each command
+//! A client connection: reads frames, runs the gate (arity, auth, ACL), dispatches each command
 //! (reads and writes to the core, connection commands here), and writes replies in
 //! the order the commands came, whatever their source. The same loop serves plain TCP and TLS
 //! connections (`serve`, `serve_tls`): it sees only a read half and a write half.
@@ -13,6 +13,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use cairn_engine::acl::User;
 use cairn_engine::table::{self, Handler, Rejection, flag};
 use cairn_engine::{SessionCmd, Spec};
 use cairn_resp::{Decoder, Limits, Protocol, Reply};
@@ -61,6 +62,12 @@ pub struct Session {
     pub proto: Protocol,
     pub db: usize,
     pub authenticated: bool,
+    /// The user the connection runs as, and the users' generation it was read at.
+    pub(crate) user: Arc<User>,
+    pub(crate) acl_generation: u64,
+    /// AUTH or HELLO waiting for the connection's earlier commands to reply (a pipelined ACL
+    /// SETUSER must apply first).
+    deferred: Option<(SessionCmd, &'static Spec, Vec<Bytes>)>,
     pub reply_mode: ReplyMode,
     slots: VecDeque<Slot>,
     /// Slots waiting for the core.
@@ -147,12 +154,7 @@ async fn run<R, W>(
 {
     let (tx, rx) = mpsc::unbounded_channel();
     let (push_tx, push_rx) = mpsc::unbounded_channel();
-    let requirepass = shared
-        .config
-        .read()
-        .expect("config lock")
-        .requirepass
-        .is_some();
+    let user = node.users(|u| u.default_user().clone());
     let mut s = Session {
         shared: shared.clone(),
         node,
@@ -160,7 +162,10 @@ async fn run<R, W>(
         tx,
         proto: Protocol::Resp2,
         db: 0,
-        authenticated: !requirepass,
+        authenticated: false,
+        user,
+        acl_generation: 0,
+        deferred: None,
         reply_mode: ReplyMode::On,
         slots: VecDeque::new(),
         inflight: 0,
@@ -179,6 +184,7 @@ async fn run<R, W>(
         push_rx,
         pubsub_out_limit: OutputLimit::default(),
     };
+    crate::acl::default_auth(&mut s);
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let mut eof = false;
     // Bytes accepted by a buffering write half and not yet flushed to the socket.
@@ -195,7 +201,10 @@ async fn run<R, W>(
             && s.slots.len() < INFLIGHT_MAX
             && s.out.len() < OUTPUT_SOFT_BYTES;
         tokio::select! {
-            _ = client.kill.notified() => break,
+            _ = client.kill.notified() => {
+                s.close_killed();
+                break;
+            }
             reply = s.rx.recv(), if s.inflight > 0 => {
                 let Some(reply) = reply else { break };
                 s.engine_reply(reply);
@@ -236,6 +245,7 @@ async fn run<R, W>(
             }
         }
         if client.killed.load(Relaxed) {
+            s.close_killed();
             break;
         }
         if !s.hold && !s.closing {
@@ -296,15 +306,17 @@ impl Session {
         self.flush_slots();
     }
 
-    /// Read at the moment of the check: clearing `requirepass` unlocks connections that never
-    /// authenticated, as in Redis.
+    /// A killed connection (CLIENT KILL, its user deleted) still sends the replies already
+    /// made for it, so that the command that deleted its own user gets its reply.
+    fn close_killed(&mut self) {
+        self.take_replies();
+        self.closing = true;
+    }
+
+    /// Read at the moment of the check: giving `default` no password again unlocks
+    /// connections that never authenticated, as in Redis.
     fn password_required(&self) -> bool {
-        self.shared
-            .config
-            .read()
-            .expect("config lock")
-            .requirepass
-            .is_some()
+        self.node.users(crate::acl::auth_required)
     }
 
     /// Picks up CONFIG SET changes; returns the idle timeout in seconds.
@@ -352,9 +364,15 @@ impl Session {
         if !inbuf.is_empty() {
             self.client.touch();
         }
+        if let Some((cmd, spec, argv)) = self.deferred.take() {
+            self.run_session(cmd, spec, &argv);
+        }
         // Replies waiting behind an unanswered one count too: a client that does not read
         // cannot make the server hold more than INFLIGHT_MAX of them.
         while !self.hold && !self.closing && self.slots.len() < INFLIGHT_MAX {
+            // Redis's limits on what a client that must authenticate may send.
+            let unauthenticated = !self.authenticated && self.password_required();
+            self.decoder.set_unauthenticated(unauthenticated);
             match self.decoder.decode(inbuf) {
                 Ok(Some(argv)) => {
                     self.dispatch(argv);
@@ -397,6 +415,13 @@ impl Session {
                 return self.local(reply);
             }
         };
+        if self.acl_generation != self.node.users(|u| u.generation())
+            && !crate::acl::refresh_user(self)
+        {
+            // Its user was deleted: the node is closing the connection.
+            self.closing = true;
+            return;
+        }
         if !self.authenticated && spec.flags & flag::NO_AUTH == 0 && self.password_required() {
             COMMAND_STATS.rejected(spec);
             return self.local(Reply::error_static("NOAUTH Authentication required."));
@@ -411,10 +436,17 @@ impl Session {
                 spec.name
             )));
         }
-        self.shared.stats.commands_processed.fetch_add(1, Relaxed);
         if let Some(row) = COMMAND_STATS.row(spec) {
             self.client.last_cmd.store(row, Relaxed);
         }
+        if !self.user.unrestricted()
+            && let Err(denied) = self.user.check(spec, &argv)
+        {
+            COMMAND_STATS.rejected(spec);
+            let reply = crate::acl::refuse(self, spec, &argv, denied);
+            return self.local(reply);
+        }
+        self.shared.stats.commands_processed.fetch_add(1, Relaxed);
         match spec.handler {
             Handler::Read(read) => {
                 self.take_replies();
@@ -438,6 +470,8 @@ impl Session {
                     COMMAND_STATS.record(spec, 0, true);
                     return self.local(reply);
                 }
+                // ACL SETUSER's passwords are hashed here: a password never reaches the log.
+                let argv = cairn_engine::commands::acl::prepare_for_log(spec, argv);
                 let msg = Msg::Write {
                     spec,
                     db: self.db,
@@ -454,17 +488,23 @@ impl Session {
                     self.blocked = true;
                 }
             }
-            Handler::Session(cmd) => {
-                let started = Instant::now();
-                if let Some(reply) = self.session_command(cmd, spec, &argv) {
-                    let failed = reply.is_error();
-                    self.local(reply);
-                    COMMAND_STATS.record(spec, started.elapsed().as_micros() as u64, failed);
-                } else {
-                    COMMAND_STATS.record(spec, started.elapsed().as_micros() as u64, false);
-                }
+            Handler::Session(cmd @ (SessionCmd::Auth | SessionCmd::Hello)) if self.inflight > 0 => {
+                self.deferred = Some((cmd, spec, argv));
+                self.hold = true;
             }
+            Handler::Session(cmd) => self.run_session(cmd, spec, &argv),
             Handler::Container => self.local(Reply::error_static("ERR unknown subcommand")),
+        }
+    }
+
+    fn run_session(&mut self, cmd: SessionCmd, spec: &'static Spec, argv: &[Bytes]) {
+        let started = Instant::now();
+        if let Some(reply) = self.session_command(cmd, spec, argv) {
+            let failed = reply.is_error();
+            self.local(reply);
+            COMMAND_STATS.record(spec, started.elapsed().as_micros() as u64, failed);
+        } else {
+            COMMAND_STATS.record(spec, started.elapsed().as_micros() as u64, false);
         }
     }
 

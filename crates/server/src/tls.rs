@@ -572,6 +572,20 @@ fn start_session(
         crate::refuse_client(stream);
         return;
     }
+    let protected_mode = shared.config.read().expect("config lock").protected_mode;
+    let default_nopass = node.users(|u| u.default_user().nopass());
+    if crate::acl::protected_mode_refuses(protected_mode, default_nopass, addr.ip()) {
+        shared.stats.rejected_connections.fetch_add(1, Relaxed);
+        let mut stream = stream;
+        tokio::task::spawn_local(async move {
+            use tokio::io::AsyncWriteExt;
+            let _ = stream
+                .write_all(crate::acl::PROTECTED_MODE_DENIED.as_bytes())
+                .await;
+            let _ = stream.shutdown().await;
+        });
+        return;
+    }
     let laddr = stream.get_ref().0.local_addr().unwrap_or(addr);
     let client = shared.clients.register(addr, laddr);
     tokio::task::spawn_local(crate::session::serve_tls(stream, shared, node, client));

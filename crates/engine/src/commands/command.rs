@@ -7,7 +7,7 @@ use cairn_resp::Reply;
 use crate::commands::{cmd, eq_ignore_case};
 use crate::engine::ReadCtx;
 use crate::glob;
-use crate::table::{self, Group, Handler, Keys, Spec, acl, flag};
+use crate::table::{self, Begin, Find, Group, Handler, KeySpec, Keys, Spec, acl, flag};
 
 use flag::*;
 
@@ -172,46 +172,56 @@ pub fn acl_names(spec: &Spec) -> Vec<String> {
 }
 
 fn key_specs(spec: &Spec) -> Vec<Reply> {
-    if spec.keys.first <= 0 {
-        return Vec::new();
-    }
-    let k = spec.keys;
-    let lastkey = if k.last < 0 { k.last } else { k.last - k.first };
-    let access = if spec.is_write() {
-        ["RW", "access", "update"].as_slice()
-    } else {
-        ["RO", "access"].as_slice()
+    spec.key_spec_list().iter().map(key_spec).collect()
+}
+
+/// One key spec as COMMAND INFO shows it.
+fn key_spec(ks: &KeySpec) -> Reply {
+    let flags = table::key::NAMES
+        .iter()
+        .filter(|(bit, _)| ks.flags & bit != 0)
+        .map(|(_, name)| simple(name))
+        .collect();
+    let int = |n: i32| Reply::Int(i64::from(n));
+    let begin = match ks.begin {
+        Begin::Index(index) => ("index", Reply::Map(vec![(bulk("index"), int(index))])),
+        Begin::Keyword {
+            keyword,
+            start_from,
+        } => (
+            "keyword",
+            Reply::Map(vec![
+                (bulk("keyword"), bulk(keyword)),
+                (bulk("startfrom"), int(start_from)),
+            ]),
+        ),
     };
-    vec![Reply::Map(vec![
-        (
-            bulk("flags"),
-            Reply::Set(access.iter().map(|f| simple(f)).collect()),
-        ),
-        (
-            bulk("begin_search"),
+    let find = match ks.find {
+        Find::Range { last, step, limit } => (
+            "range",
             Reply::Map(vec![
-                (bulk("type"), bulk("index")),
-                (
-                    bulk("spec"),
-                    Reply::Map(vec![(bulk("index"), Reply::Int(k.first as i64))]),
-                ),
+                (bulk("lastkey"), int(last)),
+                (bulk("keystep"), int(step)),
+                (bulk("limit"), int(limit)),
             ]),
         ),
-        (
-            bulk("find_keys"),
+        Find::Keynum { index, first, step } => (
+            "keynum",
             Reply::Map(vec![
-                (bulk("type"), bulk("range")),
-                (
-                    bulk("spec"),
-                    Reply::Map(vec![
-                        (bulk("lastkey"), Reply::Int(lastkey as i64)),
-                        (bulk("keystep"), Reply::Int(k.step as i64)),
-                        (bulk("limit"), Reply::Int(0)),
-                    ]),
-                ),
+                (bulk("keynumidx"), int(index)),
+                (bulk("firstkey"), int(first)),
+                (bulk("keystep"), int(step)),
             ]),
         ),
-    ])]
+    };
+    let part = |(kind, spec): (&str, Reply)| {
+        Reply::Map(vec![(bulk("type"), bulk(kind)), (bulk("spec"), spec)])
+    };
+    Reply::Map(vec![
+        (bulk("flags"), Reply::Set(flags)),
+        (bulk("begin_search"), part(begin)),
+        (bulk("find_keys"), part(find)),
+    ])
 }
 
 /// One COMMAND INFO entry, as Redis 7 shapes it.
@@ -314,10 +324,11 @@ fn getkeys(args: &[Bytes]) -> Reply {
         }
         Err(_) => return Reply::error_static("ERR Invalid command specified"),
     };
-    let keys: Vec<Reply> = spec
-        .key_indices(args.len())
-        .map(|i| Reply::Bulk(args[i].clone()))
-        .collect();
+    let mut keys = Vec::new();
+    spec.keys_of(args, |i, _| {
+        keys.push(Reply::Bulk(args[i].clone()));
+        true
+    });
     if keys.is_empty() {
         return Reply::error_static("ERR The command has no key arguments");
     }

@@ -21,7 +21,8 @@ use crate::commands::{
 use crate::engine::{ReadCtx, WriteCtx};
 use crate::glob;
 use crate::notify;
-use crate::table::{Group, Handler, Keys, Spec, acl, flag::*};
+use crate::table::key::{ACCESS, DELETE, INSERT, OW, RM, RO, RW, UPDATE};
+use crate::table::{Group, Handler, KeySpec, Keys, Spec, acl, flag::*};
 use crate::value::Value;
 
 const KS: u32 = acl::KEYSPACE;
@@ -39,23 +40,34 @@ const TWO_KEYS: Keys = Keys {
     step: 1,
 };
 
+/// RENAME, RENAMENX, COPY: the source is read (and deleted), the destination overwritten.
+const RENAME_KEYS: &[KeySpec] = &[
+    KeySpec::at(1, RW | ACCESS | DELETE),
+    KeySpec::at(2, OW | UPDATE),
+];
+const RENAMENX_KEYS: &[KeySpec] = &[
+    KeySpec::at(1, RW | ACCESS | DELETE),
+    KeySpec::at(2, OW | INSERT),
+];
+const COPY_KEYS: &[KeySpec] = &[KeySpec::at(1, RO | ACCESS), KeySpec::at(2, OW | UPDATE)];
+
 #[rustfmt::skip]
 pub static COMMANDS: &[Spec] = &[
-    cmd("del", -2, WRITE, KS, Keys::ALL, G, "1.0.0", "Delete a key", Handler::Write(ok_check, del))
+    cmd("del", -2, WRITE, KS, Keys::ALL, G, "1.0.0", "Delete a key", Handler::Write(ok_check, del)).key_flags(RM | DELETE)
         .complexity("O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1)."),
-    cmd("unlink", -2, WRITE | FAST, KS, Keys::ALL, G, "4.0.0", "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", Handler::Write(ok_check, del))
+    cmd("unlink", -2, WRITE | FAST, KS, Keys::ALL, G, "4.0.0", "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", Handler::Write(ok_check, del)).key_flags(RM | DELETE)
         .complexity("O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of."),
-    cmd("exists", -2, READONLY | FAST, KS, Keys::ALL, G, "1.0.0", "Determine if a key exists", Handler::Read(exists))
+    cmd("exists", -2, READONLY | FAST, KS, Keys::ALL, G, "1.0.0", "Determine if a key exists", Handler::Read(exists)).key_flags(RO)
         .complexity("O(N) where N is the number of keys to check."),
-    cmd("touch", -2, READONLY | FAST, KS, Keys::ALL, G, "3.2.1", "Alters the last access time of a key(s). Returns the number of existing keys specified.", Handler::Read(touch))
+    cmd("touch", -2, READONLY | FAST, KS, Keys::ALL, G, "3.2.1", "Alters the last access time of a key(s). Returns the number of existing keys specified.", Handler::Read(touch)).key_flags(RO)
         .complexity("O(N) where N is the number of keys that will be touched."),
-    cmd("expire", -3, WRITE | FAST, KS, Keys::ONE, G, "1.0.0", "Set a key's time to live in seconds", Handler::Write(expire_check::<false, false>, expire::<false, false>))
+    cmd("expire", -3, WRITE | FAST, KS, Keys::ONE, G, "1.0.0", "Set a key's time to live in seconds", Handler::Write(expire_check::<false, false>, expire::<false, false>)).key_flags(RW | UPDATE)
         .complexity("O(1)"),
-    cmd("pexpire", -3, WRITE | FAST, KS, Keys::ONE, G, "2.6.0", "Set a key's time to live in milliseconds", Handler::Write(expire_check::<true, false>, expire::<true, false>))
+    cmd("pexpire", -3, WRITE | FAST, KS, Keys::ONE, G, "2.6.0", "Set a key's time to live in milliseconds", Handler::Write(expire_check::<true, false>, expire::<true, false>)).key_flags(RW | UPDATE)
         .complexity("O(1)"),
-    cmd("expireat", -3, WRITE | FAST, KS, Keys::ONE, G, "1.2.0", "Set the expiration for a key as a UNIX timestamp", Handler::Write(expire_check::<false, true>, expire::<false, true>))
+    cmd("expireat", -3, WRITE | FAST, KS, Keys::ONE, G, "1.2.0", "Set the expiration for a key as a UNIX timestamp", Handler::Write(expire_check::<false, true>, expire::<false, true>)).key_flags(RW | UPDATE)
         .complexity("O(1)"),
-    cmd("pexpireat", -3, WRITE | FAST, KS, Keys::ONE, G, "2.6.0", "Set the expiration for a key as a UNIX timestamp specified in milliseconds", Handler::Write(expire_check::<true, true>, expire::<true, true>))
+    cmd("pexpireat", -3, WRITE | FAST, KS, Keys::ONE, G, "2.6.0", "Set the expiration for a key as a UNIX timestamp specified in milliseconds", Handler::Write(expire_check::<true, true>, expire::<true, true>)).key_flags(RW | UPDATE)
         .complexity("O(1)"),
     cmd("ttl", 2, READONLY | FAST, KS, Keys::ONE, G, "1.0.0", "Get the time to live for a key in seconds", Handler::Read(ttl::<false, false>))
         .complexity("O(1)"),
@@ -65,15 +77,15 @@ pub static COMMANDS: &[Spec] = &[
         .complexity("O(1)"),
     cmd("pexpiretime", 2, READONLY | FAST, KS, Keys::ONE, G, "7.0.0", "Get the expiration Unix timestamp for a key in milliseconds", Handler::Read(ttl::<true, true>))
         .complexity("O(1)"),
-    cmd("persist", 2, WRITE | FAST, KS, Keys::ONE, G, "2.2.0", "Remove the expiration from a key", Handler::Write(ok_check, persist))
+    cmd("persist", 2, WRITE | FAST, KS, Keys::ONE, G, "2.2.0", "Remove the expiration from a key", Handler::Write(ok_check, persist)).key_flags(RW | UPDATE)
         .complexity("O(1)"),
-    cmd("type", 2, READONLY | FAST, KS, Keys::ONE, G, "1.0.0", "Determine the type stored at key", Handler::Read(type_))
+    cmd("type", 2, READONLY | FAST, KS, Keys::ONE, G, "1.0.0", "Determine the type stored at key", Handler::Read(type_)).key_flags(RO)
         .complexity("O(1)"),
-    cmd("rename", 3, WRITE, KS, TWO_KEYS, G, "1.0.0", "Rename a key", Handler::Write(ok_check, rename::<false>))
+    cmd("rename", 3, WRITE, KS, TWO_KEYS, G, "1.0.0", "Rename a key", Handler::Write(ok_check, rename::<false>)).key_specs(RENAME_KEYS)
         .complexity("O(1)"),
-    cmd("renamenx", 3, WRITE | FAST, KS, TWO_KEYS, G, "1.0.0", "Rename a key, only if the new key does not exist", Handler::Write(ok_check, rename::<true>))
+    cmd("renamenx", 3, WRITE | FAST, KS, TWO_KEYS, G, "1.0.0", "Rename a key, only if the new key does not exist", Handler::Write(ok_check, rename::<true>)).key_specs(RENAMENX_KEYS)
         .complexity("O(1)"),
-    cmd("copy", -3, WRITE | DENYOOM, KS, TWO_KEYS, G, "6.2.0", "Copy a key", Handler::Write(copy_check, copy))
+    cmd("copy", -3, WRITE | DENYOOM, KS, TWO_KEYS, G, "6.2.0", "Copy a key", Handler::Write(copy_check, copy)).key_specs(COPY_KEYS)
         .complexity("O(N) worst case for collections, where N is the number of nested items. O(1) for string values."),
     cmd("move", 3, WRITE | FAST, KS, Keys::ONE, G, "1.0.0", "Move a key to another database", Handler::Write(move_check, move_))
         .complexity("O(1)"),
@@ -97,13 +109,13 @@ pub static COMMANDS: &[Spec] = &[
 
 #[rustfmt::skip]
 static OBJECT: &[Spec] = &[
-    cmd("encoding", 3, READONLY, KS, KEY2, G, "2.2.3", "Inspect the internal encoding of a Redis object", Handler::Read(object_encoding))
+    cmd("encoding", 3, READONLY, KS, KEY2, G, "2.2.3", "Inspect the internal encoding of a Redis object", Handler::Read(object_encoding)).key_flags(RO)
         .complexity("O(1)"),
-    cmd("freq", 3, READONLY, KS, KEY2, G, "4.0.0", "Get the logarithmic access frequency counter of a Redis object", Handler::Read(object_freq))
+    cmd("freq", 3, READONLY, KS, KEY2, G, "4.0.0", "Get the logarithmic access frequency counter of a Redis object", Handler::Read(object_freq)).key_flags(RO)
         .complexity("O(1)"),
-    cmd("idletime", 3, READONLY, KS, KEY2, G, "2.2.3", "Get the time since a Redis object was last accessed", Handler::Read(object_idletime))
+    cmd("idletime", 3, READONLY, KS, KEY2, G, "2.2.3", "Get the time since a Redis object was last accessed", Handler::Read(object_idletime)).key_flags(RO)
         .complexity("O(1)"),
-    cmd("refcount", 3, READONLY, KS, KEY2, G, "2.2.3", "Get the number of references to the value of the key", Handler::Read(object_refcount))
+    cmd("refcount", 3, READONLY, KS, KEY2, G, "2.2.3", "Get the number of references to the value of the key", Handler::Read(object_refcount)).key_flags(RO)
         .complexity("O(1)"),
     cmd("help", 2, LOADING | STALE, KS, Keys::NONE, G, "6.2.0", "Show helpful text about the different subcommands", Handler::Read(object_help))
         .complexity("O(1)"),

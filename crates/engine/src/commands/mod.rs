@@ -3,6 +3,7 @@
 //! `*_generic`. This module holds what every family uses: argument parsing with Redis's exact
 //! rules and error texts, and the row constructor.
 
+pub mod acl;
 pub mod bitmap;
 pub mod command;
 pub mod connection;
@@ -21,7 +22,7 @@ pub mod zset;
 use bytes::Bytes;
 use cairn_resp::Reply;
 
-use crate::table::{Group, Handler, Keys, Spec};
+use crate::table::{Channels, Group, Handler, KeyAccess, KeySpec, Keys, Spec};
 
 /// Every family's rows; the table is their union.
 pub static FAMILIES: &[&[Spec]] = &[
@@ -39,6 +40,7 @@ pub static FAMILIES: &[&[Spec]] = &[
     server::COMMANDS,
     command::COMMANDS,
     connection::COMMANDS,
+    acl::COMMANDS,
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -215,6 +217,8 @@ pub const fn cmd(
         complexity: "",
         handler,
         subcommands: &[],
+        key_access: KeyAccess::Legacy,
+        channels: Channels::None,
     }
 }
 
@@ -226,6 +230,30 @@ impl Spec {
 
     pub const fn sub(mut self, subcommands: &'static [Spec]) -> Spec {
         self.subcommands = subcommands;
+        self
+    }
+
+    /// The `keys` triple's keys with these key-spec flags (instead of the default by kind).
+    pub const fn key_flags(mut self, flags: u32) -> Spec {
+        self.key_access = KeyAccess::Flags(flags);
+        self
+    }
+
+    /// The `keys` triple's keys, whose flags depend on the arguments.
+    pub const fn key_flags_by(mut self, declared: u32, flags_of: fn(&[Bytes]) -> u32) -> Spec {
+        self.key_access = KeyAccess::Variable(declared, flags_of);
+        self
+    }
+
+    /// Key specs of the row's own (several key groups, keyword or numkeys searches).
+    pub const fn key_specs(mut self, specs: &'static [KeySpec]) -> Spec {
+        self.key_access = KeyAccess::Specs(specs);
+        self
+    }
+
+    /// The Pub/Sub channels the row names.
+    pub const fn channels(mut self, channels: Channels) -> Spec {
+        self.channels = channels;
         self
     }
 }

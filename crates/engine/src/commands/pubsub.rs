@@ -6,7 +6,7 @@
 //! "not a key").
 
 use crate::commands::cmd;
-use crate::table::{Group, Handler, Keys, SessionCmd as S, Spec, acl, flag::*};
+use crate::table::{Channels, Group, Handler, Keys, SessionCmd as S, Spec, acl, flag::*};
 
 const PS: u32 = acl::PUBSUB;
 const SUBSCRIBING: u32 = PUBSUB | NOSCRIPT | LOADING | STALE;
@@ -92,7 +92,8 @@ pub static COMMANDS: &[Spec] = &[
         "2.0.0",
         "Listens for messages published to channels.",
         Handler::Session(S::Subscribe),
-    ),
+    )
+    .channels(Channels::Subscribe),
     cmd(
         "unsubscribe",
         -1,
@@ -114,7 +115,8 @@ pub static COMMANDS: &[Spec] = &[
         "2.0.0",
         "Listens for messages published to channels that match one or more patterns.",
         Handler::Session(S::Psubscribe),
-    ),
+    )
+    .channels(Channels::PatternSubscribe),
     cmd(
         "punsubscribe",
         -1,
@@ -136,7 +138,8 @@ pub static COMMANDS: &[Spec] = &[
         "7.0.0",
         "Listens for messages published to shard channels.",
         Handler::Session(S::Ssubscribe),
-    ),
+    )
+    .channels(Channels::Subscribe),
     cmd(
         "sunsubscribe",
         -1,
@@ -158,7 +161,8 @@ pub static COMMANDS: &[Spec] = &[
         "2.0.0",
         "Posts a message to a channel.",
         Handler::Session(S::Publish),
-    ),
+    )
+    .channels(Channels::Publish),
     cmd(
         "spublish",
         3,
@@ -169,7 +173,8 @@ pub static COMMANDS: &[Spec] = &[
         "7.0.0",
         "Post a message to a shard channel",
         Handler::Session(S::Spublish),
-    ),
+    )
+    .channels(Channels::Publish),
     cmd(
         "pubsub",
         -2,

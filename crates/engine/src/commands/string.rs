@@ -21,6 +21,7 @@ use crate::commands::{
 use crate::db::Db;
 use crate::engine::{ReadCtx, WriteCtx};
 use crate::notify;
+use crate::table::key::{ACCESS, DELETE, INSERT, OW, RO, RW, UPDATE, VARIABLE_FLAGS};
 use crate::table::{Group, Handler, Keys, Spec, acl, arity_error, flag::*};
 use crate::value::Value;
 use long_double::LongDouble;
@@ -876,6 +877,15 @@ fn lcs(ctx: &mut ReadCtx, argv: &[Bytes]) -> Reply {
 // ---------------------------------------------------------------------------------------------
 // The table (metadata from Redis 7.0.15's COMMAND INFO and COMMAND DOCS)
 
+/// SET's key: overwritten, and also read when the GET option is given (Redis's `setGetKeys`).
+fn set_key_flags(argv: &[Bytes]) -> u32 {
+    if argv.iter().skip(3).any(|arg| is_word(arg, "get")) {
+        RW | ACCESS | UPDATE
+    } else {
+        OW | UPDATE
+    }
+}
+
 const STR: u32 = acl::STRING;
 const G: Group = Group::String;
 const O1: &str = "O(1)";
@@ -898,22 +908,22 @@ const TWO_KEYS: Keys = Keys {
 
 #[rustfmt::skip]
 pub static COMMANDS: &[Spec] = &[
-    cmd("set", -3, WRITE | DENYOOM, STR, Keys::ONE, G, "1.0.0", "Set the string value of a key", Handler::Write(set_check, set)).complexity(O1),
-    cmd("setnx", 3, WRITE | DENYOOM | FAST, STR, Keys::ONE, G, "1.0.0", "Set the value of a key, only if the key does not exist", Handler::Write(no_syntax, setnx)).complexity(O1),
-    cmd("setex", 4, WRITE | DENYOOM, STR, Keys::ONE, G, "2.0.0", "Set the value and expiration of a key", Handler::Write(setex_check, setex)).complexity(O1),
-    cmd("psetex", 4, WRITE | DENYOOM, STR, Keys::ONE, G, "2.6.0", "Set the value and expiration in milliseconds of a key", Handler::Write(psetex_check, psetex)).complexity(O1),
+    cmd("set", -3, WRITE | DENYOOM, STR, Keys::ONE, G, "1.0.0", "Set the string value of a key", Handler::Write(set_check, set)).key_flags_by(RW | ACCESS | UPDATE | VARIABLE_FLAGS, set_key_flags).complexity(O1),
+    cmd("setnx", 3, WRITE | DENYOOM | FAST, STR, Keys::ONE, G, "1.0.0", "Set the value of a key, only if the key does not exist", Handler::Write(no_syntax, setnx)).key_flags(OW | INSERT).complexity(O1),
+    cmd("setex", 4, WRITE | DENYOOM, STR, Keys::ONE, G, "2.0.0", "Set the value and expiration of a key", Handler::Write(setex_check, setex)).key_flags(OW | UPDATE).complexity(O1),
+    cmd("psetex", 4, WRITE | DENYOOM, STR, Keys::ONE, G, "2.6.0", "Set the value and expiration in milliseconds of a key", Handler::Write(psetex_check, psetex)).key_flags(OW | UPDATE).complexity(O1),
     cmd("getset", 3, WRITE | DENYOOM | FAST, STR, Keys::ONE, G, "1.0.0", "Set the string value of a key and return its old value", Handler::Write(no_syntax, getset)).complexity(O1),
-    cmd("mset", -3, WRITE | DENYOOM, STR, PAIRS, G, "1.0.1", "Set multiple keys to multiple values", Handler::Write(mset_check, mset)).complexity("O(N) where N is the number of keys to set."),
-    cmd("msetnx", -3, WRITE | DENYOOM, STR, PAIRS, G, "1.0.1", "Set multiple keys to multiple values, only if none of the keys exist", Handler::Write(msetnx_check, msetnx)).complexity("O(N) where N is the number of keys to set."),
+    cmd("mset", -3, WRITE | DENYOOM, STR, PAIRS, G, "1.0.1", "Set multiple keys to multiple values", Handler::Write(mset_check, mset)).key_flags(OW | UPDATE).complexity("O(N) where N is the number of keys to set."),
+    cmd("msetnx", -3, WRITE | DENYOOM, STR, PAIRS, G, "1.0.1", "Set multiple keys to multiple values, only if none of the keys exist", Handler::Write(msetnx_check, msetnx)).key_flags(OW | INSERT).complexity("O(N) where N is the number of keys to set."),
     cmd("get", 2, READONLY | FAST, STR, Keys::ONE, G, "1.0.0", "Get the value of a key", Handler::Read(get)).complexity(O1),
     cmd("mget", -2, READONLY | FAST, STR, MULTI_KEYS, G, "1.0.0", "Get the values of all the given keys", Handler::Read(mget)).complexity("O(N) where N is the number of keys to retrieve."),
-    cmd("getdel", 2, WRITE | FAST, STR, Keys::ONE, G, "6.2.0", "Get the value of a key and delete the key", Handler::Write(no_syntax, getdel)).complexity(O1),
+    cmd("getdel", 2, WRITE | FAST, STR, Keys::ONE, G, "6.2.0", "Get the value of a key and delete the key", Handler::Write(no_syntax, getdel)).key_flags(RW | ACCESS | DELETE).complexity(O1),
     cmd("getex", -2, WRITE | FAST, STR, Keys::ONE, G, "6.2.0", "Get the value of a key and optionally set its expiration", Handler::Write(getex_check, getex)).complexity(O1),
-    cmd("strlen", 2, READONLY | FAST, STR, Keys::ONE, G, "2.2.0", "Get the length of the value stored in a key", Handler::Read(strlen)).complexity(O1),
-    cmd("append", 3, WRITE | DENYOOM | FAST, STR, Keys::ONE, G, "2.0.0", "Append a value to a key", Handler::Write(no_syntax, append)).complexity("O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation."),
+    cmd("strlen", 2, READONLY | FAST, STR, Keys::ONE, G, "2.2.0", "Get the length of the value stored in a key", Handler::Read(strlen)).key_flags(RO).complexity(O1),
+    cmd("append", 3, WRITE | DENYOOM | FAST, STR, Keys::ONE, G, "2.0.0", "Append a value to a key", Handler::Write(no_syntax, append)).key_flags(RW | INSERT).complexity("O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation."),
     cmd("getrange", 4, READONLY, STR, Keys::ONE, G, "2.4.0", "Get a substring of the string stored at a key", Handler::Read(getrange)).complexity(RANGE),
     cmd("substr", 4, READONLY, STR, Keys::ONE, G, "1.0.0", "Get a substring of the string stored at a key", Handler::Read(getrange)).complexity(RANGE),
-    cmd("setrange", 4, WRITE | DENYOOM, STR, Keys::ONE, G, "2.2.0", "Overwrite part of a string at key starting at the specified offset", Handler::Write(setrange_check, setrange)).complexity("O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument."),
+    cmd("setrange", 4, WRITE | DENYOOM, STR, Keys::ONE, G, "2.2.0", "Overwrite part of a string at key starting at the specified offset", Handler::Write(setrange_check, setrange)).key_flags(RW | UPDATE).complexity("O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument."),
     cmd("incr", 2, WRITE | DENYOOM | FAST, STR, Keys::ONE, G, "1.0.0", "Increment the integer value of a key by one", Handler::Write(no_syntax, incr)).complexity(O1),
     cmd("decr", 2, WRITE | DENYOOM | FAST, STR, Keys::ONE, G, "1.0.0", "Decrement the integer value of a key by one", Handler::Write(no_syntax, decr)).complexity(O1),
     cmd("incrby", 3, WRITE | DENYOOM | FAST, STR, Keys::ONE, G, "1.0.0", "Increment the integer value of a key by the given amount", Handler::Write(incrby_check, incrby)).complexity(O1),

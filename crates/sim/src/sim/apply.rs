@@ -138,7 +138,7 @@ impl Sim {
                     self.stats.lease_grants += 1;
                 }
             }
-            Body::Init { .. } | Body::Expire { .. } | Body::Config { .. } => {}
+            Body::Init { .. } | Body::Expire { .. } | Body::Config { .. } | Body::Users { .. } => {}
         }
         Ok(())
     }
