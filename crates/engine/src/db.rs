@@ -67,6 +67,10 @@ pub struct Db {
     /// Keys removed because they expired, while the node wants "expired" notifications
     /// (`None` otherwise). Local bookkeeping, drained after each entry.
     pub(crate) expired_now: Option<Vec<Box<[u8]>>>,
+    /// Hashes that ticks removed expired fields from, and whether each was left empty (and
+    /// deleted), while the node wants hash or generic notifications (`None` otherwise).
+    /// Local bookkeeping, drained after each entry.
+    pub(crate) hexpired_now: Option<Vec<(Box<[u8]>, bool)>>,
 }
 
 /// Expired keys a database remembers between collections; beyond it ticks catch up.
@@ -80,6 +84,7 @@ impl Db {
             field_expires: BTreeSet::new(),
             seen_expired: RefCell::new(BTreeSet::new()),
             expired_now: None,
+            hexpired_now: None,
         }
     }
 
@@ -278,12 +283,16 @@ impl Db {
                 Some(at),
                 "field index and hash agree"
             );
-            removed += hash.remove_expired(now_ms, fields_max - removed);
+            let fields = hash.remove_expired(now_ms, fields_max - removed);
+            removed += fields;
             let (next, empty) = (hash.next_expiry_ms(), hash.is_empty());
             // Popped above: the index now holds nothing for this key.
             self.reindex_fields(&key, None, next);
             if empty {
                 self.remove(&key);
+            }
+            if let Some(hexpired) = self.hexpired_now.as_mut().filter(|_| fields > 0) {
+                hexpired.push((key, empty));
             }
         }
         removed
