@@ -1,7 +1,8 @@
 //! Keyspace notifications of the list, hash and set families against the real
 //! `redis-server` 7.0.15: on each server one connection subscribes to `__key*__:*` after
-//! `CONFIG SET notify-keyspace-events KEA`, another runs a script of writes, and the messages
-//! each command produced must be equal byte for byte, in order.
+//! `CONFIG SET notify-keyspace-events KEAn` (every class, and "new" for keys added), another
+//! runs a script of writes, and the messages each command produced must be equal byte for
+//! byte, in order.
 //!
 //! After every command the script connection publishes a marker (`__keymark__:<n>`, which the
 //! pattern also matches); the messages read before it are that command's. A line may start
@@ -33,7 +34,7 @@ struct Side {
 impl Side {
     fn open(addr: &str, resp3: bool) -> Side {
         let mut script = Raw::connect(addr);
-        let ok = script.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+        let ok = script.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEAn"]);
         assert_eq!(ok, b"+OK\r\n", "CONFIG SET on {addr}");
         // Expired keys stay until a command touches them, on both servers.
         assert_eq!(script.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]), b"+OK\r\n");
@@ -456,6 +457,66 @@ const SET_STORE: &[&str] = &[
     "SDIFFSTORE a a b",
 ];
 
+/// "new" (class `n`) comes from the keyspace itself, for every family: each key added once,
+/// before the event of the command that added it; never for a key only replaced.
+const NEW_KEYS: &[&str] = &[
+    "SET a 1",
+    "SET a 2",
+    "SETNX a 3",
+    "SETNX b 3",
+    "SETEX c 100 v",
+    "PSETEX d 100000 v",
+    "GETSET e v",
+    "MSET f 1 g 2 a 3",
+    "MSETNX h 1 i 2",
+    "APPEND j x",
+    "APPEND j y",
+    "APPEND k \"\"",
+    "SETRANGE l 0 x",
+    "SETRANGE m 0 \"\"",
+    "EXISTS m",
+    "SETRANGE n 3 \"\"",
+    "INCR o",
+    "INCRBYFLOAT p 1.5",
+    "SETBIT q 3 1",
+    "SETBIT q 3 0",
+    "BITFIELD r SET u8 0 200",
+    "BITFIELD s GET u8 0",
+    "EXISTS s",
+    "BITOP OR t q r",
+    "BITOP AND u missing1 missing2",
+    "EXISTS u",
+    "PFADD v x",
+    "PFADD w",
+    "PFMERGE x v",
+    "PFMERGE y",
+    "GETEX a PX 100000",
+    "GETDEL a",
+    "RENAME b renamed",
+    "RENAME renamed c",
+    "RENAMENX c d",
+    "RENAMENX c fresh",
+    "COPY fresh copied",
+    "COPY fresh copied",
+    "COPY fresh copied REPLACE",
+    "COPY fresh other DB 1",
+    "MOVE copied 2",
+    "SET str v",
+    "PEXPIRE str 20",
+    "sleep 80",
+    "SET str again",
+    "RPUSH list a",
+    "HSET hash f v",
+    "SADD set m",
+    "SWAPDB 0 1",
+    "SET list replaced",
+];
+
+#[test]
+fn new_key_events_match_redis() {
+    check(&[("new-keys", NEW_KEYS)]);
+}
+
 #[test]
 fn list_notifications_match_redis() {
     check(&[
@@ -481,4 +542,83 @@ fn set_notifications_match_redis() {
         ("spop", SET_SPOP),
         ("store", SET_STORE),
     ]);
+}
+
+/// What a subscriber silenced with CLIENT REPLY OFF or SKIP receives, byte for byte: Redis
+/// still sends (un)subscribe confirmations and messages (they are pushes), and a pending SKIP
+/// is used up by the subscribing command.
+#[test]
+fn silenced_subscribers_still_hear_notifications() {
+    let oracle = Oracle::start();
+    let cairn = Cairn::start(&[]);
+    let cases: &[(bool, &[&str])] = &[
+        (false, &["CLIENT REPLY OFF", "PSUBSCRIBE __key*__:*"]),
+        (
+            false,
+            &["CLIENT REPLY SKIP", "PSUBSCRIBE __key*__:*", "PING after"],
+        ),
+        (
+            true,
+            &[
+                "CLIENT REPLY OFF",
+                "SUBSCRIBE __keyspace@0__:l",
+                "PSUBSCRIBE __key*__:*",
+            ],
+        ),
+        // RESP3: CLIENT is allowed while subscribed.
+        (
+            true,
+            &[
+                "PSUBSCRIBE __key*__:*",
+                "CLIENT REPLY OFF",
+                "PUNSUBSCRIBE",
+                "PSUBSCRIBE __key*__:*",
+            ],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (resp3, preamble) in cases {
+        let mut streams = Vec::new();
+        for addr in [oracle.addr(), cairn.addr()] {
+            let mut script = Raw::connect(&addr);
+            script.cmd(&["FLUSHALL"]);
+            script.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+            let mut subscriber = Raw::connect(&addr);
+            if *resp3 {
+                subscriber.cmd(&["HELLO", "3"]);
+            }
+            for line in *preamble {
+                subscriber.send(&encode(&words(line)));
+            }
+            // The marker tells when the subscriptions are in place.
+            let mut wait = Instant::now();
+            while script.cmd(&["PUBLISH", "__keymark__:ready", "-"]) != b":1\r\n" {
+                assert!(wait.elapsed() < Duration::from_secs(10), "never subscribed");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            script.cmd(&["RPUSH", "l", "a"]);
+            script.cmd(&["LPOP", "l"]);
+            script.cmd(&["PUBLISH", "__keymark__:end", "-"]);
+            let mut stream = Vec::new();
+            wait = Instant::now();
+            loop {
+                let value = subscriber.read_reply();
+                let end = show(&value).contains("__keymark__:end");
+                if !show(&value).contains("__keymark__:ready") {
+                    stream.push(show(&value));
+                }
+                if end || wait.elapsed() > Duration::from_secs(10) {
+                    break;
+                }
+            }
+            streams.push(stream);
+        }
+        if streams[0] != streams[1] {
+            failures.push(format!(
+                "{preamble:?} (resp3: {resp3})\n    redis: {:?}\n    cairn: {:?}",
+                streams[0], streams[1]
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

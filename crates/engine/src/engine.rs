@@ -56,8 +56,9 @@ impl WriteCtx<'_> {
     /// `notify` for a key of database `db` (MOVE, COPY name the destination's).
     pub fn notify_in(&mut self, db: usize, class: u32, event: &'static str, key: &[u8]) {
         if self.engine.notify_classes & class != 0 {
-            // Keys the write's lookups found expired come first, as in Redis.
-            self.engine.collect_expiry_events();
+            // Keys the write's lookups found expired, and keys it added, come first, as in
+            // Redis.
+            self.engine.collect_keyspace_events();
             self.engine.events.push(Event {
                 db,
                 class,
@@ -255,13 +256,14 @@ impl Engine {
         self.ready_dbs.clear();
         self.events.clear();
         let reply = self.apply_body(entry);
-        self.collect_expiry_events();
+        self.collect_keyspace_events();
         reply
     }
 
-    /// Turns what expiry removed since the last call (keys, then hash fields) into events:
-    /// "expired" per key; "hexpired" per hash, and "del" for a hash left empty.
-    fn collect_expiry_events(&mut self) {
+    /// Turns what the databases recorded since the last call into events: "expired" per key
+    /// removed because it expired, "new" per key added, then "hexpired" per hash that ticks
+    /// removed fields from, and "del" for such a hash left empty.
+    fn collect_keyspace_events(&mut self) {
         if self.notify_classes & notify::EXPIRED != 0 {
             for (db, state) in self.dbs.iter_mut().enumerate() {
                 let Some(expired) = &mut state.expired_now else {
@@ -275,6 +277,19 @@ impl Engine {
                         key,
                     });
                 }
+            }
+        }
+        for (db, state) in self.dbs.iter_mut().enumerate() {
+            let Some(new) = &mut state.new_now else {
+                continue;
+            };
+            for key in new.drain(..) {
+                self.events.push(Event {
+                    db,
+                    class: notify::NEW,
+                    event: "new",
+                    key,
+                });
             }
         }
         let classes = self.notify_classes;
@@ -309,9 +324,11 @@ impl Engine {
         self.notify_classes = if notify::active(classes) { classes } else { 0 };
         let expired = self.notify_classes & notify::EXPIRED != 0;
         let hexpired = self.notify_classes & (notify::HASH | notify::GENERIC) != 0;
+        let new = self.notify_classes & notify::NEW != 0;
         for db in &mut self.dbs {
             db.expired_now = expired.then(Vec::new);
             db.hexpired_now = hexpired.then(Vec::new);
+            db.new_now = new.then(Vec::new);
         }
     }
 

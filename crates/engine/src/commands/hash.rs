@@ -1168,6 +1168,10 @@ fn hsetex(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     let keep_ttl = args.expiry.is_some();
     let pairs = &argv[args.pairs_at..];
     let now_ms = ctx.now_ms;
+    // FXX on a missing key answers at once: the key is never made.
+    if args.only_new == Some(false) && ctx.db().get_value_mut(&argv[1], now_ms).is_none() {
+        return Reply::Int(0);
+    }
     let done = write_hash(ctx, &argv[1], Access::Create, |hash, env| {
         if let Some(only_new) = args.only_new {
             let mut fields = pairs.chunks_exact(2).map(|p| hash.get(&p[0]).is_some());

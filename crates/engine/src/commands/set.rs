@@ -409,6 +409,10 @@ fn smove(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     if emptied {
         db.remove(src);
     }
+    // The source's events come before the destination is made (its "new").
+    ctx.notify(notify::SET, "srem", src);
+    notify_if_removed(ctx, src, emptied);
+    let db = ctx.db();
     let added = if dst_exists {
         let dst_set = get_set_mut(db, dst, now_ms)
             .ok()
@@ -421,8 +425,6 @@ fn smove(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         db.set(dst, Value::Set(Box::new(set)), None, now_ms);
         true
     };
-    ctx.notify(notify::SET, "srem", src);
-    notify_if_removed(ctx, src, emptied);
     if added {
         ctx.notify(notify::SET, "sadd", dst);
     }
