@@ -67,6 +67,13 @@ pub struct Db {
     /// Keys removed because they expired, while the node wants "expired" notifications
     /// (`None` otherwise). Local bookkeeping, drained after each entry.
     pub(crate) expired_now: Option<Vec<Box<[u8]>>>,
+    /// Hashes that ticks removed expired fields from, and whether each was left empty (and
+    /// deleted), while the node wants hash or generic notifications (`None` otherwise).
+    /// Local bookkeeping, drained after each entry.
+    pub(crate) hexpired_now: Option<Vec<(Box<[u8]>, bool)>>,
+    /// Keys added to the keyspace, while the node wants "new" notifications (`None`
+    /// otherwise). Local bookkeeping, drained after each entry.
+    pub(crate) new_now: Option<Vec<Box<[u8]>>>,
 }
 
 /// Expired keys a database remembers between collections; beyond it ticks catch up.
@@ -80,6 +87,8 @@ impl Db {
             field_expires: BTreeSet::new(),
             seen_expired: RefCell::new(BTreeSet::new()),
             expired_now: None,
+            hexpired_now: None,
+            new_now: None,
         }
     }
 
@@ -162,8 +171,23 @@ impl Db {
             expire_at_ms: expire_at_ms.and_then(NonZeroU64::new),
             access_s: Cell::new((now_ms / 1000) as u32),
         };
-        if let Some(old) = self.keys.insert(key, slot) {
-            self.unindex(key, &old);
+        match self.keys.insert(key, slot) {
+            // A key replaced after its time is an expired key gone and a new one added.
+            Some(old) if old.is_expired(now_ms) => {
+                self.unindex(key, &old);
+                if let Some(expired) = &mut self.expired_now {
+                    expired.push(key.into());
+                }
+                if let Some(new) = &mut self.new_now {
+                    new.push(key.into());
+                }
+            }
+            Some(old) => self.unindex(key, &old),
+            None => {
+                if let Some(new) = &mut self.new_now {
+                    new.push(key.into());
+                }
+            }
         }
         if let Some(at) = expire_at_ms {
             self.expires.insert((at, Box::from(key)));
@@ -278,12 +302,16 @@ impl Db {
                 Some(at),
                 "field index and hash agree"
             );
-            removed += hash.remove_expired(now_ms, fields_max - removed);
+            let fields = hash.remove_expired(now_ms, fields_max - removed);
+            removed += fields;
             let (next, empty) = (hash.next_expiry_ms(), hash.is_empty());
             // Popped above: the index now holds nothing for this key.
             self.reindex_fields(&key, None, next);
             if empty {
                 self.remove(&key);
+            }
+            if let Some(hexpired) = self.hexpired_now.as_mut().filter(|_| fields > 0) {
+                hexpired.push((key, empty));
             }
         }
         removed

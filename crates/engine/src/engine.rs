@@ -57,6 +57,9 @@ impl WriteCtx<'_> {
     /// `notify` for a key of database `db` (MOVE, COPY name the destination's).
     pub fn notify_in(&mut self, db: usize, class: u32, event: &'static str, key: &[u8]) {
         if self.engine.notify_classes & class != 0 {
+            // Keys the write's lookups found expired, and keys it added, come first, as in
+            // Redis.
+            self.engine.collect_keyspace_events();
             self.engine.events.push(Event {
                 db,
                 class,
@@ -82,6 +85,14 @@ impl WriteCtx<'_> {
             .any(|(d, k)| *d == db && **k == *key)
         {
             self.engine.ready_keys.push((db, key.into()));
+        }
+    }
+
+    /// Records that any key of database `db` may now hold what a blocked client waits for
+    /// (SWAPDB brings in a whole database).
+    pub fn signal_ready_db(&mut self, db: usize) {
+        if !self.engine.ready_dbs.contains(&db) {
+            self.engine.ready_dbs.push(db);
         }
     }
 }
@@ -121,6 +132,9 @@ pub struct Engine {
     /// waiting for (list and sorted-set pushes). Node-local bookkeeping, not replicated:
     /// cleared when the next entry applies.
     ready_keys: Vec<(usize, Box<[u8]>)>,
+    /// Databases whose every key the last applied entry may have made ready (SWAPDB).
+    /// Node-local, like `ready_keys`.
+    ready_dbs: Vec<usize>,
     /// Keyspace notification classes the node wants (`notify-keyspace-events`; node-local).
     notify_classes: u32,
     /// Events of the last applied entry, for those classes. Node-local, cleared per entry.
@@ -160,6 +174,7 @@ impl Engine {
             encodings: Encodings::default(),
             users: Users::new(),
             ready_keys: Vec::new(),
+            ready_dbs: Vec::new(),
             notify_classes: 0,
             events: Vec::new(),
             list_compress_depth: 0,
@@ -179,6 +194,12 @@ impl Engine {
     /// The keys the last applied entry made ready for blocked clients, as (db, key).
     pub fn ready_keys(&self) -> &[(usize, Box<[u8]>)] {
         &self.ready_keys
+    }
+
+    /// The databases the last applied entry made ready as a whole: a client blocked on any
+    /// key of one should try again.
+    pub fn ready_dbs(&self) -> &[usize] {
+        &self.ready_dbs
     }
 
     pub fn encodings(&self) -> &Encodings {
@@ -247,9 +268,18 @@ impl Engine {
     /// (tests and tools; the log's records go through [`Engine::apply_logged`]).
     pub fn apply(&mut self, entry: &Entry) -> Reply {
         self.ready_keys.clear();
+        self.ready_dbs.clear();
         self.events.clear();
         self.users.begin_entry();
         let reply = self.apply_body(entry);
+        self.collect_keyspace_events();
+        reply
+    }
+
+    /// Turns what the databases recorded since the last call into events: "expired" per key
+    /// removed because it expired, "new" per key added, then "hexpired" per hash that ticks
+    /// removed fields from, and "del" for such a hash left empty.
+    fn collect_keyspace_events(&mut self) {
         if self.notify_classes & notify::EXPIRED != 0 {
             for (db, state) in self.dbs.iter_mut().enumerate() {
                 let Some(expired) = &mut state.expired_now else {
@@ -265,7 +295,43 @@ impl Engine {
                 }
             }
         }
-        reply
+        for (db, state) in self.dbs.iter_mut().enumerate() {
+            let Some(new) = &mut state.new_now else {
+                continue;
+            };
+            for key in new.drain(..) {
+                self.events.push(Event {
+                    db,
+                    class: notify::NEW,
+                    event: "new",
+                    key,
+                });
+            }
+        }
+        let classes = self.notify_classes;
+        for (db, state) in self.dbs.iter_mut().enumerate() {
+            let Some(hexpired) = &mut state.hexpired_now else {
+                continue;
+            };
+            for (key, deleted) in hexpired.drain(..) {
+                if classes & notify::HASH != 0 {
+                    self.events.push(Event {
+                        db,
+                        class: notify::HASH,
+                        event: "hexpired",
+                        key: key.clone(),
+                    });
+                }
+                if deleted && classes & notify::GENERIC != 0 {
+                    self.events.push(Event {
+                        db,
+                        class: notify::GENERIC,
+                        event: "del",
+                        key,
+                    });
+                }
+            }
+        }
     }
 
     /// Asks for keyspace notification events of `classes` (the `notify-keyspace-events`
@@ -273,8 +339,12 @@ impl Engine {
     pub fn set_notify(&mut self, classes: u32) {
         self.notify_classes = if notify::active(classes) { classes } else { 0 };
         let expired = self.notify_classes & notify::EXPIRED != 0;
+        let hexpired = self.notify_classes & (notify::HASH | notify::GENERIC) != 0;
+        let new = self.notify_classes & notify::NEW != 0;
         for db in &mut self.dbs {
             db.expired_now = expired.then(Vec::new);
+            db.hexpired_now = hexpired.then(Vec::new);
+            db.new_now = new.then(Vec::new);
         }
     }
 

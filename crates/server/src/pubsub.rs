@@ -222,7 +222,7 @@ pub fn subscribe(s: &mut Session, kind: Kind, names: &[Bytes]) {
             Reply::Bulk(name.clone()),
             Reply::Int(count),
         ]);
-        s.local(reply);
+        s.local_push(reply);
     }
     s.client_subscriptions_changed();
 }
@@ -237,7 +237,7 @@ pub fn unsubscribe(s: &mut Session, kind: Kind, names: &[Bytes]) {
     };
     if names.is_empty() {
         let count = s.subs.count(kind);
-        s.local(Reply::Push(vec![
+        s.local_push(Reply::Push(vec![
             bulk(kind.unsubscribe_word()),
             Reply::Nil,
             Reply::Int(count),
@@ -251,7 +251,7 @@ pub fn unsubscribe(s: &mut Session, kind: Kind, names: &[Bytes]) {
             s.node.pubsub_unsubscribe(kind, &name, s.client.id);
         }
         let count = s.subs.count(kind);
-        s.local(Reply::Push(vec![
+        s.local_push(Reply::Push(vec![
             bulk(kind.unsubscribe_word()),
             Reply::Bulk(name),
             Reply::Int(count),

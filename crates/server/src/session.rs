@@ -567,11 +567,18 @@ impl Session {
         });
     }
 
-    /// Queues a pub/sub message: after every reply already due, never inside one.
-    fn push(&mut self, message: Reply) {
-        if self.reply_mode != ReplyMode::On {
-            return;
+    /// Queues a (un)subscribe confirmation. Like Redis's pushes it is sent even under CLIENT
+    /// REPLY OFF or SKIP; a pending SKIP is used up by the command all the same.
+    pub fn local_push(&mut self, reply: Reply) {
+        if self.reply_mode == ReplyMode::Skip {
+            self.reply_mode = ReplyMode::On;
         }
+        self.push(reply);
+    }
+
+    /// Queues a pub/sub message: after every reply already due, never inside one. CLIENT
+    /// REPLY OFF does not silence it (Redis 7.0 sends pushes to silenced clients).
+    fn push(&mut self, message: Reply) {
         if self.slots.is_empty() {
             cairn_resp::encode(&message, self.proto, &mut self.out);
             return;

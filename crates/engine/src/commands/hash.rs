@@ -14,6 +14,12 @@
 //! `check` rejects them before the log. The field-expiry commands, HGETDEL and HGETEX look
 //! the key up first (WRONGTYPE wins over a syntax error), so they parse in apply.
 //!
+//! Keyspace notifications: a write names the hash events of its edit ([`Events`]); `write_hash`
+//! notifies "hexpired" first when it removed expired fields, then those events, then "del"
+//! when the hash is gone. The names are Redis's: 7.0's for the original commands, 7.4's for
+//! the field-expiry commands, 8.0's for HGETDEL, HGETEX and HSETEX (which notify "hdel",
+//! "hexpire", "hpersist" and "hset" as their changes are, not events of their own names).
+//!
 //! Sections: errors and parsing, typed access, then the commands (plain, counters, reads,
 //! random and scan, field expiry), then the table.
 
@@ -29,6 +35,7 @@ use crate::commands::{
 use crate::db::Db;
 use crate::engine::{ReadCtx, Rng, WriteCtx};
 use crate::glob;
+use crate::notify;
 use crate::table::{Group, Handler, Keys, Spec, acl, arity_error, flag::*};
 use crate::types::hash::{Field, Hash, Limits};
 use crate::value::Value;
@@ -163,14 +170,19 @@ struct Env {
     now_ms: u64,
 }
 
+/// The hash-class keyspace events of an edit, in order (empty when it changed nothing).
+type Events = &'static [&'static str];
+
 /// Runs `edit` on the hash at `key` for a write, after removing its expired fields; `None`
 /// when there is no hash (and `access` does not create one). Afterwards the database's
-/// field-expiry index follows the hash, and a hash left empty is deleted.
+/// field-expiry index follows the hash, and a hash left empty is deleted. Notifies
+/// "hexpired" when expired fields were removed, then the edit's events, then "del" when a
+/// hash that existed, or that the edit changed, is gone.
 fn write_hash<R>(
     ctx: &mut WriteCtx,
     key: &[u8],
     access: Access,
-    edit: impl FnOnce(&mut Hash, Env) -> R,
+    edit: impl FnOnce(&mut Hash, Env) -> (R, Events),
 ) -> Result<Option<R>, Reply> {
     let encodings = ctx.engine.encodings();
     let env = Env {
@@ -182,14 +194,15 @@ fn write_hash<R>(
         now_ms: ctx.now_ms,
     };
     let db = ctx.db();
-    match db.get_mut(key, env.now_ms).map(|s| &s.value) {
-        Some(Value::Hash(_)) => {}
+    let existed = match db.get_mut(key, env.now_ms).map(|s| &s.value) {
+        Some(Value::Hash(_)) => true,
         Some(_) => return Err(wrong_type()),
         None if access == Access::Create => {
             db.set(key, Value::Hash(Box::default()), None, env.now_ms);
+            false
         }
         None => return Ok(None),
-    }
+    };
     let Some(slot) = db.get_mut(key, env.now_ms) else {
         return Ok(None);
     };
@@ -198,20 +211,33 @@ fn write_hash<R>(
         return Err(wrong_type());
     };
     let before = hash.next_expiry_ms();
-    hash.remove_expired(env.now_ms, usize::MAX);
-    let result = match (hash.is_empty(), access) {
+    let expired = hash.remove_expired(env.now_ms, usize::MAX) > 0;
+    let (result, events) = match (hash.is_empty(), access) {
         // Every field had expired: the hash is gone, and a new one starts afresh.
-        (true, Access::Existing) => None,
+        (true, Access::Existing) => (None, &[][..]),
         (true, Access::Create) => {
             **hash = Hash::new();
-            Some(edit(hash, env))
+            let (result, events) = edit(hash, env);
+            (Some(result), events)
         }
-        (false, _) => Some(edit(hash, env)),
+        (false, _) => {
+            let (result, events) = edit(hash, env);
+            (Some(result), events)
+        }
     };
     let (after, empty) = (hash.next_expiry_ms(), hash.is_empty());
     db.reindex_fields(key, before, after);
     if empty {
         db.remove(key);
+    }
+    if expired {
+        ctx.notify(notify::HASH, "hexpired", key);
+    }
+    for event in events {
+        ctx.notify(notify::HASH, event, key);
+    }
+    if empty && (existed || !events.is_empty()) {
+        ctx.notify(notify::GENERIC, "del", key);
     }
     Ok(result)
 }
@@ -242,7 +268,7 @@ fn hset_generic(ctx: &mut WriteCtx, argv: &[Bytes]) -> Result<i64, Reply> {
         for pair in argv[2..].chunks_exact(2) {
             created += i64::from(hash.set(&pair[0], &pair[1], false, env.limits));
         }
-        created
+        (created, &["hset"][..])
     })?;
     Ok(created.unwrap_or(0))
 }
@@ -259,10 +285,10 @@ fn hsetnx(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     let (field, value) = (&argv[2][..], &argv[3][..]);
     let set = write_hash(ctx, &argv[1], Access::Create, |hash, env| {
         if hash.get(field).is_some() {
-            return false;
+            return (false, &[][..]);
         }
         hash.prepare([field, value], env.limits);
-        hash.set(field, value, false, env.limits)
+        (hash.set(field, value, false, env.limits), &["hset"][..])
     });
     match set {
         Ok(set) => Reply::Int(i64::from(set == Some(true))),
@@ -280,7 +306,8 @@ fn hdel(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
                 break;
             }
         }
-        deleted
+        let events: Events = if deleted > 0 { &["hdel"] } else { &[] };
+        (deleted, events)
     });
     match deleted {
         Ok(deleted) => Reply::Int(deleted.unwrap_or(0)),
@@ -303,15 +330,21 @@ fn hincrby(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     };
     let field = &argv[2][..];
     let result = write_hash(ctx, &argv[1], Access::Create, |hash, env| {
-        let current = match hash.get(field) {
-            Some(f) => parse_i64(f.value).ok_or_else(|| Reply::error_static(NOT_INTEGER_VALUE))?,
-            None => 0,
-        };
-        let sum = current
-            .checked_add(incr)
-            .ok_or_else(|| Reply::error_static(OVERFLOW))?;
-        hash.set(field, &i64_bytes(sum), true, env.limits);
-        Ok(sum)
+        let sum = (|| {
+            let current = match hash.get(field) {
+                Some(f) => {
+                    parse_i64(f.value).ok_or_else(|| Reply::error_static(NOT_INTEGER_VALUE))?
+                }
+                None => 0,
+            };
+            let sum = current
+                .checked_add(incr)
+                .ok_or_else(|| Reply::error_static(OVERFLOW))?;
+            hash.set(field, &i64_bytes(sum), true, env.limits);
+            Ok(sum)
+        })();
+        let events: Events = if sum.is_ok() { &["hincrby"] } else { &[] };
+        (sum, events)
     });
     match result {
         Ok(Some(Ok(sum))) => Reply::Int(sum),
@@ -341,17 +374,20 @@ fn hincrbyfloat(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     };
     let field = &argv[2][..];
     let result = write_hash(ctx, &argv[1], Access::Create, |hash, env| {
-        let current = match hash.get(field) {
-            Some(f) => {
-                long_double::parse(f.value).ok_or_else(|| Reply::error_static(NOT_FLOAT_VALUE))?
-            }
-            None => LongDouble::ZERO,
-        };
-        let sum = long_double::checked_add(current, incr)
-            .ok_or_else(|| Reply::error_static(NAN_OR_INFINITY_RESULT))?;
-        let text = Bytes::from(long_double::format_human(sum));
-        hash.set(field, &text, true, env.limits);
-        Ok(text)
+        let text = (|| {
+            let current = match hash.get(field) {
+                Some(f) => long_double::parse(f.value)
+                    .ok_or_else(|| Reply::error_static(NOT_FLOAT_VALUE))?,
+                None => LongDouble::ZERO,
+            };
+            let sum = long_double::checked_add(current, incr)
+                .ok_or_else(|| Reply::error_static(NAN_OR_INFINITY_RESULT))?;
+            let text = Bytes::from(long_double::format_human(sum));
+            hash.set(field, &text, true, env.limits);
+            Ok(text)
+        })();
+        let events: Events = if text.is_ok() { &["hincrbyfloat"] } else { &[] };
+        (text, events)
     });
     match result {
         Ok(Some(Ok(text))) => Reply::Bulk(text),
@@ -743,20 +779,36 @@ fn hexpire_generic(ctx: &mut WriteCtx, argv: &[Bytes], unit: Unit, absolute: boo
     per_field_write(ctx, argv, |argv| {
         let (at, cond, fields_at) = parsed(argv)?;
         let fields = parse_fields(argv, fields_at, NUMFIELDS_ABOVE_ZERO)?;
-        Ok((fields, move |hash: &mut Hash, field: &[u8]| {
+        let each = move |hash: &mut Hash, field: &[u8]| {
             hash.make_ex();
-            set_field_expire(hash, field, at, cond, now_ms)
-        }))
+            let answer = set_field_expire(hash, field, at, cond, now_ms);
+            let change = match answer {
+                answer::OK => Change::Updated,
+                answer::DELETED => Change::Deleted,
+                _ => Change::None,
+            };
+            (answer, change)
+        };
+        Ok((fields, each, &["hexpire"][..]))
     })
+}
+
+/// What one field's edit changed (for the keyspace event).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Change {
+    None,
+    Updated,
+    Deleted,
 }
 
 /// The shape of HEXPIRE, HPERSIST, HGETDEL and HGETEX: the key's type check, then `parse`
 /// (which may fail), then one answer per field from `each`, in order (`A::missing()` for every
-/// field when there is no hash).
+/// field when there is no hash). The events: "hdel" when a field was deleted, otherwise
+/// `updated` (from `parse`) when one was updated.
 fn per_field_write<'a, P, E, A>(ctx: &mut WriteCtx, argv: &'a [Bytes], parse: P) -> Reply
 where
-    P: FnOnce(&'a [Bytes]) -> Result<(&'a [Bytes], E), Reply>,
-    E: FnMut(&mut Hash, &[u8]) -> A,
+    P: FnOnce(&'a [Bytes]) -> Result<(&'a [Bytes], E, Events), Reply>,
+    E: FnMut(&mut Hash, &[u8]) -> (A, Change),
     A: PerField,
 {
     let now_ms = ctx.now_ms;
@@ -765,7 +817,7 @@ where
         Some(_) => return wrong_type(),
         None => false,
     };
-    let (fields, mut each) = match parse(argv) {
+    let (fields, mut each, updated) = match parse(argv) {
         Ok(parsed) => parsed,
         Err(reply) => return reply,
     };
@@ -774,10 +826,22 @@ where
         return missing();
     }
     let answers = write_hash(ctx, &argv[1], Access::Existing, |hash, _| {
-        fields
+        let (mut any_updated, mut any_deleted) = (false, false);
+        let answers = fields
             .iter()
-            .map(|f| each(hash, f).into_reply())
-            .collect::<Vec<_>>()
+            .map(|f| {
+                let (answer, change) = each(hash, f);
+                any_updated |= change == Change::Updated;
+                any_deleted |= change == Change::Deleted;
+                answer.into_reply()
+            })
+            .collect::<Vec<_>>();
+        let events: Events = match (any_deleted, any_updated) {
+            (true, _) => &["hdel"],
+            (false, true) => updated,
+            (false, false) => &[],
+        };
+        (answers, events)
     });
     match answers {
         Ok(Some(answers)) => Reply::Array(answers),
@@ -833,16 +897,15 @@ fn hpexpireat(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
 fn hpersist(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     per_field_write(ctx, argv, |argv| {
         let fields = parse_fields(argv, 2, NUMFIELDS_POSITIVE)?;
-        Ok((fields, |hash: &mut Hash, field: &[u8]| {
-            match hash.get(field).map(|f| f.expire_at_ms) {
-                None => answer::NO_FIELD,
-                Some(None) => answer::NO_TTL,
-                Some(Some(_)) => {
-                    hash.set_expire(field, None);
-                    answer::OK
-                }
+        let each = |hash: &mut Hash, field: &[u8]| match hash.get(field).map(|f| f.expire_at_ms) {
+            None => (answer::NO_FIELD, Change::None),
+            Some(None) => (answer::NO_TTL, Change::None),
+            Some(Some(_)) => {
+                hash.set_expire(field, None);
+                (answer::OK, Change::Updated)
             }
-        }))
+        };
+        Ok((fields, each, &["hpersist"][..]))
     })
 }
 
@@ -900,13 +963,15 @@ fn hpexpiretime(ctx: &mut ReadCtx, argv: &[Bytes]) -> Reply {
 fn hgetdel(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     per_field_write(ctx, argv, |argv| {
         let fields = parse_fields(argv, 2, NUMFIELDS_POSITIVE)?;
-        Ok((fields, |hash: &mut Hash, field: &[u8]| {
+        let each = |hash: &mut Hash, field: &[u8]| {
             let value = hash.get(field).map(|f| Bytes::copy_from_slice(f.value));
             if value.is_some() {
                 hash.remove(field);
+                return (value, Change::Deleted);
             }
-            value
-        }))
+            (value, Change::None)
+        };
+        Ok((fields, each, &[][..]))
     })
 }
 
@@ -986,26 +1051,36 @@ fn hgetex(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
             None => None,
         };
         let fields = parse_fields(argv, i, NUMFIELDS_POSITIVE)?;
-        Ok((fields, move |hash: &mut Hash, field: &[u8]| {
+        let updated: Events = match expiry {
+            Some(None) => &["hpersist"],
+            _ => &["hexpire"],
+        };
+        let each = move |hash: &mut Hash, field: &[u8]| {
             if matches!(expiry, Some(Some(at)) if at > now_ms) {
                 hash.make_ex();
             }
-            let found = hash.get(field)?;
+            let Some(found) = hash.get(field) else {
+                return (None, Change::None);
+            };
             let (value, ttl) = (Bytes::copy_from_slice(found.value), found.expire_at_ms);
-            match expiry {
+            let change = match expiry {
                 Some(Some(at)) if at <= now_ms => {
                     hash.remove(field);
+                    Change::Deleted
                 }
                 Some(Some(at)) => {
                     hash.set_expire(field, Some(at));
+                    Change::Updated
                 }
                 Some(None) if ttl.is_some() => {
                     hash.set_expire(field, None);
+                    Change::Updated
                 }
-                _ => {}
-            }
-            Some(value)
-        }))
+                _ => Change::None,
+            };
+            (Some(value), change)
+        };
+        Ok((fields, each, updated))
     })
 }
 
@@ -1093,6 +1168,10 @@ fn hsetex(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     let keep_ttl = args.expiry.is_some();
     let pairs = &argv[args.pairs_at..];
     let now_ms = ctx.now_ms;
+    // FXX on a missing key answers at once: the key is never made.
+    if args.only_new == Some(false) && ctx.db().get_value_mut(&argv[1], now_ms).is_none() {
+        return Reply::Int(0);
+    }
     let done = write_hash(ctx, &argv[1], Access::Create, |hash, env| {
         if let Some(only_new) = args.only_new {
             let mut fields = pairs.chunks_exact(2).map(|p| hash.get(&p[0]).is_some());
@@ -1102,7 +1181,7 @@ fn hsetex(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
                 !fields.all(|exists| exists)
             };
             if refused {
-                return false;
+                return (false, &[][..]);
             }
         }
         hash.prepare(pairs.iter().map(|a| &a[..]), env.limits);
@@ -1115,7 +1194,14 @@ fn hsetex(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
                 set_field_expire(hash, &pair[0], at, Cond::Always, now_ms);
             }
         }
-        true
+        // Redis 8.0: "hset", then the expire time's effect (a time at or before now deleted
+        // the fields).
+        let events: Events = match at {
+            None => &["hset"],
+            Some(at) if at <= now_ms => &["hset", "hdel"],
+            Some(_) => &["hset", "hexpire"],
+        };
+        (true, events)
     });
     match done {
         Ok(set) => Reply::Int(i64::from(set == Some(true))),

@@ -684,6 +684,9 @@ fn swapdb(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     match parse_swapdb(argv, Some(ctx.engine.databases())) {
         Ok((a, b)) => {
             ctx.engine.swap_dbs(a, b);
+            // Clients blocked in either database may now find what they wait for.
+            ctx.signal_ready_db(a);
+            ctx.signal_ready_db(b);
             Reply::ok()
         }
         Err(reply) => reply,

@@ -13,6 +13,10 @@
 //! Blocking commands: apply serves at once when a key has elements and otherwise answers
 //! `blocked()`; the node parks the client (see [`blocking_wait`]) and appends the command
 //! again when a write signals one of its keys. Every push signals its key.
+//!
+//! Keyspace notifications follow Redis: the command's event after its change ("lpush",
+//! "rpop", "lset", ...), then "del" when the change emptied the list. A move notifies the
+//! push onto the destination before the pop from the source, as Redis does.
 
 use std::ops::Range;
 
@@ -25,6 +29,7 @@ use crate::commands::{
 };
 use crate::db::Db;
 use crate::engine::{ReadCtx, WriteCtx};
+use crate::notify;
 use crate::table::{Group, Handler, Keys, Spec, acl, arity_error, flag::*};
 use crate::types::list::{End, List};
 use crate::value::Value;
@@ -271,7 +276,33 @@ fn push_onto(ctx: &mut WriteCtx, key: &[u8], end: End, elems: &[Bytes]) -> Resul
         }
     };
     ctx.signal_ready(key);
+    ctx.notify(notify::LIST, push_event(end), key);
     Ok(len)
+}
+
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Head => "lpush",
+        End::Tail => "rpush",
+    }
+}
+
+/// The events of a pop from `key`: the pop, then "del" when it took the last element (the
+/// key is already removed).
+fn notify_popped(ctx: &mut WriteCtx, key: &[u8], end: End, emptied: bool) {
+    let event = match end {
+        End::Head => "lpop",
+        End::Tail => "rpop",
+    };
+    ctx.notify(notify::LIST, event, key);
+    notify_if_removed(ctx, key, emptied);
+}
+
+/// "del" for a key whose list the command emptied (and removed).
+fn notify_if_removed(ctx: &mut WriteCtx, key: &[u8], emptied: bool) {
+    if emptied {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
 }
 
 fn bulks(list: &List, first: usize, n: usize, forward: bool) -> Vec<Reply> {
@@ -373,11 +404,14 @@ fn pop_generic(ctx: &mut WriteCtx, argv: &[Bytes], end: End, name: &str) -> Repl
         Err(reply) => return reply,
     };
     let reply = match count {
+        // Nothing taken: no event.
+        Some(0) => return Reply::Array(Vec::new()),
         None => Reply::Bulk(list.pop(end).expect("lists are never stored empty")),
         Some(n) => Reply::Array(pop_many(list, end, n)),
     };
     let emptied = list.is_empty();
     remove_if_empty(db, key, emptied);
+    notify_popped(ctx, key, end, emptied);
     reply
 }
 
@@ -393,14 +427,15 @@ fn rpop(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
 /// every key is missing.
 fn mpop_generic(ctx: &mut WriteCtx, argv: &[Bytes], mpop: &Mpop) -> Result<Option<Reply>, Reply> {
     let now_ms = ctx.now_ms;
-    let db = ctx.db();
     for key in &argv[mpop.keys.clone()] {
+        let db = ctx.db();
         let Some(list) = get_list_mut(db, key, now_ms)? else {
             continue;
         };
         let items = pop_many(list, mpop.end, mpop.count);
         let emptied = list.is_empty();
         remove_if_empty(db, key, emptied);
+        notify_popped(ctx, key, mpop.end, emptied);
         return Ok(Some(Reply::Array(vec![
             Reply::Bulk(key.clone()),
             Reply::Array(items),
@@ -526,7 +561,10 @@ fn lset(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         };
         let index = int_arg(&argv[2])?;
         match index_of(index, list.len()) {
-            Some(i) if list.set(i, &argv[3]) => Ok(Reply::ok()),
+            Some(i) if list.set(i, &argv[3]) => {
+                ctx.notify(notify::LIST, "lset", &argv[1]);
+                Ok(Reply::ok())
+            }
             _ => Err(Reply::error_static(OUT_OF_RANGE)),
         }
     })();
@@ -554,11 +592,12 @@ fn linsert(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         let Some(list) = get_list_mut(ctx.db(), &argv[1], now_ms)? else {
             return Ok(Reply::Int(0));
         };
-        Ok(if list.insert(&argv[3], &argv[4], after) {
-            Reply::Int(list.len() as i64)
-        } else {
-            Reply::Int(-1)
-        })
+        if !list.insert(&argv[3], &argv[4], after) {
+            return Ok(Reply::Int(-1));
+        }
+        let len = list.len();
+        ctx.notify(notify::LIST, "linsert", &argv[1]);
+        Ok(Reply::Int(len as i64))
     })();
     reply_of(result)
 }
@@ -581,6 +620,10 @@ fn lrem(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         let removed = list.remove(&argv[3], count.unsigned_abs(), count < 0);
         let emptied = list.is_empty();
         remove_if_empty(db, key, emptied);
+        if removed > 0 {
+            ctx.notify(notify::LIST, "lrem", key);
+        }
+        notify_if_removed(ctx, key, emptied);
         Ok(Reply::Int(removed as i64))
     })();
     reply_of(result)
@@ -606,6 +649,9 @@ fn ltrim(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         list.drain_front(first);
         let emptied = list.is_empty();
         remove_if_empty(db, key, emptied);
+        // Redis notifies a trim even when it removed nothing.
+        ctx.notify(notify::LIST, "ltrim", key);
+        notify_if_removed(ctx, key, emptied);
         Ok(Reply::ok())
     })();
     reply_of(result)
@@ -632,15 +678,19 @@ fn lmove_generic(ctx: &mut WriteCtx, src: &[u8], dst: &[u8], from: End, to: End)
         .flatten()
         .expect("checked above");
     let value = list.pop(from).expect("lists are never stored empty");
-    if src == dst {
+    let emptied = if src == dst {
         list.push(to, &value);
         ctx.signal_ready(dst);
+        ctx.notify(notify::LIST, push_event(to), dst);
+        false
     } else {
         let emptied = list.is_empty();
         remove_if_empty(db, src, emptied);
         let pushed = push_onto(ctx, dst, to, std::slice::from_ref(&value));
         debug_assert!(pushed.is_ok(), "the destination's type was checked");
-    }
+        emptied
+    };
+    notify_popped(ctx, src, from, emptied);
     Reply::Bulk(value)
 }
 
@@ -677,8 +727,8 @@ fn bpop_generic(ctx: &mut WriteCtx, argv: &[Bytes], end: End) -> Reply {
         return reply;
     }
     let now_ms = ctx.now_ms;
-    let db = ctx.db();
     for key in &argv[1..argv.len() - 1] {
+        let db = ctx.db();
         let list = match get_list_mut(db, key, now_ms) {
             Ok(Some(list)) => list,
             Ok(None) => continue,
@@ -687,6 +737,7 @@ fn bpop_generic(ctx: &mut WriteCtx, argv: &[Bytes], end: End) -> Reply {
         let value = list.pop(end).expect("lists are never stored empty");
         let emptied = list.is_empty();
         remove_if_empty(db, key, emptied);
+        notify_popped(ctx, key, end, emptied);
         return Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Bulk(value)]);
     }
     blocked()

@@ -10,6 +10,10 @@
 //! restored from a snapshot, pops the same members. SRANDMEMBER is a read and draws from the
 //! node's generator.
 //!
+//! Keyspace notifications follow Redis: the command's event after its change ("sadd",
+//! "srem", "spop", "sinterstore", ...), then "del" when it emptied and removed a set; a STORE
+//! command whose result is empty notifies "del" for the destination it removed.
+//!
 //! Reply order: an intset iterates in ascending order, as Redis's does, so replies built from
 //! intsets match Redis exactly; a hashtable iterates in its bucket order, which differs from
 //! Redis's (another hash function), as any client must already allow for.
@@ -25,6 +29,7 @@ use crate::commands::{
 use crate::db::Db;
 use crate::engine::{Engine, ReadCtx, Rng, WriteCtx};
 use crate::glob;
+use crate::notify;
 use crate::table::{Group, Handler, Keys, Spec, acl, flag::*};
 use crate::types::set::{Member, Set, SetParams};
 use crate::value::Value;
@@ -188,17 +193,28 @@ fn expire_keys(db: &mut Db, keys: &[Bytes], now_ms: u64) {
     }
 }
 
-/// Stores `result` at `dst` (replacing any value and TTL) or, when it is empty, deletes `dst`;
-/// answers the result's size.
-fn store(db: &mut Db, dst: &[u8], result: Set, now_ms: u64) -> Reply {
-    let len = result.len();
+/// Stores `result` at `dst` (replacing any value and TTL) and notifies `event`, or, when it is
+/// empty, deletes `dst` (notifying "del" if there was one); answers the result's size.
+fn store(ctx: &mut WriteCtx, dst: &[u8], result: Set, event: &'static str) -> Reply {
+    let (len, now_ms) = (result.len(), ctx.now_ms);
+    let db = ctx.db();
     if len == 0 {
         db.expire_if_due(dst, now_ms);
-        db.remove(dst);
+        if db.remove(dst).is_some() {
+            ctx.notify(notify::GENERIC, "del", dst);
+        }
     } else {
         db.set(dst, Value::Set(Box::new(result)), None, now_ms);
+        ctx.notify(notify::SET, event, dst);
     }
     Reply::Int(len as i64)
+}
+
+/// "del" for a key whose set the command emptied (and removed).
+fn notify_if_removed(ctx: &mut WriteCtx, key: &[u8], emptied: bool) {
+    if emptied {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
 }
 
 fn members_reply<'a>(members: impl Iterator<Item = Member<'a>>) -> Vec<Reply> {
@@ -310,7 +326,11 @@ fn union_diff_store(ctx: &mut WriteCtx, argv: &[Bytes], op: SetOp) -> Reply {
         Ok(sets) => union_diff_generic(&sets, op, params),
         Err(reply) => return reply,
     };
-    store(db, &argv[1], result, now_ms)
+    let event = match op {
+        SetOp::Union => "sunionstore",
+        SetOp::Diff => "sdiffstore",
+    };
+    store(ctx, &argv[1], result, event)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -333,6 +353,9 @@ fn sadd(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
             added
         }
     };
+    if added > 0 {
+        ctx.notify(notify::SET, "sadd", key);
+    }
     Reply::Int(added as i64)
 }
 
@@ -345,9 +368,14 @@ fn srem(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         Err(reply) => return reply,
     };
     let removed = argv[2..].iter().filter(|m| set.remove(m)).count();
-    if set.is_empty() {
+    let emptied = set.is_empty();
+    if emptied {
         db.remove(key);
     }
+    if removed > 0 {
+        ctx.notify(notify::SET, "srem", key);
+    }
+    notify_if_removed(ctx, key, emptied);
     Reply::Int(removed as i64)
 }
 
@@ -377,19 +405,28 @@ fn smove(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     if !src_set.remove(member) {
         return Reply::Int(0);
     }
-    if src_set.is_empty() {
+    let emptied = src_set.is_empty();
+    if emptied {
         db.remove(src);
     }
-    if dst_exists {
+    // The source's events come before the destination is made (its "new").
+    ctx.notify(notify::SET, "srem", src);
+    notify_if_removed(ctx, src, emptied);
+    let db = ctx.db();
+    let added = if dst_exists {
         let dst_set = get_set_mut(db, dst, now_ms)
             .ok()
             .flatten()
             .expect("checked above");
-        dst_set.add(member, params);
+        dst_set.add(member, params)
     } else {
         let mut set = Set::for_member(member, params);
         set.add(member, params);
         db.set(dst, Value::Set(Box::new(set)), None, now_ms);
+        true
+    };
+    if added {
+        ctx.notify(notify::SET, "sadd", dst);
     }
     Reply::Int(1)
 }
@@ -413,9 +450,12 @@ fn spop(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     };
     let Some(count) = count else {
         let member = set.pop_random(rng).expect("a stored set is never empty");
-        if set.is_empty() {
+        let emptied = set.is_empty();
+        if emptied {
             db.remove(key);
         }
+        ctx.notify(notify::SET, "spop", key);
+        notify_if_removed(ctx, key, emptied);
         return Reply::Bulk(member);
     };
     if count == 0 {
@@ -426,6 +466,8 @@ fn spop(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         let all = union_diff_generic(&[Some(&*set)], SetOp::Union, params);
         let reply = members_reply(all.iter());
         db.remove(key);
+        ctx.notify(notify::SET, "spop", key);
+        notify_if_removed(ctx, key, true);
         return Reply::Set(reply);
     }
     let remaining = size - count;
@@ -433,7 +475,9 @@ fn spop(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     const MOVE_STRATEGY_MUL: u64 = 5;
     if remaining * MOVE_STRATEGY_MUL > count {
         let popped = (0..count).map(|_| Reply::Bulk(set.pop_random(rng).expect("count < size")));
-        return Reply::Set(popped.collect());
+        let popped = popped.collect();
+        ctx.notify(notify::SET, "spop", key);
+        return Reply::Set(popped);
     }
     let mut stays: Option<Set> = None;
     for _ in 0..remaining {
@@ -444,6 +488,7 @@ fn spop(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     }
     let reply = members_reply(set.iter());
     *set = stays.expect("at least one member stays");
+    ctx.notify(notify::SET, "spop", key);
     Reply::Set(reply)
 }
 
@@ -640,7 +685,7 @@ fn sinterstore(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         Ok(sets) => inter_set(&sets, params),
         Err(reply) => return reply,
     };
-    store(db, &argv[1], result, now_ms)
+    store(ctx, &argv[1], result, "sinterstore")
 }
 
 fn sunion(ctx: &mut ReadCtx, argv: &[Bytes]) -> Reply {

@@ -421,10 +421,8 @@ fn mset_generic(ctx: &mut WriteCtx, argv: &[Bytes], nx: bool) -> Reply {
     if nx && pairs.clone().any(|pair| db.contains(&pair[0], now_ms)) {
         return Reply::Int(0);
     }
-    for pair in pairs.clone() {
-        db.set(&pair[0], Value::str(&pair[1]), None, now_ms);
-    }
     for pair in pairs {
+        ctx.db().set(&pair[0], Value::str(&pair[1]), None, now_ms);
         ctx.notify(notify::STRING, "set", &pair[0]);
     }
     if nx { Reply::Int(1) } else { Reply::ok() }

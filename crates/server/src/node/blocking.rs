@@ -3,11 +3,12 @@
 //! A blocking command is first appended like any write. When its entry finds nothing to take,
 //! the engine answers `blocked()` and the node parks the client here instead of replying.
 //! Every applied entry (this node's or another's) reports the keys it gave elements to
-//! (`Engine::ready_keys`); for each, the first parked client waiting on that key (arrival
-//! order) has its command appended again. The log orders that attempt against every other
-//! write, so no two clients, on this node or any other, can take the same element. An
-//! attempt that is served wakes the next client waiting on the same keys (the key may hold
-//! more); one that finds the key empty again goes back to its place.
+//! (`Engine::ready_keys`), or whole databases (`Engine::ready_dbs`: SWAPDB), which stand for
+//! every key a client parked there waits on; for each key, the first parked client waiting on
+//! it (arrival order) has its command appended again. The log orders that attempt against
+//! every other write, so no two clients, on this node or any other, can take the same
+//! element. An attempt that is served wakes the next client waiting on the same keys (the key
+//! may hold more); one that finds the key empty again goes back to its place.
 //!
 //! The session takes no further command from a client while it is blocked (as Redis). A
 //! timeout answers the timeout reply (a null array, as Redis 7.0) unless an attempt is in the
@@ -139,16 +140,28 @@ impl Core {
     }
 
     /// The keys the entry just applied made ready: the first client parked on each tries.
+    /// A database made ready as a whole (SWAPDB) makes ready every key a client waits on in it.
     pub(super) fn wake_ready(&mut self) {
-        if self.blocked.is_empty() || self.engine.ready_keys().is_empty() {
+        if self.blocked.is_empty()
+            || (self.engine.ready_keys().is_empty() && self.engine.ready_dbs().is_empty())
+        {
             return;
         }
-        let ready: Vec<(usize, Bytes)> = self
+        let mut ready: Vec<(usize, Bytes)> = self
             .engine
             .ready_keys()
             .iter()
             .map(|(db, key)| (*db, Bytes::copy_from_slice(key)))
             .collect();
+        for &db in self.engine.ready_dbs() {
+            for p in self.blocked.parked.iter().filter(|p| p.db == db) {
+                for key in &p.keys {
+                    if !ready.iter().any(|(d, k)| *d == db && k == key) {
+                        ready.push((db, key.clone()));
+                    }
+                }
+            }
+        }
         for (db, key) in ready {
             self.wake(db, &key);
         }
