@@ -6,6 +6,7 @@
 pub mod bitmap;
 pub mod command;
 pub mod connection;
+pub mod geo;
 pub mod hash;
 pub mod hyperloglog;
 pub mod keyspace;
@@ -28,6 +29,7 @@ pub static FAMILIES: &[&[Spec]] = &[
     hash::COMMANDS,
     set::COMMANDS,
     zset::COMMANDS,
+    geo::COMMANDS,
     bitmap::COMMANDS,
     hyperloglog::COMMANDS,
     keyspace::COMMANDS,
