@@ -281,3 +281,12 @@ fn random_geo_sequence_matches_redis() {
     let lines: Vec<&str> = script.iter().map(String::as_str).collect();
     check_both_protocols(&[("random-geo", &lines)]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// SORT
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn sort_transcripts_match_redis() {
+    check_scripts(&transcript_scripts("sort-"));
+}

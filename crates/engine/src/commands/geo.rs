@@ -158,7 +158,7 @@ fn parse_geoadd(argv: &[Bytes]) -> Result<GeoaddArgs, Reply> {
     }
     let rest = argv.len() - first;
     // ZADD (which GEOADD hands over to) refuses an empty element list as a syntax error too.
-    if rest % 3 != 0 || (flags.xx && flags.nx) || rest == 0 {
+    if !rest.is_multiple_of(3) || (flags.xx && flags.nx) || rest == 0 {
         return Err(syntax_error());
     }
     let points = (first..argv.len())

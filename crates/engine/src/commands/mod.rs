@@ -14,6 +14,7 @@ pub mod list;
 pub mod pubsub;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod zset;
 
@@ -30,6 +31,7 @@ pub static FAMILIES: &[&[Spec]] = &[
     set::COMMANDS,
     zset::COMMANDS,
     geo::COMMANDS,
+    sort::COMMANDS,
     bitmap::COMMANDS,
     hyperloglog::COMMANDS,
     keyspace::COMMANDS,
