@@ -75,7 +75,10 @@ fn parse_sort(argv: &[Bytes], readonly: bool) -> Result<SortArgs, Reply> {
             j += 1;
         } else if is_word(arg, "by") && left >= 1 {
             let pattern = &argv[j + 1];
-            a.dont_sort = !c_str(pattern).contains(&b'*');
+            // Once a constant pattern has been given, nothing sorts (Redis never clears it).
+            if !c_str(pattern).contains(&b'*') {
+                a.dont_sort = true;
+            }
             a.by = Some(pattern.clone());
             j += 1;
         } else if is_word(arg, "get") && left >= 1 {
