@@ -213,6 +213,7 @@ pub fn render(reply: &Reply) -> String {
             format!("[{}]", inner.join(", "))
         }
         Reply::Double(d) => format!(",{}", cairn_resp::format_double(*d)),
+        Reply::DoubleText(text) => format!(",{}", String::from_utf8_lossy(text)),
         Reply::Bool(b) => if *b { "#t" } else { "#f" }.into(),
         Reply::Verbatim(fmt, text) => format!("={fmt}:{}", escape(text)),
     }

@@ -241,6 +241,8 @@ pub fn encode(reply: &Reply, proto: Protocol, out: &mut BytesMut) {
         Reply::Map(pairs) => put_map(out, proto, pairs),
         Reply::Pairs(pairs) => put_pairs(out, proto, pairs),
         Reply::Double(value) => put_double(out, proto, *value),
+        Reply::DoubleText(text) if resp3 => put_line(out, b',', text),
+        Reply::DoubleText(text) => put_bulk(out, text),
         Reply::Bool(value) if resp3 => {
             out.extend_from_slice(if *value { b"#t\r\n" } else { b"#f\r\n" })
         }

@@ -34,6 +34,9 @@ pub enum Reply {
     Pairs(Vec<(Reply, Reply)>),
     /// RESP3 double; a bulk string in RESP2 (formatted as Redis 7.0 does, `%.17g`).
     Double(f64),
+    /// A double already formatted (Redis's `addReplyHumanLongDouble`: GEOPOS coordinates):
+    /// `,<text>` in RESP3, a bulk string in RESP2.
+    DoubleText(Bytes),
     /// RESP3 boolean; the integer 1 or 0 in RESP2.
     Bool(bool),
     /// RESP3 verbatim string (`=len\r\ntxt:...`); a bulk string in RESP2.
