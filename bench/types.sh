@@ -38,6 +38,9 @@ start_redis() { # start_redis NAME PORT EXTRA_ARGS...
   LAST_PID=$!
   PIDS+=("$LAST_PID")
 }
+wait_ping() { "${LIB[@]}" wait-ping "$1" 60; }
+rss() { "${LIB[@]}" rss "$1"; }
+cli() { local port=$1; shift; redis-cli -h 127.0.0.1 -p "$port" "$@"; }
 start_cairn() { # start_cairn NAME PORT
   local name=$1 port=$2
   mkdir -p "$T/$name"
