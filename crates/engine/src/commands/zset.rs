@@ -26,6 +26,7 @@ use crate::commands::{blocked, bulk, cmd, int_arg, syntax_error, wrong_type};
 use crate::db::Db;
 use crate::engine::{ReadCtx, WriteCtx};
 use crate::glob;
+use crate::notify;
 use crate::table::{Group, Handler, Keys, Spec, acl, arity_error, flag::*};
 use crate::types::zset::{Limits, ZSet};
 use crate::value::Value;
@@ -301,6 +302,10 @@ fn zadd_generic(ctx: &mut WriteCtx, argv: &[Bytes], incr: bool) -> Reply {
     if added > 0 {
         ctx.signal_ready(&argv[1]);
     }
+    if added + updated > 0 {
+        let event = if f.incr { "zincr" } else { "zadd" };
+        ctx.notify(notify::ZSET, event, &argv[1]);
+    }
     if f.incr {
         if processed > 0 {
             score_reply(score)
@@ -328,7 +333,16 @@ fn zrem(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         removed
     });
     match removed {
-        Ok(n) => Reply::Int(n.unwrap_or(0)),
+        Ok(n) => {
+            let n = n.unwrap_or(0);
+            if n > 0 {
+                ctx.notify(notify::ZSET, "zrem", &argv[1]);
+                if !ctx.db().contains(&argv[1], now_ms) {
+                    ctx.notify(notify::GENERIC, "del", &argv[1]);
+                }
+            }
+            Reply::Int(n)
+        }
         Err(reply) => reply,
     }
 }
