@@ -1,5 +1,6 @@
 # Shared by the benchmark scripts (sourced, not run): logging, a temp dir whose processes are
-# stopped by PID on exit, the Cairn binary under test, and the machine facts every report
+# stopped by PID on exit, the Cairn binary under test, starting servers and small probes
+# (scripts may redefine any of these after sourcing), and the machine facts every report
 # starts with. Set BENCH_TAG before sourcing; the caller is in the repository root.
 
 log() { echo "[$BENCH_TAG $(date +%T)] $*" >&2; }
@@ -40,6 +41,30 @@ else
   cp target/release/cairn "$T/bin/cairn" # a stable copy: others may rebuild target/ meanwhile
   CAIRN_FROM="built from $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates 2>/dev/null || echo " with uncommitted changes")"
 fi
+
+# --- servers: start_* set LAST_PID and register it for the cleanup -----------------------------
+LAST_PID=
+start_redis() { # start_redis NAME PORT EXTRA_ARGS...
+  local name=$1 port=$2; shift 2
+  mkdir -p "$T/$name"
+  redis-server --bind 127.0.0.1 --port "$port" --dir "$T/$name" --logfile "$T/$name.log" \
+    --daemonize no "$@" &
+  LAST_PID=$!
+  PIDS+=("$LAST_PID")
+}
+start_cairn() { # start_cairn NAME PORT EXTRA_ARGS...
+  local name=$1 port=$2; shift 2
+  mkdir -p "$T/$name"
+  "$T/bin/cairn" --port "$port" --dir "$T/$name" "$@" >>"$T/$name.log" 2>&1 &
+  LAST_PID=$!
+  PIDS+=("$LAST_PID")
+}
+wait_ping() { "${LIB[@]}" wait-ping "$1" 60; }
+rss() { "${LIB[@]}" rss "$1"; }
+cli() { local port=$1; shift; redis-cli -h 127.0.0.1 -p "$port" "$@"; }
+info_field() { cli "$1" info persistence | tr -d '\r' | awk -F: -v k="$2" '$1 == k {print $2}'; }
+kv() { awk -F= -v k="$2" '$1 == k {print $2}' "$1"; }
+mib() { awk -v b="$1" 'BEGIN {printf "%.1f MiB", b / 1048576}'; }
 
 machine_rows() { # the machine rows of a report's "Machine and versions" table
   cat <<ROWS

@@ -43,24 +43,6 @@ wait_exit() { # wait_exit PID SECS: wait for a server we asked to stop
 mapfile -t PORTS < <("${LIB[@]}" free-ports 7)
 P_REDIS=${PORTS[0]} P_AOF=${PORTS[1]} P_CAIRN=${PORTS[2]} P_RMEM=${PORTS[3]} P_CMEM=${PORTS[4]}
 P_RTLS=${PORTS[5]} P_CTLS=${PORTS[6]}
-LAST_PID=
-
-start_redis() { # start_redis NAME PORT EXTRA_ARGS...
-  local name=$1 port=$2; shift 2
-  mkdir -p "$T/$name"
-  redis-server --bind 127.0.0.1 --port "$port" --dir "$T/$name" --logfile "$T/$name.log" \
-    --daemonize no "$@" &
-  LAST_PID=$!
-  PIDS+=("$LAST_PID")
-}
-start_cairn() { # start_cairn NAME PORT EXTRA_ARGS...
-  local name=$1 port=$2; shift 2
-  mkdir -p "$T/$name"
-  "$T/bin/cairn" --port "$port" --dir "$T/$name" "$@" >>"$T/$name.log" 2>&1 &
-  LAST_PID=$!
-  PIDS+=("$LAST_PID")
-}
-wait_ping() { "${LIB[@]}" wait-ping "$1" 60; }
 # timed_start PORT START_FN ARGS...: runs START_FN ARGS (which sets LAST_PID) and sets START_MS to
 # the time from just before the start until the first +PONG. The poller is started (and its
 # interpreter warm) before the server, so its own start-up is not counted.
@@ -80,11 +62,6 @@ timed_start() {
   t1=$(cat "$out")
   START_MS=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", (b - a) / 1e6}')
 }
-rss() { "${LIB[@]}" rss "$1"; }
-cli() { local port=$1; shift; redis-cli -h 127.0.0.1 -p "$port" "$@"; }
-info_field() { cli "$1" info persistence | tr -d '\r' | awk -F: -v k="$2" '$1 == k {print $2}'; }
-kv() { awk -F= -v k="$2" '$1 == k {print $2}' "$1"; }
-mib() { awk -v b="$1" 'BEGIN {printf "%.1f MiB", b / 1048576}'; }
 fsync_cost() { # fsync_cost: "N µs per 4 KiB O_DSYNC write" from dd in the data dir's filesystem
   local out
   out=$(dd if=/dev/zero of="$T/dd.test" bs=4k count=200 oflag=dsync 2>&1 | tail -1)

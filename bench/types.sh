@@ -29,25 +29,6 @@ BENCH_TAG=types
 
 mapfile -t PORTS < <("${LIB[@]}" free-ports 3)
 P_REDIS=${PORTS[0]} P_AOF=${PORTS[1]} P_CAIRN=${PORTS[2]}
-LAST_PID=
-start_redis() { # start_redis NAME PORT EXTRA_ARGS...
-  local name=$1 port=$2; shift 2
-  mkdir -p "$T/$name"
-  redis-server --bind 127.0.0.1 --port "$port" --dir "$T/$name" --logfile "$T/$name.log" \
-    --daemonize no "$@" &
-  LAST_PID=$!
-  PIDS+=("$LAST_PID")
-}
-wait_ping() { "${LIB[@]}" wait-ping "$1" 60; }
-rss() { "${LIB[@]}" rss "$1"; }
-cli() { local port=$1; shift; redis-cli -h 127.0.0.1 -p "$port" "$@"; }
-start_cairn() { # start_cairn NAME PORT
-  local name=$1 port=$2
-  mkdir -p "$T/$name"
-  "$T/bin/cairn" --port "$port" --dir "$T/$name" >>"$T/$name.log" 2>&1 &
-  LAST_PID=$!
-  PIDS+=("$LAST_PID")
-}
 
 log "machine facts"
 cat <<EOF

@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Cairn, Raw};
 
@@ -14,37 +14,13 @@ fn addr(node: &Cairn) -> String {
     format!("127.0.0.1:{}", node.port)
 }
 
-/// Waits until INFO reports `n` blocked clients.
-fn wait_blocked(c: &mut Raw, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let info = String::from_utf8(c.cmd(&["INFO", "clients"])).unwrap();
-        if info.contains(&format!("blocked_clients:{n}\r\n")) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never {n} blocked clients: {info}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn send(c: &mut Raw, args: &[&str]) {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
-    }
-    c.send(&out);
-}
-
 #[test]
 fn a_blocked_pop_is_served_by_a_later_push() {
     let node = Cairn::start(&[]);
     let mut blocked = Raw::connect(&addr(&node));
     let mut other = Raw::connect(&addr(&node));
-    send(&mut blocked, &["BLPOP", "missing", "list", "0"]);
-    wait_blocked(&mut other, 1);
+    blocked.send_cmd(&["BLPOP", "missing", "list", "0"]);
+    other.wait_blocked(1);
     assert_eq!(other.cmd(&["RPUSH", "list", "a", "b"]), b":2\r\n");
     assert_eq!(
         blocked.read_reply(),
@@ -54,7 +30,7 @@ fn a_blocked_pop_is_served_by_a_later_push() {
         other.cmd(&["LRANGE", "list", "0", "-1"]),
         b"*1\r\n$1\r\nb\r\n"
     );
-    wait_blocked(&mut other, 0);
+    other.wait_blocked(0);
 }
 
 #[test]
@@ -64,12 +40,12 @@ fn blocked_clients_are_served_in_arrival_order_each_element_once() {
     let mut second = Raw::connect(&addr(&node));
     let mut third = Raw::connect(&addr(&node));
     let mut other = Raw::connect(&addr(&node));
-    send(&mut first, &["BRPOP", "q", "0"]);
-    wait_blocked(&mut other, 1);
-    send(&mut second, &["BLPOP", "q", "0"]);
-    wait_blocked(&mut other, 2);
-    send(&mut third, &["BLPOP", "q", "0"]);
-    wait_blocked(&mut other, 3);
+    first.send_cmd(&["BRPOP", "q", "0"]);
+    other.wait_blocked(1);
+    second.send_cmd(&["BLPOP", "q", "0"]);
+    other.wait_blocked(2);
+    third.send_cmd(&["BLPOP", "q", "0"]);
+    other.wait_blocked(3);
     // Two elements in one entry: the first two clients get one each, the third waits.
     assert_eq!(other.cmd(&["RPUSH", "q", "x", "y"]), b":2\r\n");
     assert_eq!(first.read_reply(), b"*2\r\n$1\r\nq\r\n$1\r\ny\r\n".to_vec());
@@ -77,7 +53,7 @@ fn blocked_clients_are_served_in_arrival_order_each_element_once() {
         second.read_reply(),
         b"*2\r\n$1\r\nq\r\n$1\r\nx\r\n".to_vec()
     );
-    wait_blocked(&mut other, 1);
+    other.wait_blocked(1);
     assert_eq!(other.cmd(&["EXISTS", "q"]), b":0\r\n");
     assert_eq!(other.cmd(&["LPUSH", "q", "z"]), b":1\r\n");
     assert_eq!(third.read_reply(), b"*2\r\n$1\r\nq\r\n$1\r\nz\r\n".to_vec());
@@ -110,10 +86,10 @@ fn a_client_that_leaves_while_blocked_takes_nothing() {
     let mut other = Raw::connect(&addr(&node));
     {
         let mut gone = Raw::connect(&addr(&node));
-        send(&mut gone, &["BLPOP", "k", "0"]);
-        wait_blocked(&mut other, 1);
+        gone.send_cmd(&["BLPOP", "k", "0"]);
+        other.wait_blocked(1);
     }
-    wait_blocked(&mut other, 0);
+    other.wait_blocked(0);
     assert_eq!(other.cmd(&["RPUSH", "k", "kept"]), b":1\r\n");
     assert_eq!(other.cmd(&["LPOP", "k"]), b"$4\r\nkept\r\n");
 }
@@ -124,7 +100,7 @@ fn commands_pipelined_behind_a_blocking_command_wait_for_it() {
     let mut c = Raw::connect(&addr(&node));
     let mut other = Raw::connect(&addr(&node));
     c.send(b"*3\r\n$5\r\nBLPOP\r\n$1\r\np\r\n$1\r\n0\r\n*3\r\n$5\r\nRPUSH\r\n$1\r\np\r\n$4\r\nmine\r\n");
-    wait_blocked(&mut other, 1);
+    other.wait_blocked(1);
     // The RPUSH behind the BLPOP has not run: the list is still empty.
     assert_eq!(other.cmd(&["EXISTS", "p"]), b":0\r\n");
     other.cmd(&["RPUSH", "p", "theirs"]);
@@ -145,10 +121,10 @@ fn a_move_into_a_watched_list_wakes_the_next_client() {
     let mut mover = Raw::connect(&addr(&node));
     let mut popper = Raw::connect(&addr(&node));
     let mut other = Raw::connect(&addr(&node));
-    send(&mut mover, &["BLMOVE", "src", "dst", "RIGHT", "LEFT", "0"]);
-    wait_blocked(&mut other, 1);
-    send(&mut popper, &["BLPOP", "dst", "0"]);
-    wait_blocked(&mut other, 2);
+    mover.send_cmd(&["BLMOVE", "src", "dst", "RIGHT", "LEFT", "0"]);
+    other.wait_blocked(1);
+    popper.send_cmd(&["BLPOP", "dst", "0"]);
+    other.wait_blocked(2);
     other.cmd(&["LPUSH", "src", "job"]);
     assert_eq!(mover.read_reply(), b"$3\r\njob\r\n");
     assert_eq!(
@@ -163,13 +139,13 @@ fn a_blocked_client_survives_a_wrong_type_push_and_other_databases() {
     let node = Cairn::start(&[]);
     let mut blocked = Raw::connect(&addr(&node));
     let mut other = Raw::connect(&addr(&node));
-    send(&mut blocked, &["BLPOP", "k", "0"]);
-    wait_blocked(&mut other, 1);
+    blocked.send_cmd(&["BLPOP", "k", "0"]);
+    other.wait_blocked(1);
     // Same key name in another database: not the key the client waits on.
     other.cmd(&["SELECT", "1"]);
     other.cmd(&["RPUSH", "k", "elsewhere"]);
     other.cmd(&["SELECT", "0"]);
-    wait_blocked(&mut other, 1);
+    other.wait_blocked(1);
     other.cmd(&["SET", "k", "string"]);
     other.cmd(&["DEL", "k"]);
     other.cmd(&["RPUSH", "k", "here"]);
@@ -187,16 +163,16 @@ fn client_unblock_answers_a_blocked_client_now() {
     let id = String::from_utf8(blocked.cmd(&["CLIENT", "ID"])).unwrap();
     let id = id.trim_start_matches(':').trim_end();
     assert_eq!(other.cmd(&["CLIENT", "UNBLOCK", id]), b":0\r\n");
-    send(&mut blocked, &["BLPOP", "k", "0"]);
-    wait_blocked(&mut other, 1);
+    blocked.send_cmd(&["BLPOP", "k", "0"]);
+    other.wait_blocked(1);
     assert_eq!(
         other.cmd(&["CLIENT", "UNBLOCK", id, "MAYBE"]),
         b"-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n".to_vec()
     );
     assert_eq!(other.cmd(&["CLIENT", "UNBLOCK", id]), b":1\r\n");
     assert_eq!(blocked.read_reply(), b"*-1\r\n");
-    send(&mut blocked, &["BRPOP", "k", "0"]);
-    wait_blocked(&mut other, 1);
+    blocked.send_cmd(&["BRPOP", "k", "0"]);
+    other.wait_blocked(1);
     assert_eq!(other.cmd(&["CLIENT", "UNBLOCK", id, "ERROR"]), b":1\r\n");
     assert_eq!(
         blocked.read_reply(),
@@ -212,8 +188,8 @@ fn a_blocked_sorted_set_pop_is_served_by_a_later_zadd() {
     let node = Cairn::start(&[]);
     let mut blocked = Raw::connect(&addr(&node));
     let mut other = Raw::connect(&addr(&node));
-    send(&mut blocked, &["BZPOPMIN", "board", "0"]);
-    wait_blocked(&mut other, 1);
+    blocked.send_cmd(&["BZPOPMIN", "board", "0"]);
+    other.wait_blocked(1);
     assert_eq!(other.cmd(&["ZADD", "board", "2", "b", "1", "a"]), b":2\r\n");
     assert_eq!(
         blocked.read_reply(),

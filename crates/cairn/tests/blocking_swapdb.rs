@@ -5,50 +5,24 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use common::{Cairn, Raw};
-
-/// Waits until INFO reports `n` blocked clients.
-fn wait_blocked(c: &mut Raw, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let info = String::from_utf8(c.cmd(&["INFO", "clients"])).unwrap();
-        if info.contains(&format!("blocked_clients:{n}\r\n")) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never {n} blocked clients: {info}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn send(c: &mut Raw, args: &[&str]) {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
-    }
-    c.send(&out);
-}
+use common::Cairn;
 
 #[test]
 fn swapdb_serves_a_client_blocked_on_the_database_it_fills() {
     let node = Cairn::start(&[]);
     let mut blocked = node.conn();
     let mut other = node.conn();
-    send(&mut blocked, &["BLPOP", "q", "0"]);
-    wait_blocked(&mut other, 1);
+    blocked.send_cmd(&["BLPOP", "q", "0"]);
+    other.wait_blocked(1);
     assert_eq!(other.cmd(&["SELECT", "1"]), b"+OK\r\n");
     assert_eq!(other.cmd(&["RPUSH", "q", "a", "b"]), b":2\r\n");
-    wait_blocked(&mut other, 1);
+    other.wait_blocked(1);
     assert_eq!(other.cmd(&["SWAPDB", "0", "1"]), b"+OK\r\n");
     assert_eq!(
         blocked.read_reply(),
         b"*2\r\n$1\r\nq\r\n$1\r\na\r\n".to_vec()
     );
-    wait_blocked(&mut other, 0);
+    other.wait_blocked(0);
     // Database 1 now holds what database 0 held (nothing); database 0 the rest of the list.
     assert_eq!(other.cmd(&["EXISTS", "q"]), b":0\r\n");
     assert_eq!(other.cmd(&["SELECT", "0"]), b"+OK\r\n");
@@ -66,13 +40,13 @@ fn swapdb_wakes_clients_of_both_databases_and_only_those_it_can_serve() {
     assert_eq!(other.cmd(&["RPUSH", "y", "from0"]), b":1\r\n");
     assert_eq!(other.cmd(&["SELECT", "1"]), b"+OK\r\n");
     assert_eq!(other.cmd(&["RPUSH", "x", "from1"]), b":1\r\n");
-    send(&mut in0, &["BLPOP", "x", "0"]);
-    wait_blocked(&mut other, 1);
+    in0.send_cmd(&["BLPOP", "x", "0"]);
+    other.wait_blocked(1);
     assert_eq!(in1.cmd(&["SELECT", "1"]), b"+OK\r\n");
-    send(&mut in1, &["BRPOP", "y", "0"]);
-    wait_blocked(&mut other, 2);
-    send(&mut waits, &["BLMOVE", "none", "dst", "LEFT", "RIGHT", "0"]);
-    wait_blocked(&mut other, 3);
+    in1.send_cmd(&["BRPOP", "y", "0"]);
+    other.wait_blocked(2);
+    waits.send_cmd(&["BLMOVE", "none", "dst", "LEFT", "RIGHT", "0"]);
+    other.wait_blocked(3);
     assert_eq!(other.cmd(&["SWAPDB", "1", "0"]), b"+OK\r\n");
     assert_eq!(
         in0.read_reply(),
@@ -83,11 +57,11 @@ fn swapdb_wakes_clients_of_both_databases_and_only_those_it_can_serve() {
         b"*2\r\n$1\r\ny\r\n$5\r\nfrom0\r\n".to_vec()
     );
     // The client whose key is still missing keeps waiting, and a push serves it.
-    wait_blocked(&mut other, 1);
+    other.wait_blocked(1);
     assert_eq!(other.cmd(&["SELECT", "0"]), b"+OK\r\n");
     assert_eq!(other.cmd(&["RPUSH", "none", "v"]), b":1\r\n");
     assert_eq!(waits.read_reply(), b"$1\r\nv\r\n".to_vec());
-    wait_blocked(&mut other, 0);
+    other.wait_blocked(0);
     assert_eq!(
         other.cmd(&["LRANGE", "dst", "0", "-1"]),
         b"*1\r\n$1\r\nv\r\n"

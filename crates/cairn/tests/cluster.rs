@@ -569,15 +569,6 @@ fn pipelined_replies_keep_their_order_while_reads_wait_for_barriers() {
     }
 }
 
-/// Sends a command on a raw connection without reading its reply.
-fn send_raw(c: &mut common::Raw, args: &[&str]) {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
-    }
-    c.send(&out);
-}
-
 #[test]
 fn a_message_published_on_one_node_reaches_subscribers_on_the_others() {
     let _serial = serial();
@@ -585,12 +576,12 @@ fn a_message_published_on_one_node_reaches_subscribers_on_the_others() {
     let nodes: Vec<Cairn> = (0..3).map(|_| nats.node(&[])).collect();
     let raw = |i: usize| common::Raw::connect(&format!("127.0.0.1:{}", nodes[i].port));
     let mut sub = raw(0);
-    send_raw(&mut sub, &["SUBSCRIBE", "news"]);
+    sub.send_cmd(&["SUBSCRIBE", "news"]);
     sub.read_reply();
-    send_raw(&mut sub, &["PSUBSCRIBE", "n*"]);
+    sub.send_cmd(&["PSUBSCRIBE", "n*"]);
     sub.read_reply();
     let mut shard = raw(2);
-    send_raw(&mut shard, &["SSUBSCRIBE", "orders"]);
+    shard.send_cmd(&["SSUBSCRIBE", "orders"]);
     shard.read_reply();
     let mut publisher = raw(1);
     // Interest in the pub/sub subject spreads through the NATS cluster asynchronously:
@@ -656,22 +647,11 @@ fn clients_blocked_on_different_nodes_each_get_a_different_element() {
     let nats = NatsCluster::start(3);
     let nodes: Vec<Cairn> = (0..3).map(|_| nats.node(&[])).collect();
     let raw = |i: usize| common::Raw::connect(&format!("127.0.0.1:{}", nodes[i].port));
-    let blocked_on = |c: &mut common::Raw, n: usize| {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let info = String::from_utf8(c.cmd(&["INFO", "clients"])).unwrap();
-            if info.contains(&format!("blocked_clients:{n}\r\n")) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "never {n} blocked: {info}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    };
     let mut waiters: Vec<common::Raw> = (0..3).map(raw).collect();
     let mut admins: Vec<common::Raw> = (0..3).map(raw).collect();
     for (i, w) in waiters.iter_mut().enumerate() {
-        send_raw(w, &["BLPOP", "jobs", "0"]);
-        blocked_on(&mut admins[i], 1);
+        w.send_cmd(&["BLPOP", "jobs", "0"]);
+        admins[i].wait_blocked(1);
     }
     assert_eq!(admins[1].cmd(&["RPUSH", "jobs", "a", "b"]), b":2\r\n");
     // Two of the three are served, each with its own element; one stays blocked.
@@ -695,7 +675,7 @@ fn clients_blocked_on_different_nodes_each_get_a_different_element() {
         assert!(Instant::now() < deadline, "served only {served:?}");
     }
     let left = (0..3).find(|i| served.iter().all(|(j, _)| j != i)).unwrap();
-    blocked_on(&mut admins[left], 1);
+    admins[left].wait_blocked(1);
     assert_eq!(admins[2].cmd(&["LPUSH", "jobs", "c"]), b":1\r\n");
     waiters[left]
         .stream

@@ -12,14 +12,6 @@ fn connect(node: &Cairn) -> Raw {
     Raw::connect(&format!("127.0.0.1:{}", node.port))
 }
 
-fn send(c: &mut Raw, args: &[&str]) {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
-    }
-    c.send(&out);
-}
-
 /// Reads `n` replies and returns them concatenated.
 fn replies(c: &mut Raw, n: usize) -> Vec<u8> {
     (0..n).flat_map(|_| c.read_reply()).collect()
@@ -34,12 +26,12 @@ fn channels_and_patterns_deliver_in_resp2() {
     let node = Cairn::start(&[]);
     let mut sub = connect(&node);
     let mut publisher = connect(&node);
-    send(&mut sub, &["SUBSCRIBE", "c1", "c2"]);
+    sub.send_cmd(&["SUBSCRIBE", "c1", "c2"]);
     assert_eq!(
         text(&replies(&mut sub, 2)),
         "*3\r\n$9\r\nsubscribe\r\n$2\r\nc1\r\n:1\r\n*3\r\n$9\r\nsubscribe\r\n$2\r\nc2\r\n:2\r\n"
     );
-    send(&mut sub, &["PSUBSCRIBE", "c*"]);
+    sub.send_cmd(&["PSUBSCRIBE", "c*"]);
     assert_eq!(
         text(&sub.read_reply()),
         "*3\r\n$10\r\npsubscribe\r\n$2\r\nc*\r\n:3\r\n"
@@ -73,18 +65,18 @@ fn channels_and_patterns_deliver_in_resp2() {
     let list = text(&publisher.cmd(&["CLIENT", "LIST"]));
     assert!(list.contains("flags=P db=0 sub=2 psub=1 ssub=0"), "{list}");
 
-    send(&mut sub, &["UNSUBSCRIBE"]);
+    sub.send_cmd(&["UNSUBSCRIBE"]);
     let both = text(&replies(&mut sub, 2));
     assert!(
         both.contains("unsubscribe\r\n$2\r\nc1\r\n") && both.ends_with(":1\r\n"),
         "{both}"
     );
-    send(&mut sub, &["PUNSUBSCRIBE"]);
+    sub.send_cmd(&["PUNSUBSCRIBE"]);
     assert_eq!(
         text(&sub.read_reply()),
         "*3\r\n$12\r\npunsubscribe\r\n$2\r\nc*\r\n:0\r\n"
     );
-    send(&mut sub, &["UNSUBSCRIBE"]);
+    sub.send_cmd(&["UNSUBSCRIBE"]);
     assert_eq!(
         text(&sub.read_reply()),
         "*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n"
@@ -100,12 +92,12 @@ fn shard_channels_count_apart_and_resp3_gets_push_messages() {
     let mut sub = connect(&node);
     let mut publisher = connect(&node);
     assert!(text(&sub.cmd(&["HELLO", "3"])).starts_with('%'));
-    send(&mut sub, &["SUBSCRIBE", "plain"]);
+    sub.send_cmd(&["SUBSCRIBE", "plain"]);
     assert_eq!(
         text(&sub.read_reply()),
         ">3\r\n$9\r\nsubscribe\r\n$5\r\nplain\r\n:1\r\n"
     );
-    send(&mut sub, &["SSUBSCRIBE", "s1"]);
+    sub.send_cmd(&["SSUBSCRIBE", "s1"]);
     assert_eq!(
         text(&sub.read_reply()),
         ">3\r\n$10\r\nssubscribe\r\n$2\r\ns1\r\n:1\r\n"
@@ -137,9 +129,9 @@ fn a_subscriber_that_does_not_read_is_cut_off_and_nobody_else_waits() {
     let mut slow = connect(&node);
     let mut fine = connect(&node);
     let mut publisher = connect(&node);
-    send(&mut slow, &["SUBSCRIBE", "firehose"]);
+    slow.send_cmd(&["SUBSCRIBE", "firehose"]);
     slow.read_reply();
-    send(&mut fine, &["SUBSCRIBE", "firehose"]);
+    fine.send_cmd(&["SUBSCRIBE", "firehose"]);
     fine.read_reply();
     let payload = "x".repeat(16 * 1024);
     let mut received_by_fine = 0;
@@ -163,7 +155,7 @@ fn keyspace_notifications_follow_writes_and_expiry() {
         text(&c.cmd(&["CONFIG", "GET", "notify-keyspace-events"])),
         "*2\r\n$22\r\nnotify-keyspace-events\r\n$3\r\ng$K\r\n"
     );
-    send(&mut sub, &["PSUBSCRIBE", "__key*__:*"]);
+    sub.send_cmd(&["PSUBSCRIBE", "__key*__:*"]);
     sub.read_reply();
     c.cmd(&["SET", "a", "1", "EX", "100"]);
     assert_eq!(

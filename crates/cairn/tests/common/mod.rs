@@ -124,12 +124,33 @@ impl Raw {
     }
 
     pub fn cmd(&mut self, args: &[&str]) -> Vec<u8> {
+        self.send_cmd(args);
+        self.read_reply()
+    }
+
+    /// Sends one command without reading its reply (blocking commands, subscriptions).
+    pub fn send_cmd(&mut self, args: &[&str]) {
         let mut out = format!("*{}\r\n", args.len()).into_bytes();
         for a in args {
             out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
         }
         self.send(&out);
-        self.read_reply()
+    }
+
+    /// Waits (up to 20 s) until INFO on this connection reports `n` blocked clients.
+    pub fn wait_blocked(&mut self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let info = String::from_utf8(self.cmd(&["INFO", "clients"])).unwrap();
+            if info.contains(&format!("blocked_clients:{n}\r\n")) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never {n} blocked clients: {info}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Reads one whole RESP2/RESP3 reply, returned raw.
