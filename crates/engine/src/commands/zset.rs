@@ -22,6 +22,7 @@ mod setops;
 use bytes::Bytes;
 use cairn_resp::Reply;
 
+use crate::commands::keyspace::parse_cursor;
 use crate::commands::{blocked, bulk, cmd, int_arg, syntax_error, wrong_type};
 use crate::db::Db;
 use crate::engine::{ReadCtx, WriteCtx};
@@ -709,29 +710,6 @@ fn random_ranks(rng: &mut crate::engine::Rng, n: usize, count: i64) -> Vec<usize
 
 // ---------------------------------------------------------------------------------------------
 // ZSCAN
-
-/// Redis parses a SCAN cursor with `strtoul`: an optional sign (a negative value wraps),
-/// decimal digits and nothing else, no leading space; the empty string is cursor 0.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    let (negative, digits) = match arg.first() {
-        None => return Some(0),
-        Some(b'-') => (true, &arg[1..]),
-        Some(b'+') => (false, &arg[1..]),
-        Some(_) => (false, arg),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut value: u64 = 0;
-    for &d in digits {
-        value = value.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    Some(if negative {
-        value.wrapping_neg()
-    } else {
-        value
-    })
-}
 
 /// ZSCAN's default COUNT.
 const SCAN_COUNT_DEFAULT: usize = 10;
