@@ -4,6 +4,7 @@
 //! - `entry`: the log record (`Entry`) and its frozen encoding.
 //! - `engine`: `Engine::apply(entry)` (the only way replicated state changes) and
 //!   `Engine::read` (read-only commands against local state).
+//! - `exec`: commands run inside an entry (MULTI/EXEC batches, scripts' calls).
 //! - `table`: the command table (`Spec` rows), the single source of truth for every command.
 //! - `commands/`: one file per command family; each exports its table rows.
 //! - `db`, `dict`, `value`: the keyspace of one logical database, its hash table and values.
@@ -21,6 +22,7 @@ pub mod db;
 pub mod dict;
 pub mod engine;
 pub mod entry;
+pub mod exec;
 pub mod glob;
 pub mod notify;
 pub mod rdb;
