@@ -288,6 +288,11 @@ pub enum SessionCmd {
     AclLog,
     AclLoad,
     AclSave,
+    Multi,
+    Exec,
+    Discard,
+    Watch,
+    Unwatch,
 }
 
 #[derive(Clone, Copy)]

@@ -161,6 +161,11 @@ pub fn run(s: &mut Session, cmd: SessionCmd, spec: &'static Spec, argv: &[Bytes]
         C::AclLog => Some(crate::acl::log_command(s, argv)),
         C::AclLoad => crate::acl::load(s),
         C::AclSave => crate::acl::save(s),
+        C::Multi => Some(crate::multi::multi(s)),
+        C::Exec => crate::multi::exec(s, spec),
+        C::Discard => crate::multi::discard(s, spec),
+        C::Watch => crate::multi::watch(s, spec, argv),
+        C::Unwatch => crate::multi::unwatch(s, spec),
     }
 }
 
@@ -202,6 +207,8 @@ fn ping(argv: &[Bytes]) -> Reply {
 
 fn reset(s: &mut Session) -> Reply {
     crate::pubsub::unsubscribe_all(s);
+    s.multi = None;
+    crate::multi::forget_watches(s);
     s.db = 0;
     s.proto = Protocol::Resp2;
     // A pending SKIP still swallows this command's own +RESET, as in Redis; OFF is cleared.
