@@ -15,8 +15,9 @@
 //! be served: the node parks the client with that argv, in which `$` is already the stream's
 //! last ID (so a retry waits for entries after the first attempt's last ID) and COUNT is
 //! Redis's default for a served blocked read when none was given. XREAD is a `Write` row that
-//! changes nothing: the node can only park a command that went through the log, and its
-//! flags (`readonly`, `blocking`) are Redis's, so ACL and COMMAND see it as a read.
+//! changes nothing: the node can only park a command that went through the log. Its flags are
+//! Redis's (`readonly`, `blocking`, and the hidden `may_replicate` that marks a logged read,
+//! as PFCOUNT has), so ACL and COMMAND see it as a read.
 
 mod group;
 mod info;
@@ -803,7 +804,7 @@ pub static COMMANDS: &[Spec] = &[
     cmd("xlen", 2, READONLY | FAST, S, Keys::ONE, G, "5.0.0", "Return the number of entries in a stream", Handler::Read(xlen)).key_flags(key::RO).complexity("O(1)"),
     cmd("xdel", -3, WRITE | FAST, S, Keys::ONE, G, "5.0.0", "Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist.", Handler::Write(no_syntax, xdel)).key_flags(key::RW | key::DELETE).complexity("O(1) for each single item to delete in the stream, regardless of the stream size."),
     cmd("xtrim", -4, WRITE, S, Keys::ONE, G, "5.0.0", "Trims the stream to (approximately if '~' is passed) a certain size", Handler::Write(xtrim_check, xtrim)).key_flags(key::RW | key::DELETE).complexity("O(N), with N being the number of evicted entries. Constant times are very small however, since entries are organized in macro nodes containing multiple entries that can be released with a single deallocation."),
-    cmd("xread", -4, READONLY | BLOCKING, S, Keys::NONE, G, "5.0.0", "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.", Handler::Write(xread_check, xread)).key_specs(XREAD_KEYS).complexity("For each stream mentioned: O(N) with N being the number of elements being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is used, XADD will pay O(M) time in order to serve the M clients blocked on the stream getting new data."),
+    cmd("xread", -4, READONLY | BLOCKING | MAY_REPLICATE, S, Keys::NONE, G, "5.0.0", "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.", Handler::Write(xread_check, xread)).key_specs(XREAD_KEYS).complexity("For each stream mentioned: O(N) with N being the number of elements being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is used, XADD will pay O(M) time in order to serve the M clients blocked on the stream getting new data."),
     cmd("xreadgroup", -7, WRITE | BLOCKING, S, Keys::NONE, G, "5.0.0", "Return new entries from a stream using a consumer group, or access the history of the pending entries for a given consumer. Can block.", Handler::Write(xread_check, group::xreadgroup)).key_specs(XREADGROUP_KEYS).complexity("For each stream mentioned: O(M) with M being the number of elements returned. If M is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1). On the other side when XREADGROUP blocks, XADD will pay the O(N) time in order to serve the N clients blocked on the stream getting new data."),
     cmd("xgroup", -2, 0, 0, Keys::NONE, G, "5.0.0", "A container for consumer groups commands", Handler::Container).complexity("Depends on subcommand.").sub(group::XGROUP),
     cmd("xack", -4, WRITE | FAST, S, Keys::ONE, G, "5.0.0", "Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL.", Handler::Write(no_syntax, group::xack)).key_flags(key::RW | key::UPDATE).complexity("O(1) for each message ID processed."),
