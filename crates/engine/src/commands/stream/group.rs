@@ -307,6 +307,7 @@ fn serve_group(
     }
     let group = s.groups.get_mut(group_name)?;
     *created |= touch_consumer(group, consumer, now_ms);
+    let after = if history { after } else { group.last_id };
     let start = after.next().unwrap_or(StreamId::MAX);
     if history {
         let ids: Vec<StreamId> = group.consumers[consumer]
