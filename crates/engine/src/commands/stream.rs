@@ -62,7 +62,8 @@ const LIMIT_WITHOUT_APPROX: &str =
     "ERR syntax error, LIMIT cannot be used without the special ~ option";
 const TIMEOUT_NOT_INTEGER: &str = "ERR timeout is not an integer or out of range";
 const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
-const UNBALANCED: &str = "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.";
+const UNBALANCED: &str =
+    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.";
 const GROUP_ONLY_XREADGROUP: &str =
     "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.";
 const NOACK_ONLY_XREADGROUP: &str =
@@ -114,7 +115,10 @@ fn parse_u64(s: &[u8]) -> Option<u64> {
     if let Some(v) = parse_i64(s) {
         return u64::try_from(v).ok();
     }
-    let mut i = s.iter().take_while(|b| b" \t\n\x0b\x0c\r".contains(b)).count();
+    let mut i = s
+        .iter()
+        .take_while(|b| b" \t\n\x0b\x0c\r".contains(b))
+        .count();
     let negative = match s.get(i) {
         Some(b'-') => {
             i += 1;
@@ -380,7 +384,11 @@ fn xadd_check(argv: &[Bytes]) -> Result<(), Reply> {
 }
 
 /// The ID an entry added now gets (Redis's `streamAppendItem`'s choice).
-fn new_entry_id(s: &Stream, given: Option<(StreamId, bool)>, now_ms: u64) -> Result<StreamId, Reply> {
+fn new_entry_id(
+    s: &Stream,
+    given: Option<(StreamId, bool)>,
+    now_ms: u64,
+) -> Result<StreamId, Reply> {
     let smaller = || Reply::error_static(XADD_SMALLER);
     let id = match given {
         Some((id, true)) => id,
@@ -415,7 +423,9 @@ fn xadd(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         let id = new_entry_id(s, args.id, now_ms)?;
         let pairs: Vec<&[u8]> = argv[args.id_at + 1..].iter().map(|b| &b[..]).collect();
         s.append(id, &pairs);
-        let trimmed = args.trim.map_or(0, |trim| s.trim(trim, args.approx, args.limit));
+        let trimmed = args
+            .trim
+            .map_or(0, |trim| s.trim(trim, args.approx, args.limit));
         ctx.notify(notify::STREAM, "xadd", key);
         if trimmed > 0 {
             ctx.notify(notify::STREAM, "xtrim", key);
@@ -683,7 +693,10 @@ fn xread(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
             }
             let start = after.next().unwrap_or(StreamId::MAX);
             let entries = s.range(start, StreamId::MAX, false, args.count as usize);
-            served.push(Reply::Array(vec![Reply::Bulk(key.clone()), entries_reply(&entries)]));
+            served.push(Reply::Array(vec![
+                Reply::Bulk(key.clone()),
+                entries_reply(&entries),
+            ]));
         }
         if !served.is_empty() {
             return Ok(Reply::Array(served));
@@ -829,7 +842,11 @@ mod tests {
         let strict = |s: &str| parse_strict_id(s.as_bytes());
         assert_eq!(strict("1-2"), Ok(StreamId::new(1, 2)));
         assert_eq!(strict("5"), Ok(StreamId::new(5, 0)));
-        assert_eq!(strict("007-+3"), Ok(StreamId::new(7, 3)), "strtoull's forms");
+        assert_eq!(
+            strict("007-+3"),
+            Ok(StreamId::new(7, 3)),
+            "strtoull's forms"
+        );
         assert!(strict("-").is_err());
         assert!(strict("1-2-3").is_err());
         assert!(strict("-1").is_err());

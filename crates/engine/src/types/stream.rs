@@ -263,9 +263,8 @@ impl Node {
         self.buf.push(flags);
         put_varint(&mut self.buf, ms_delta as u64);
         put_varint(&mut self.buf, zigzag(seq_delta));
-        let mut lp = lp_int_bytes(i64::from(flags))
-            + lp_int_bytes(ms_delta)
-            + lp_int_bytes(seq_delta);
+        let mut lp =
+            lp_int_bytes(i64::from(flags)) + lp_int_bytes(ms_delta) + lp_int_bytes(seq_delta);
         let mut parts = 3 + n;
         if same {
             for value in pairs.iter().skip(1).step_by(2) {
@@ -510,7 +509,10 @@ impl Stream {
         let sizes: Vec<usize> = self
             .nodes
             .values()
-            .map(|n| n.lp_total().max(NODE_BYTES_MAX.min(n.lp_total().next_power_of_two())))
+            .map(|n| {
+                n.lp_total()
+                    .max(NODE_BYTES_MAX.min(n.lp_total().next_power_of_two()))
+            })
             .collect();
         let samples = samples.max(1);
         if sizes.len() <= samples {
@@ -997,7 +999,10 @@ mod tests {
         let all = s.range(StreamId::MIN, StreamId::MAX, false, 0);
         assert_eq!(all.len(), 250);
         assert!(all.windows(2).all(|w| w[0].0 < w[1].0));
-        assert_eq!(all[3].1, vec![(&b"a"[..], &b"3"[..]), (&b"b"[..], &b"x"[..])]);
+        assert_eq!(
+            all[3].1,
+            vec![(&b"a"[..], &b"3"[..]), (&b"b"[..], &b"x"[..])]
+        );
         let rev = s.range(StreamId::MIN, StreamId::MAX, true, 10);
         assert_eq!(rev[0].0, s.last_id);
         assert_eq!(rev.len(), 10);
@@ -1009,7 +1014,9 @@ mod tests {
     #[test]
     fn deletes_leave_tombstones_and_free_empty_nodes() {
         let mut s = Stream::new();
-        let ids: Vec<StreamId> = (0..150).map(|i| add(&mut s, 5, &["f", &i.to_string()])).collect();
+        let ids: Vec<StreamId> = (0..150)
+            .map(|i| add(&mut s, 5, &["f", &i.to_string()]))
+            .collect();
         assert!(s.delete(ids[1]));
         assert!(!s.delete(ids[1]));
         assert_eq!(s.len(), 149);
@@ -1032,7 +1039,11 @@ mod tests {
     fn trimming_by_length_and_id() {
         let mut s = Stream::new();
         let ids: Vec<StreamId> = (0..300).map(|i| add(&mut s, i, &["f", "v"])).collect();
-        assert_eq!(s.trim(Trim::MaxLen(250), true, 0), 0, "no whole node to free");
+        assert_eq!(
+            s.trim(Trim::MaxLen(250), true, 0),
+            0,
+            "no whole node to free"
+        );
         assert_eq!(s.trim(Trim::MaxLen(199), true, 0), 100);
         assert_eq!(s.trim(Trim::MaxLen(150), false, 0), 50);
         assert_eq!(s.first_id, ids[150]);

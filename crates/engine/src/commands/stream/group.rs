@@ -8,9 +8,9 @@ use bytes::Bytes;
 use cairn_resp::Reply;
 
 use super::{
-    DOLLAR_IN_XREADGROUP, ReadArgs, entry_reply, error_with, get_stream,
-    get_stream_mut, id_reply, is_word, parse_end, parse_id, parse_start, parse_strict_id,
-    read_args, reply_of, retry_argv, stream_or_create,
+    DOLLAR_IN_XREADGROUP, ReadArgs, entry_reply, error_with, get_stream, get_stream_mut, id_reply,
+    is_word, parse_end, parse_id, parse_start, parse_strict_id, read_args, reply_of, retry_argv,
+    stream_or_create,
 };
 use crate::commands::{blocked_retrying, cmd, int_arg, parse_i64, syntax_error};
 use crate::engine::{ReadCtx, WriteCtx};
@@ -436,7 +436,10 @@ pub(super) fn xack(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
             .iter()
             .map(|a| parse_strict_id(a))
             .collect::<Result<Vec<_>, _>>()?;
-        let acked = ids.into_iter().filter(|id| group.remove_pending(*id)).count();
+        let acked = ids
+            .into_iter()
+            .filter(|id| group.remove_pending(*id))
+            .count();
         Ok(Reply::Int(acked as i64))
     })();
     reply_of(result)
@@ -564,9 +567,8 @@ struct ClaimOptions {
 
 fn claim_options(argv: &[Bytes], from: usize, now_ms: i64) -> Result<ClaimOptions, Reply> {
     let mut o = ClaimOptions::default();
-    let int_or = |arg: &[u8], text: &'static str| {
-        parse_i64(arg).ok_or_else(|| Reply::error_static(text))
-    };
+    let int_or =
+        |arg: &[u8], text: &'static str| parse_i64(arg).ok_or_else(|| Reply::error_static(text));
     let mut j = from;
     while j < argv.len() {
         let more = argv.len() - 1 - j;
@@ -581,7 +583,10 @@ fn claim_options(argv: &[Bytes], from: usize, now_ms: i64) -> Result<ClaimOption
             o.delivery_time = Some(now_ms.wrapping_sub(idle));
         } else if is_word(opt, "time") && more > 0 {
             j += 1;
-            o.delivery_time = Some(int_or(&argv[j], "ERR Invalid TIME option argument for XCLAIM")?);
+            o.delivery_time = Some(int_or(
+                &argv[j],
+                "ERR Invalid TIME option argument for XCLAIM",
+            )?);
         } else if is_word(opt, "retrycount") && more > 0 {
             j += 1;
             o.retry_count = Some(int_or(
@@ -592,7 +597,11 @@ fn claim_options(argv: &[Bytes], from: usize, now_ms: i64) -> Result<ClaimOption
             j += 1;
             o.last_id = parse_strict_id(&argv[j])?;
         } else {
-            return Err(error_with(&[b"ERR Unrecognized XCLAIM option '", opt, b"'"]));
+            return Err(error_with(&[
+                b"ERR Unrecognized XCLAIM option '",
+                opt,
+                b"'",
+            ]));
         }
         j += 1;
     }
