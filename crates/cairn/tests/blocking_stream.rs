@@ -170,3 +170,38 @@ fn destroying_the_group_answers_nogroup_to_its_waiters() {
     assert!(text(blocked.read_reply()).starts_with("-NOGROUP "));
     other.wait_blocked(0);
 }
+
+#[test]
+fn deleting_the_stream_unblocks_xreadgroup_but_not_xread() {
+    let node = Cairn::start(&[]);
+    let mut group_reader = Raw::connect(&addr(&node));
+    let mut reader = Raw::connect(&addr(&node));
+    let mut other = Raw::connect(&addr(&node));
+    other.cmd(&["XADD", "s", "1-0", "f", "v"]);
+    other.cmd(&["XGROUP", "CREATE", "s", "g", "$"]);
+    group_reader.send_cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c",
+        "BLOCK",
+        "0",
+        "STREAMS",
+        "s",
+        ">",
+    ]);
+    other.wait_blocked(1);
+    reader.send_cmd(&["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
+    other.wait_blocked(2);
+    assert_eq!(other.cmd(&["DEL", "s"]), b":1\r\n");
+    assert_eq!(
+        text(group_reader.read_reply()),
+        "-UNBLOCKED the stream key no longer exists\r\n"
+    );
+    other.wait_blocked(1);
+    other.cmd(&["XADD", "s", "2-0", "f", "v"]);
+    assert_eq!(
+        text(reader.read_reply()),
+        "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n2-0\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n"
+    );
+}

@@ -341,9 +341,13 @@ fn del(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     let mut deleted = 0;
     for key in &argv[1..] {
         ctx.db().expire_if_due(key, now_ms);
-        if ctx.db().remove(key).is_some() {
+        if let Some(slot) = ctx.db().remove(key) {
             deleted += 1;
             ctx.notify(notify::GENERIC, "del", key);
+            // Clients blocked in XREADGROUP on a deleted stream are answered at once.
+            if matches!(slot.value, Value::Stream(_)) {
+                ctx.signal_ready(key);
+            }
         }
     }
     Reply::Int(deleted)
@@ -666,12 +670,16 @@ fn dbsize(ctx: &mut ReadCtx, _argv: &[Bytes]) -> Reply {
 
 fn flushdb(ctx: &mut WriteCtx, _argv: &[Bytes]) -> Reply {
     ctx.db().clear();
+    // Clients blocked in XREADGROUP learn their stream is gone.
+    let db = ctx.db;
+    ctx.signal_ready_db(db);
     Reply::ok()
 }
 
 fn flushall(ctx: &mut WriteCtx, _argv: &[Bytes]) -> Reply {
     for index in 0..ctx.engine.databases() {
         ctx.engine.db_mut(index).clear();
+        ctx.signal_ready_db(index);
     }
     Reply::ok()
 }

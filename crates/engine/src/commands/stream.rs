@@ -560,14 +560,21 @@ struct ReadArgs {
     streams: usize,
     group: Option<(Bytes, Bytes)>,
     noack: bool,
+    /// A retry of a blocked XREADGROUP (the node's argv carries `RETRY_WORD`).
+    retry: bool,
 }
+
+/// Marks the argv a blocked XREADGROUP is retried with: a key or group gone since it blocked
+/// answers Redis's "no longer exists" errors instead of a fresh command's. Clients cannot
+/// send it: `check` rejects it as the syntax error Redis gives an unknown option.
+const RETRY_WORD: &str = "BLOCKED-RETRY";
 
 fn is_xreadgroup(argv: &[Bytes]) -> bool {
     argv[0].len() == 10
 }
 
-/// Redis's option loop of `xreadCommand`.
-fn read_args(argv: &[Bytes]) -> Result<ReadArgs, Reply> {
+/// Redis's option loop of `xreadCommand`; `internal` accepts the retry marker.
+fn read_args_with(argv: &[Bytes], internal: bool) -> Result<ReadArgs, Reply> {
     let group_cmd = is_xreadgroup(argv);
     let mut args = ReadArgs {
         block_ms: None,
@@ -576,6 +583,7 @@ fn read_args(argv: &[Bytes]) -> Result<ReadArgs, Reply> {
         streams: 0,
         group: None,
         noack: false,
+        retry: false,
     };
     let mut i = 1;
     while i < argv.len() {
@@ -603,6 +611,8 @@ fn read_args(argv: &[Bytes]) -> Result<ReadArgs, Reply> {
             }
             args.group = Some((argv[i + 1].clone(), argv[i + 2].clone()));
             i += 2;
+        } else if internal && group_cmd && is_word(opt, RETRY_WORD) {
+            args.retry = true;
         } else if is_word(opt, "noack") {
             if !group_cmd {
                 return Err(Reply::error_static(NOACK_ONLY_XREADGROUP));
@@ -622,8 +632,13 @@ fn read_args(argv: &[Bytes]) -> Result<ReadArgs, Reply> {
     Ok(args)
 }
 
+/// The options of a command as applied (a client's, or a node's retry).
+fn read_args(argv: &[Bytes]) -> Result<ReadArgs, Reply> {
+    read_args_with(argv, true)
+}
+
 fn xread_check(argv: &[Bytes]) -> Result<(), Reply> {
-    read_args(argv).map(|_| ())
+    read_args_with(argv, false).map(|_| ())
 }
 
 /// The keys a blocked XREAD/XREADGROUP waits on and its timeout (ms; 0 = forever); `None`
@@ -644,6 +659,9 @@ fn retry_argv(argv: &[Bytes], args: &ReadArgs, ids: &[StreamId], group: bool) ->
     if args.count == 0 {
         out.push(Bytes::from_static(b"COUNT"));
         out.push(Bytes::from_static(BLOCKED_COUNT_DEFAULT.as_bytes()));
+    }
+    if group && !args.retry {
+        out.push(Bytes::from_static(RETRY_WORD.as_bytes()));
     }
     out.push(argv[args.streams_at - 1].clone());
     out.extend_from_slice(&argv[args.streams_at..args.streams_at + args.streams]);
@@ -831,7 +849,7 @@ pub static COMMANDS: &[Spec] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::split_args;
+    use crate::testing::{Harness, split_args};
 
     fn args(line: &str) -> Vec<Bytes> {
         split_args(line).expect("valid line")
@@ -886,6 +904,51 @@ mod tests {
         );
     }
 
+    /// A retry as the node appends it: straight to the log, without `check`.
+    fn retry(h: &mut Harness, line: &str) -> Reply {
+        h.apply(crate::entry::Body::Command(args(line)))
+    }
+
+    #[test]
+    fn retries_of_a_blocked_xreadgroup_answer_what_redis_answers_its_waiters() {
+        let mut h = Harness::new();
+        h.cmd("XGROUP CREATE s g $ MKSTREAM");
+        let blocked = h.cmd("XREADGROUP GROUP g c BLOCK 0 STREAMS s >");
+        let argv = crate::commands::blocked_argv(&blocked).expect("a retry argv");
+        let line = "XREADGROUP GROUP g c BLOCK 0 COUNT 1000 BLOCKED-RETRY STREAMS s >";
+        assert_eq!(argv, args(line));
+        assert!(crate::commands::is_blocked(&retry(&mut h, line)));
+        h.cmd("XADD s 1-0 f v");
+        assert_eq!(h.engine.ready_keys(), &[(0, Box::from(&b"s"[..]))]);
+        assert_eq!(
+            crate::testing::render(&retry(&mut h, line)),
+            r#"[["s", [["1-0", ["f", "v"]]]]]"#
+        );
+        h.cmd("XGROUP DESTROY s g");
+        assert_eq!(h.engine.ready_keys(), &[(0, Box::from(&b"s"[..]))]);
+        assert_eq!(retry(&mut h, line), Reply::error_static(group::GROUP_GONE));
+        h.cmd("DEL s");
+        assert_eq!(h.engine.ready_keys(), &[(0, Box::from(&b"s"[..]))]);
+        assert_eq!(retry(&mut h, line), Reply::error_static(group::STREAM_GONE));
+        h.cmd("SET s v");
+        assert_eq!(retry(&mut h, line), Reply::error_static(group::STREAM_GONE));
+    }
+
+    #[test]
+    fn a_blocked_xread_waits_after_the_last_id_it_saw() {
+        let mut h = Harness::new();
+        h.cmd("XADD s 5-0 f v");
+        let blocked = h.cmd("XREAD BLOCK 0 STREAMS s nope $ $");
+        assert_eq!(
+            crate::commands::blocked_argv(&blocked),
+            Some(args("XREAD BLOCK 0 COUNT 1000 STREAMS s nope 5-0 0-0"))
+        );
+        assert!(crate::commands::is_blocked(&retry(
+            &mut h,
+            "XREAD BLOCK 0 COUNT 1000 STREAMS s nope 5-0 0-0"
+        )));
+    }
+
     #[test]
     fn blocked_reads_name_their_keys_and_timeout() {
         assert_eq!(
@@ -895,6 +958,10 @@ mod tests {
         assert_eq!(
             blocking_keys(&args("XREADGROUP GROUP g c BLOCK 0 STREAMS a >")),
             Some((args("a"), 0))
+        );
+        assert_eq!(
+            xread_check(&args("XREADGROUP GROUP g c BLOCKED-RETRY STREAMS a >")),
+            Err(syntax_error())
         );
         assert_eq!(blocking_keys(&args("XREAD STREAMS a 0")), None);
     }

@@ -21,6 +21,9 @@ use crate::types::stream::{ENTRIES_READ_INVALID, Group, Nack, Stream, StreamId};
 const XGROUP_NEEDS_KEY: &str = "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.";
 const BUSYGROUP: &str = "BUSYGROUP Consumer Group name already exists";
 const ENTRIES_READ_NEGATIVE: &str = "ERR value for ENTRIESREAD must be positive or -1";
+pub(super) const STREAM_GONE: &str = "UNBLOCKED the stream key no longer exists";
+pub(super) const GROUP_GONE: &str =
+    "NOGROUP the consumer group this client was blocked on no longer exists";
 const COUNT_NOT_POSITIVE: &str = "ERR COUNT must be > 0";
 /// XAUTOCLAIM's COUNT at most (Redis: `LONG_MAX / max(sizeof(streamID), attempts factor)`).
 const AUTOCLAIM_COUNT_MAX: i64 = i64::MAX / 16;
@@ -361,6 +364,13 @@ fn group_ids(ctx: &mut WriteCtx, argv: &[Bytes], args: &ReadArgs) -> Result<Vec<
     for i in 0..args.streams {
         let key = &argv[args.streams_at + i];
         let arg = &argv[args.streams_at + args.streams + i];
+        if args.retry {
+            match get_stream(ctx.db(), key, now_ms) {
+                Ok(Some(s)) if s.groups.contains_key(&group[..]) => {}
+                Ok(Some(_)) => return Err(Reply::error_static(GROUP_GONE)),
+                _ => return Err(Reply::error_static(STREAM_GONE)),
+            }
+        }
         let s = get_stream(ctx.db(), key, now_ms)?;
         if !s.is_some_and(|s| s.groups.contains_key(&group[..])) {
             return Err(error_with(&[
