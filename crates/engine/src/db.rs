@@ -74,6 +74,10 @@ pub struct Db {
     /// Keys added to the keyspace, while the node wants "new" notifications (`None`
     /// otherwise). Local bookkeeping, drained after each entry.
     pub(crate) new_now: Option<Vec<Box<[u8]>>>,
+    /// Streams deleted or overwritten by the entry being applied: clients blocked in
+    /// XREADGROUP on them are answered (Redis's `signalDeletedKeyAsReady`). Local
+    /// bookkeeping, drained after each entry.
+    pub(crate) streams_gone: Vec<Box<[u8]>>,
 }
 
 /// Expired keys a database remembers between collections; beyond it ticks catch up.
@@ -89,6 +93,7 @@ impl Db {
             expired_now: None,
             hexpired_now: None,
             new_now: None,
+            streams_gone: Vec::new(),
         }
     }
 
@@ -182,7 +187,10 @@ impl Db {
                     new.push(key.into());
                 }
             }
-            Some(old) => self.unindex(key, &old),
+            Some(old) => {
+                self.unindex(key, &old);
+                self.note_if_stream(key, &old.value);
+            }
             None => {
                 if let Some(new) = &mut self.new_now {
                     new.push(key.into());
@@ -223,9 +231,13 @@ impl Db {
             Some(slot) => {
                 let before = field_expiry_ms(&slot.value);
                 let after = field_expiry_ms(&value);
-                slot.value = value;
+                let old = std::mem::replace(&mut slot.value, value);
+                let was_stream = matches!(old, Value::Stream(_));
                 slot.touch(now_ms);
                 self.reindex_fields(key, before, after);
+                if was_stream {
+                    self.streams_gone.push(key.into());
+                }
             }
             None => self.set(key, value, None, now_ms),
         }
@@ -234,7 +246,14 @@ impl Db {
     pub fn remove(&mut self, key: &[u8]) -> Option<Slot> {
         let slot = self.keys.remove(key)?;
         self.unindex(key, &slot);
+        self.note_if_stream(key, &slot.value);
         Some(slot)
+    }
+
+    fn note_if_stream(&mut self, key: &[u8], value: &Value) {
+        if matches!(value, Value::Stream(_)) {
+            self.streams_gone.push(key.into());
+        }
     }
 
     /// Sets or clears the TTL of an existing key; false if the key does not exist.

@@ -341,13 +341,9 @@ fn del(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     let mut deleted = 0;
     for key in &argv[1..] {
         ctx.db().expire_if_due(key, now_ms);
-        if let Some(slot) = ctx.db().remove(key) {
+        if ctx.db().remove(key).is_some() {
             deleted += 1;
             ctx.notify(notify::GENERIC, "del", key);
-            // Clients blocked in XREADGROUP on a deleted stream are answered at once.
-            if matches!(slot.value, Value::Stream(_)) {
-                ctx.signal_ready(key);
-            }
         }
     }
     Reply::Int(deleted)

@@ -560,13 +560,15 @@ struct ReadArgs {
     streams: usize,
     group: Option<(Bytes, Bytes)>,
     noack: bool,
-    /// A retry of a blocked XREADGROUP (the node's argv carries `RETRY_WORD`).
+    /// A retry of a blocked read (the node's argv carries `RETRY_WORD`).
     retry: bool,
 }
 
-/// Marks the argv a blocked XREADGROUP is retried with: a key or group gone since it blocked
-/// answers Redis's "no longer exists" errors instead of a fresh command's. Clients cannot
-/// send it: `check` rejects it as the syntax error Redis gives an unknown option.
+/// Marks the argv a blocked read is retried with, which Redis serves differently from a
+/// fresh command: for XREADGROUP a key or group gone since it blocked answers Redis's "no
+/// longer exists" errors; for XREAD a key that now holds another type is not ready (the
+/// client keeps waiting) rather than WRONGTYPE. Clients cannot send it: `check` rejects it
+/// as the syntax error Redis gives an unknown option.
 const RETRY_WORD: &str = "BLOCKED-RETRY";
 
 fn is_xreadgroup(argv: &[Bytes]) -> bool {
@@ -611,7 +613,7 @@ fn read_args_with(argv: &[Bytes], internal: bool) -> Result<ReadArgs, Reply> {
             }
             args.group = Some((argv[i + 1].clone(), argv[i + 2].clone()));
             i += 2;
-        } else if internal && group_cmd && is_word(opt, RETRY_WORD) {
+        } else if internal && is_word(opt, RETRY_WORD) {
             args.retry = true;
         } else if is_word(opt, "noack") {
             if !group_cmd {
@@ -660,7 +662,7 @@ fn retry_argv(argv: &[Bytes], args: &ReadArgs, ids: &[StreamId], group: bool) ->
         out.push(Bytes::from_static(b"COUNT"));
         out.push(Bytes::from_static(BLOCKED_COUNT_DEFAULT.as_bytes()));
     }
-    if group && !args.retry {
+    if !args.retry {
         out.push(Bytes::from_static(RETRY_WORD.as_bytes()));
     }
     out.push(argv[args.streams_at - 1].clone());
@@ -675,6 +677,19 @@ fn retry_argv(argv: &[Bytes], args: &ReadArgs, ids: &[StreamId], group: bool) ->
     out
 }
 
+/// XREAD's lookup: on a retry, a key of another type is as good as missing.
+fn lookup_read<'a>(
+    db: &'a Db,
+    key: &[u8],
+    now_ms: u64,
+    retry: bool,
+) -> Result<Option<&'a Stream>, Reply> {
+    match get_stream(db, key, now_ms) {
+        Err(_) if retry => Ok(None),
+        other => other,
+    }
+}
+
 /// The ID after which XREAD reads, per key (`$`: the stream's last ID, 0-0 when missing).
 fn xread_ids(ctx: &mut WriteCtx, argv: &[Bytes], args: &ReadArgs) -> Result<Vec<StreamId>, Reply> {
     let now_ms = ctx.now_ms;
@@ -682,7 +697,7 @@ fn xread_ids(ctx: &mut WriteCtx, argv: &[Bytes], args: &ReadArgs) -> Result<Vec<
     for i in 0..args.streams {
         let key = &argv[args.streams_at + i];
         let arg = &argv[args.streams_at + args.streams + i];
-        let s = get_stream(ctx.db(), key, now_ms)?;
+        let s = lookup_read(ctx.db(), key, now_ms, args.retry)?;
         ids.push(if &arg[..] == b"$" {
             s.map_or(StreamId::MIN, |s| s.last_id)
         } else if &arg[..] == b">" {
@@ -703,7 +718,7 @@ fn xread(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         let mut served = Vec::new();
         for (i, after) in ids.iter().enumerate() {
             let key = &argv[args.streams_at + i];
-            let Some(s) = get_stream(db, key, now_ms)? else {
+            let Some(s) = lookup_read(db, key, now_ms, args.retry)? else {
                 continue;
             };
             if !s.edge_id(false).is_some_and(|max| max > *after) {
@@ -941,12 +956,22 @@ mod tests {
         let blocked = h.cmd("XREAD BLOCK 0 STREAMS s nope $ $");
         assert_eq!(
             crate::commands::blocked_argv(&blocked),
-            Some(args("XREAD BLOCK 0 COUNT 1000 STREAMS s nope 5-0 0-0"))
+            Some(args(
+                "XREAD BLOCK 0 COUNT 1000 BLOCKED-RETRY STREAMS s nope 5-0 0-0"
+            ))
         );
-        assert!(crate::commands::is_blocked(&retry(
-            &mut h,
-            "XREAD BLOCK 0 COUNT 1000 STREAMS s nope 5-0 0-0"
-        )));
+        let line = "XREAD BLOCK 0 COUNT 1000 BLOCKED-RETRY STREAMS s nope 5-0 0-0";
+        assert!(crate::commands::is_blocked(&retry(&mut h, line)));
+        h.cmd("SET nope v");
+        assert!(
+            crate::commands::is_blocked(&retry(&mut h, line)),
+            "another type is not ready, not an error"
+        );
+        h.cmd("XADD s 6-0 f v");
+        assert_eq!(
+            crate::testing::render(&retry(&mut h, line)),
+            r#"[["s", [["6-0", ["f", "v"]]]]]"#
+        );
     }
 
     #[test]
