@@ -975,6 +975,44 @@ mod tests {
     }
 
     #[test]
+    fn writes_notify_as_redis_does() {
+        let mut h = Harness::new();
+        h.engine.set_notify(notify::ALL | notify::KEYEVENT);
+        let mut events = |line: &str| -> Vec<&'static str> {
+            h.cmd(line);
+            h.engine
+                .events()
+                .iter()
+                .filter(|e| e.class == notify::STREAM)
+                .map(|e| e.event)
+                .collect()
+        };
+        assert_eq!(events("XADD s 1 f v"), ["xadd"]);
+        assert_eq!(events("XADD s MAXLEN 1 2 f v"), ["xadd", "xtrim"]);
+        assert_eq!(events("XADD s MAXLEN 5 3 f v"), ["xadd"]);
+        assert_eq!(events("XDEL s 3"), ["xdel"]);
+        assert!(events("XDEL s 3").is_empty());
+        assert_eq!(events("XGROUP CREATE s g 0"), ["xgroup-create"]);
+        assert_eq!(
+            events("XREADGROUP GROUP g c STREAMS s >"),
+            ["xgroup-createconsumer"]
+        );
+        assert!(events("XREADGROUP GROUP g c STREAMS s >").is_empty());
+        assert_eq!(
+            events("XGROUP CREATECONSUMER s g d"),
+            ["xgroup-createconsumer"]
+        );
+        assert_eq!(events("XCLAIM s g e 0 2-0"), ["xgroup-createconsumer"]);
+        assert_eq!(events("XGROUP DELCONSUMER s g d"), ["xgroup-delconsumer"]);
+        assert_eq!(events("XGROUP SETID s g 0"), ["xgroup-setid"]);
+        assert_eq!(events("XSETID s 10"), ["xsetid"]);
+        assert!(events("XTRIM s MAXLEN 5").is_empty());
+        assert_eq!(events("XTRIM s MAXLEN 0"), ["xtrim"]);
+        assert_eq!(events("XGROUP DESTROY s g"), ["xgroup-destroy"]);
+        assert!(events("XGROUP DESTROY s g").is_empty());
+    }
+
+    #[test]
     fn blocked_reads_name_their_keys_and_timeout() {
         assert_eq!(
             blocking_keys(&args("XREAD COUNT 2 BLOCK 1500 STREAMS a b $ 0")),
