@@ -602,7 +602,7 @@ fn read_args_with(argv: &[Bytes], internal: bool) -> Result<ReadArgs, Reply> {
         } else if is_word(opt, "streams") && more > 0 {
             args.streams_at = i + 1;
             let n = argv.len() - args.streams_at;
-            if n % 2 != 0 {
+            if !n.is_multiple_of(2) {
                 return Err(Reply::error_static(UNBALANCED));
             }
             args.streams = n / 2;
@@ -721,7 +721,7 @@ fn xread(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
             let Some(s) = lookup_read(db, key, now_ms, args.retry)? else {
                 continue;
             };
-            if !s.edge_id(false).is_some_and(|max| max > *after) {
+            if s.edge_id(false).is_none_or(|max| max <= *after) {
                 continue;
             }
             let start = after.next().unwrap_or(StreamId::MAX);
