@@ -35,7 +35,7 @@ use crate::notify;
 use crate::table::{
     Begin, Find, Group, Handler, KeySpec, Keys, Spec, acl, arity_error, flag::*, key,
 };
-use crate::types::stream::{Fields, Stream, StreamId, Trim};
+use crate::types::stream::{Fields, NodeLimits, Stream, StreamId, Trim};
 use crate::value::Value;
 
 // ---------------------------------------------------------------------------------------------
@@ -79,8 +79,12 @@ const XSETID_BELOW_TOP: &str =
 const XSETID_BELOW_LENGTH: &str =
     "ERR The entries_added specified in XSETID is smaller than the target stream length";
 
-/// Redis's `stream-node-max-entries` × 100: the default LIMIT of an approximate trim.
-const APPROX_LIMIT_DEFAULT: u64 = 100 * crate::types::stream::NODE_ENTRIES_MAX as u64;
+/// Redis's `stream-node-max-bytes` and `stream-node-max-entries`. They are Redis's defaults
+/// until they become replicated settings next to the other encoding thresholds (`Encodings`):
+/// they decide node boundaries, which approximate trimming exposes.
+fn node_limits() -> NodeLimits {
+    NodeLimits::default()
+}
 /// COUNT of a blocked XREAD served without one (Redis's `XREAD_BLOCKED_DEFAULT_COUNT`).
 const BLOCKED_COUNT_DEFAULT: &str = "1000";
 
@@ -357,7 +361,7 @@ fn parse_add_trim(argv: &[Bytes], xadd: bool) -> Result<AddTrim, Reply> {
             return Err(Reply::error_static(LIMIT_WITHOUT_APPROX));
         }
     } else if args.approx {
-        args.limit = APPROX_LIMIT_DEFAULT;
+        args.limit = node_limits().approx_trim_limit();
     } else {
         args.limit = 0;
     }
@@ -422,7 +426,7 @@ fn xadd(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         }
         let id = new_entry_id(s, args.id, now_ms)?;
         let pairs: Vec<&[u8]> = argv[args.id_at + 1..].iter().map(|b| &b[..]).collect();
-        s.append(id, &pairs);
+        s.append(id, &pairs, node_limits());
         let trimmed = args
             .trim
             .map_or(0, |trim| s.trim(trim, args.approx, args.limit));
@@ -730,6 +734,10 @@ fn xread(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
                 Reply::Bulk(key.clone()),
                 entries_reply(&entries),
             ]));
+            // A waiter Redis serves gets the one key that became ready.
+            if args.retry {
+                break;
+            }
         }
         if !served.is_empty() {
             return Ok(Reply::Array(served));

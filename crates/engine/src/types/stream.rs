@@ -182,6 +182,37 @@ fn lp_str_bytes(s: &[u8]) -> usize {
 /// Redis's defaults for `stream-node-max-bytes` and `stream-node-max-entries`.
 pub const NODE_BYTES_MAX: usize = 4096;
 pub const NODE_ENTRIES_MAX: usize = 100;
+/// The largest listpack Redis builds (`STREAM_LISTPACK_MAX_SIZE`, 1 GiB).
+const LISTPACK_BYTES_MAX: usize = 1 << 30;
+
+/// When a node is full (Redis's `stream-node-max-bytes` and `stream-node-max-entries`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeLimits {
+    /// 0: the listpack maximum.
+    pub bytes_max: usize,
+    /// 0: no limit.
+    pub entries_max: usize,
+}
+
+impl Default for NodeLimits {
+    fn default() -> NodeLimits {
+        NodeLimits {
+            bytes_max: NODE_BYTES_MAX,
+            entries_max: NODE_ENTRIES_MAX,
+        }
+    }
+}
+
+impl NodeLimits {
+    /// The LIMIT an approximate trim gets when none is given: 100 nodes' worth, kept within
+    /// 1..=1,000,000 as Redis does (10,000 when the entry limit is off).
+    pub fn approx_trim_limit(&self) -> u64 {
+        match (self.entries_max as u64).saturating_mul(100) {
+            0 => 10_000,
+            n => n.min(1_000_000),
+        }
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Nodes
@@ -335,14 +366,12 @@ impl Node {
         out
     }
 
-    fn pairs(&self, raw: &Raw) -> Vec<(&[u8], &[u8])> {
+    /// The entry's fields and values; `masters` is `master_fields()`, read once per node.
+    fn pairs<'a>(&'a self, raw: &Raw, masters: &[&'a [u8]]) -> Vec<(&'a [u8], &'a [u8])> {
         let buf = &self.buf;
         let mut p = raw.body;
         if raw.same {
-            self.master_fields()
-                .into_iter()
-                .map(|f| (f, get_str(buf, &mut p)))
-                .collect()
+            masters.iter().map(|f| (*f, get_str(buf, &mut p))).collect()
         } else {
             let n = get_varint(buf, &mut p) as usize;
             (0..n)
@@ -540,14 +569,19 @@ impl Stream {
     }
 
     /// Appends an entry whose ID is above `last_id`: `pairs` is field, value, field, value…
-    pub fn append(&mut self, id: StreamId, pairs: &[&[u8]]) {
+    pub fn append(&mut self, id: StreamId, pairs: &[&[u8]], limits: NodeLimits) {
         debug_assert!(id > self.last_id);
         let total: usize = pairs.iter().map(|p| p.len()).sum();
+        let bytes_max = match limits.bytes_max {
+            0 => LISTPACK_BYTES_MAX,
+            n => n.min(LISTPACK_BYTES_MAX),
+        };
         let full = match self.nodes.last_key_value() {
             None => true,
             Some((_, node)) => {
-                node.lp_total() + total >= NODE_BYTES_MAX
-                    || (node.live + node.deleted) as usize >= NODE_ENTRIES_MAX
+                node.lp_total() + total >= bytes_max
+                    || (limits.entries_max != 0
+                        && (node.live + node.deleted) as usize >= limits.entries_max)
             }
         };
         if full {
@@ -584,6 +618,7 @@ impl Stream {
         }
         if rev {
             for (master, node) in self.nodes.range(..=end).rev() {
+                let masters = node.master_fields();
                 for raw in node.raws(*master).iter().rev() {
                     if raw.deleted || raw.id > end {
                         continue;
@@ -591,7 +626,7 @@ impl Stream {
                     if raw.id < start {
                         return;
                     }
-                    if !f(raw.id, node.pairs(raw)) {
+                    if !f(raw.id, node.pairs(raw, &masters)) {
                         return;
                     }
                 }
@@ -609,6 +644,7 @@ impl Stream {
                 if node.last < start {
                     continue;
                 }
+                let masters = node.master_fields();
                 let mut pos = node.entries_at as usize;
                 while pos < node.buf.len() {
                     let raw = node.raw_at(*master, pos);
@@ -619,7 +655,7 @@ impl Stream {
                     if raw.id > end {
                         return;
                     }
-                    if !f(raw.id, node.pairs(&raw)) {
+                    if !f(raw.id, node.pairs(&raw, &masters)) {
                         return;
                     }
                 }
@@ -979,7 +1015,7 @@ mod tests {
     fn add(s: &mut Stream, ms: u64, pairs: &[&str]) -> StreamId {
         let id = s.next_id(ms).unwrap();
         let pairs: Vec<&[u8]> = pairs.iter().map(|p| p.as_bytes()).collect();
-        s.append(id, &pairs);
+        s.append(id, &pairs, NodeLimits::default());
         id
     }
 

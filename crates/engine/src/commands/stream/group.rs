@@ -416,6 +416,10 @@ pub(super) fn xreadgroup(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
             }
             if let Some(entries) = reply {
                 served.push(Reply::Array(vec![Reply::Bulk(key.clone()), entries]));
+                // A waiter Redis serves gets the one key that became ready.
+                if args.retry {
+                    break;
+                }
             }
         }
         if !served.is_empty() {
