@@ -72,7 +72,13 @@ impl StreamId {
 
     /// `ms-seq`, as Redis prints an ID.
     pub fn to_bytes(self) -> bytes::Bytes {
-        bytes::Bytes::from(self.to_string())
+        let (mut ms, mut seq) = (itoa::Buffer::new(), itoa::Buffer::new());
+        let (ms, seq) = (ms.format(self.ms).as_bytes(), seq.format(self.seq).as_bytes());
+        let mut out = Vec::with_capacity(ms.len() + 1 + seq.len());
+        out.extend_from_slice(ms);
+        out.push(b'-');
+        out.extend_from_slice(seq);
+        bytes::Bytes::from(out)
     }
 
     /// The 16 big-endian bytes Redis keys its radix trees with.
