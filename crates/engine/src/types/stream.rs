@@ -73,7 +73,10 @@ impl StreamId {
     /// `ms-seq`, as Redis prints an ID.
     pub fn to_bytes(self) -> bytes::Bytes {
         let (mut ms, mut seq) = (itoa::Buffer::new(), itoa::Buffer::new());
-        let (ms, seq) = (ms.format(self.ms).as_bytes(), seq.format(self.seq).as_bytes());
+        let (ms, seq) = (
+            ms.format(self.ms).as_bytes(),
+            seq.format(self.seq).as_bytes(),
+        );
         let mut out = Vec::with_capacity(ms.len() + 1 + seq.len());
         out.extend_from_slice(ms);
         out.push(b'-');
