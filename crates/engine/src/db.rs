@@ -78,6 +78,10 @@ pub struct Db {
     /// Watched keys (replicated: WATCH is a log entry). Every mutator below reports the keys
     /// it changes here.
     pub(crate) watches: DbWatches,
+    /// Streams deleted or overwritten by the entry being applied: clients blocked in
+    /// XREADGROUP on them are answered (Redis's `signalDeletedKeyAsReady`). Local
+    /// bookkeeping, drained after each entry.
+    pub(crate) streams_gone: Vec<Box<[u8]>>,
 }
 
 /// Expired keys a database remembers between collections; beyond it ticks catch up.
@@ -94,6 +98,7 @@ impl Db {
             hexpired_now: None,
             new_now: None,
             watches: DbWatches::default(),
+            streams_gone: Vec::new(),
         }
     }
 
@@ -193,7 +198,10 @@ impl Db {
                     new.push(key.into());
                 }
             }
-            Some(old) => self.unindex(key, &old),
+            Some(old) => {
+                self.unindex(key, &old);
+                self.note_if_stream(key, &old.value);
+            }
             None => {
                 if let Some(new) = &mut self.new_now {
                     new.push(key.into());
@@ -235,9 +243,13 @@ impl Db {
             Some(slot) => {
                 let before = field_expiry_ms(&slot.value);
                 let after = field_expiry_ms(&value);
-                slot.value = value;
+                let old = std::mem::replace(&mut slot.value, value);
+                let was_stream = matches!(old, Value::Stream(_));
                 slot.touch(now_ms);
                 self.reindex_fields(key, before, after);
+                if was_stream {
+                    self.streams_gone.push(key.into());
+                }
             }
             None => self.set(key, value, None, now_ms),
         }
@@ -247,7 +259,14 @@ impl Db {
         let slot = self.keys.remove(key)?;
         self.unindex(key, &slot);
         self.watches.touch(key, false);
+        self.note_if_stream(key, &slot.value);
         Some(slot)
+    }
+
+    fn note_if_stream(&mut self, key: &[u8], value: &Value) {
+        if matches!(value, Value::Stream(_)) {
+            self.streams_gone.push(key.into());
+        }
     }
 
     /// Sets or clears the TTL of an existing key; false if the key does not exist.

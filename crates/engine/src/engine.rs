@@ -277,6 +277,13 @@ impl Engine {
         self.users.begin_entry();
         let reply = self.apply_body(entry);
         self.collect_keyspace_events();
+        for (db, state) in self.dbs.iter_mut().enumerate() {
+            for key in state.streams_gone.drain(..) {
+                if !self.ready_keys.iter().any(|(d, k)| *d == db && *k == key) {
+                    self.ready_keys.push((db, key));
+                }
+            }
+        }
         reply
     }
 

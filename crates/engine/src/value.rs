@@ -1,6 +1,6 @@
 //! `Value`: what a key holds. Strings are inline; each collection type lives in `types/`.
 
-use crate::types::{hash::Hash, list::List, set::Set, zset::ZSet};
+use crate::types::{hash::Hash, list::List, set::Set, stream::Stream, zset::ZSet};
 
 /// A stored value. Strings are plain bytes; integer-looking strings are reported with the
 /// `int` encoding, as Redis does, but stored as their text so reads need no formatting.
@@ -12,6 +12,7 @@ pub enum Value {
     Hash(Box<Hash>),
     Set(Box<Set>),
     ZSet(Box<ZSet>),
+    Stream(Box<Stream>),
 }
 
 /// Redis keeps strings up to this many bytes in one allocation with their header (`embstr`).
@@ -30,6 +31,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -43,6 +45,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(s) => s.encoding(),
         }
     }
 
@@ -61,6 +64,7 @@ impl Value {
             Value::Hash(h) => h.heap_bytes(),
             Value::Set(s) => s.heap_bytes(),
             Value::ZSet(z) => z.heap_bytes(),
+            Value::Stream(s) => s.heap_bytes(),
         }
     }
 }

@@ -134,6 +134,11 @@ fn to_rdb(value: &Value, now_ms: u64) -> Result<Option<RdbValue>, Reply> {
             RdbValue::Hash(pairs)
         }
         Value::ZSet(zset) => zset_to_rdb(zset),
+        Value::Stream(_) => {
+            return Err(Reply::error_static(
+                "ERR DUMP of a stream is not supported yet",
+            ));
+        }
     }))
 }
 
@@ -304,7 +309,7 @@ fn restore_generic(ctx: &mut WriteCtx, argv: &[Bytes]) -> Result<Reply, Reply> {
         }
         return Ok(Reply::ok());
     }
-    let wakes = matches!(value, Value::List(_) | Value::ZSet(_));
+    let wakes = matches!(value, Value::List(_) | Value::ZSet(_) | Value::Stream(_));
     let db = ctx.db();
     db.set(key, value, expire_at_ms, now_ms);
     if let (Some(idle_s), Some(slot)) = (args.idle_s, db.get_mut(key, now_ms)) {

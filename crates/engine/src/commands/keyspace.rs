@@ -666,12 +666,16 @@ fn dbsize(ctx: &mut ReadCtx, _argv: &[Bytes]) -> Reply {
 
 fn flushdb(ctx: &mut WriteCtx, _argv: &[Bytes]) -> Reply {
     ctx.db().clear();
+    // Clients blocked in XREADGROUP learn their stream is gone.
+    let db = ctx.db;
+    ctx.signal_ready_db(db);
     Reply::ok()
 }
 
 fn flushall(ctx: &mut WriteCtx, _argv: &[Bytes]) -> Reply {
     for index in 0..ctx.engine.databases() {
         ctx.engine.db_mut(index).clear();
+        ctx.signal_ready_db(index);
     }
     Reply::ok()
 }

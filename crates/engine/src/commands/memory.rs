@@ -114,6 +114,7 @@ fn value_bytes(value: &Value, samples: usize) -> usize {
             }
         },
         Value::ZSet(zset) => ROBJ_BYTES + zset.heap_bytes(),
+        Value::Stream(stream) => ROBJ_BYTES + stream.redis_bytes(samples),
     }
 }
 

@@ -18,6 +18,7 @@ pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod sort;
+pub mod stream;
 pub mod string;
 pub mod transaction;
 pub mod zset;
@@ -46,6 +47,7 @@ pub static FAMILIES: &[&[Spec]] = &[
     hash::COMMANDS,
     set::COMMANDS,
     zset::COMMANDS,
+    stream::COMMANDS,
     geo::COMMANDS,
     sort::COMMANDS,
     bitmap::COMMANDS,
@@ -82,17 +84,49 @@ pub fn blocked() -> Reply {
     Reply::error_static(BLOCKED)
 }
 
+/// `blocked()` naming the argv to park and retry instead of the one applied: XREAD resolves
+/// `$` to the stream's last ID at its first attempt, so its retries wait for what comes after.
+pub fn blocked_retrying(argv: Vec<Bytes>) -> Reply {
+    let mut items = Vec::with_capacity(argv.len() + 1);
+    items.push(blocked());
+    items.extend(argv.into_iter().map(Reply::Bulk));
+    Reply::Array(items)
+}
+
 pub fn is_blocked(reply: &Reply) -> bool {
-    matches!(reply, Reply::Error(text) if text.as_ref() == BLOCKED.as_bytes())
+    let marker = |r: &Reply| matches!(r, Reply::Error(text) if text.as_ref() == BLOCKED.as_bytes());
+    match reply {
+        Reply::Array(items) => items.first().is_some_and(marker),
+        other => marker(other),
+    }
+}
+
+/// The argv a blocked reply asks the node to retry with, when it names one.
+pub fn blocked_argv(reply: &Reply) -> Option<Vec<Bytes>> {
+    let Reply::Array(items) = reply else {
+        return None;
+    };
+    if !is_blocked(reply) {
+        return None;
+    }
+    items[1..]
+        .iter()
+        .map(|r| match r {
+            Reply::Bulk(b) => Some(b.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// For a blocking command whose arguments its `check` accepted: the keys it waits on and its
 /// timeout in milliseconds (0: forever), as Redis reads them (seconds as a float, rounded up
-/// to a whole millisecond). `None` for any other command.
+/// to a whole millisecond; XREAD's and XREADGROUP's BLOCK in milliseconds). `None` for any
+/// other command.
 pub fn blocking_args(argv: &[Bytes]) -> Option<(Vec<Bytes>, u64)> {
     let name = argv.first()?.to_ascii_lowercase();
     let n = argv.len();
     let (keys, timeout): (&[Bytes], &Bytes) = match name.as_slice() {
+        b"xread" | b"xreadgroup" => return stream::blocking_keys(argv),
         b"blpop" | b"brpop" | b"bzpopmin" | b"bzpopmax" if n >= 3 => {
             (&argv[1..n - 1], &argv[n - 1])
         }

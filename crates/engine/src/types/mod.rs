@@ -1,4 +1,4 @@
-//! Collection values: one file per data type (`list`, `hash`, `set`, `zset`), each owning its
+//! Collection values: one file per data type (`list`, `hash`, `set`, `zset`, `stream`), each owning its
 //! representation, its snapshot encoding and the encoding name OBJECT ENCODING reports. The
 //! commands that use them live in `commands/`.
 //!
@@ -14,6 +14,7 @@
 pub mod hash;
 pub mod list;
 pub mod set;
+pub mod stream;
 pub mod zset;
 
 /// The size thresholds that decide a value's representation (Redis's `*-max-listpack-*`,

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cairn_engine::commands::{blocking_args, is_blocked};
+use cairn_engine::commands::{blocked_argv, blocking_args, is_blocked};
 use cairn_engine::{Body, Spec};
 use cairn_resp::Reply;
 
@@ -112,6 +112,8 @@ impl Core {
         let Body::Command(argv) = body else {
             return Some((tx, reply));
         };
+        // XREAD parks the argv its first attempt resolved (`$` as the stream's last ID).
+        let argv = &blocked_argv(&reply).unwrap_or_else(|| argv.clone());
         let Some((keys, timeout_ms)) = blocking_args(argv) else {
             return Some((tx, Reply::NilArray));
         };
