@@ -286,3 +286,24 @@ fn the_redis_crate_s_atomic_pipelines_and_watch_retries() {
     let mut c = restarted.conn();
     assert_eq!(c.cmd(&["MGET", "k", "n"]), b"*2\r\n$1\r\nv\r\n$2\r\n70\r\n");
 }
+
+#[test]
+fn commands_run_by_exec_count_once_in_commandstats() {
+    let cairn = Cairn::start(&[]);
+    let mut c = cairn.conn();
+    c.cmd(&["CONFIG", "RESETSTAT"]);
+    assert_eq!(
+        exchange(
+            &mut c,
+            &[&["MULTI"], &["SET", "foo", "bar"], &["PING"], &["EXEC"]]
+        ),
+        "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n+OK\r\n+PONG\r\n"
+    );
+    let stats = String::from_utf8(c.cmd(&["INFO", "commandstats"])).unwrap();
+    for name in ["multi", "set", "ping", "exec"] {
+        assert!(
+            stats.contains(&format!("cmdstat_{name}:calls=1,")),
+            "{name}: {stats}"
+        );
+    }
+}

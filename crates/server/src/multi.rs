@@ -35,7 +35,7 @@ pub struct ExecPlan {
 
 enum Part {
     /// The n-th command of the entry.
-    Engine(usize),
+    Engine(usize, &'static Spec),
     /// A connection command, run when the reply arrives.
     Local(SessionCmd, &'static Spec, Vec<Bytes>),
     /// Decided at EXEC (ACL rules changed since the command was queued).
@@ -240,12 +240,12 @@ pub fn exec(s: &mut Session, spec: &'static Spec) -> Option<Reply> {
         match spec.handler {
             Handler::Session(SessionCmd::Select) => {
                 selects = true;
-                parts.push(Part::Engine(commands.len()));
+                parts.push(Part::Engine(commands.len(), spec));
                 commands.push(argv);
             }
             Handler::Session(cmd) => parts.push(Part::Local(cmd, spec, argv)),
             _ => {
-                parts.push(Part::Engine(commands.len()));
+                parts.push(Part::Engine(commands.len(), spec));
                 commands.push(argv);
             }
         }
@@ -295,16 +295,22 @@ pub fn merge(s: &mut Session, plan: ExecPlan, engine: Reply, selected: &[Option<
     let mut out = Vec::with_capacity(plan.parts.len());
     for part in plan.parts {
         out.push(match part {
-            Part::Engine(i) => {
+            Part::Engine(i, spec) => {
                 let reply = std::mem::replace(&mut replies[i], Reply::Nil);
+                // Commands run by EXEC count in INFO commandstats, as in Redis.
+                crate::stats::COMMAND_STATS.record(spec, 0, reply.is_error());
                 if let (Some(Some(index)), Reply::Simple(_)) = (selected.get(i), &reply) {
                     s.select_db(index);
                 }
                 reply
             }
-            Part::Local(cmd, spec, argv) => s
-                .run_queued(cmd, spec, &argv)
-                .unwrap_or_else(|| Reply::error_static("ERR command did not complete")),
+            Part::Local(cmd, spec, argv) => {
+                let reply = s
+                    .run_queued(cmd, spec, &argv)
+                    .unwrap_or_else(|| Reply::error_static("ERR command did not complete"));
+                crate::stats::COMMAND_STATS.record(spec, 0, reply.is_error());
+                reply
+            }
             Part::Fixed(reply) => reply,
         });
     }
