@@ -1,6 +1,6 @@
 //! Engine state as bytes (snapshots) and as a digest (DEBUG DIGEST, determinism tests).
 //!
-//! Snapshot layout (version 5; the log crate adds compression and checksums around it):
+//! Snapshot layout (version 6; the log crate adds compression and checksums around it):
 //! ```text
 //! u8 version | u64 now_ms | u64 hash_seed | u32 databases
 //! per database: u64 keys, then per key: u32 key_len, key, u64 expire_at_ms (0 = none),
@@ -11,6 +11,8 @@
 //! 7 x i64: the encoding thresholds, in `Encodings::NAMES` order       (from version 4)
 //! users and their ACL rules, as `acl::encode_users` documents         (from version 5;
 //!                                    before it, the `default` user of a new database)
+//! u32 scripts, then per script: u32 len, body (EVAL's cache)          (from version 6)
+//! u32 libraries, then per library: u32 len, code (FUNCTION LOAD)      (from version 6)
 //! ```
 //! Integers are little-endian.
 
@@ -19,7 +21,7 @@ use crate::engine::{Engine, Writer};
 use crate::types::{Encodings, hash::Hash, list::List, set::Set, zset::ZSet};
 use crate::value::Value;
 
-pub const SNAPSHOT_VERSION: u8 = 5;
+pub const SNAPSHOT_VERSION: u8 = 6;
 
 const TYPE_STRING: u8 = 0;
 const TYPE_LIST: u8 = 1;
@@ -141,6 +143,18 @@ impl Engine {
             out.extend_from_slice(&value.to_le_bytes());
         }
         crate::acl::encode_users(&self.users, &mut out);
+        let scripts: Vec<_> = self.scripting.scripts().collect();
+        out.extend_from_slice(&(scripts.len() as u32).to_le_bytes());
+        for (_, script) in scripts {
+            out.extend_from_slice(&(script.body.len() as u32).to_le_bytes());
+            out.extend_from_slice(&script.body);
+        }
+        let codes: Vec<_> = self.scripting.libraries().codes().collect();
+        out.extend_from_slice(&(codes.len() as u32).to_le_bytes());
+        for code in codes {
+            out.extend_from_slice(&(code.len() as u32).to_le_bytes());
+            out.extend_from_slice(code);
+        }
         out
     }
 
@@ -199,6 +213,23 @@ impl Engine {
         }
         if version >= 5 {
             engine.users = crate::acl::decode_users(&mut r)?;
+        }
+        if version >= 6 {
+            for _ in 0..r.u32()? {
+                let body = bytes::Bytes::copy_from_slice(r.bytes()?);
+                engine
+                    .scripting
+                    .restore_script(body)
+                    .map_err(|_| SnapshotError::Invalid("script"))?;
+            }
+            let mut codes = Vec::new();
+            for _ in 0..r.u32()? {
+                codes.push(bytes::Bytes::copy_from_slice(r.bytes()?));
+            }
+            engine
+                .scripting
+                .restore_libraries(codes)
+                .map_err(|_| SnapshotError::Invalid("function library"))?;
         }
         if r.pos != bytes.len() {
             return Err(SnapshotError::Truncated(r.pos));

@@ -288,6 +288,8 @@ pub enum SessionCmd {
     AclLog,
     AclLoad,
     AclSave,
+    ScriptKill,
+    FunctionKill,
 }
 
 #[derive(Clone, Copy)]

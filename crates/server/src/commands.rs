@@ -161,6 +161,11 @@ pub fn run(s: &mut Session, cmd: SessionCmd, spec: &'static Spec, argv: &[Bytes]
         C::AclLog => Some(crate::acl::log_command(s, argv)),
         C::AclLoad => crate::acl::load(s),
         C::AclSave => crate::acl::save(s),
+        // Scripts run on the event-loop thread that serves this session: none can be running
+        // while a session command is handled.
+        C::ScriptKill | C::FunctionKill => Some(Reply::error_static(
+            "NOTBUSY No scripts in execution right now.",
+        )),
     }
 }
 

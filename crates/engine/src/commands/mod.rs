@@ -15,6 +15,7 @@ pub mod keyspace;
 pub mod list;
 pub mod memory;
 pub mod pubsub;
+pub mod script;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -45,6 +46,7 @@ pub static FAMILIES: &[&[Spec]] = &[
     command::COMMANDS,
     connection::COMMANDS,
     acl::COMMANDS,
+    script::COMMANDS,
 ];
 
 // ---------------------------------------------------------------------------------------------

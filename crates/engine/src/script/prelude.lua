@@ -1,0 +1,152 @@
+-- Built once per Lua VM, before the sandbox closes: Redis's `redis` API, the library proxies
+-- and the global-table guard. Argument: `raw`, the functions and libraries written in Rust.
+local raw = ...
+
+local error, type, tostring, tonumber, select, unpack = error, type, tostring, tonumber, select, unpack
+local setmetatable, rawget, rawset, pairs = setmetatable, rawget, rawset, pairs
+local sub, find, byte = string.sub, string.find, string.byte
+local G = _G
+
+local function pack(...)
+  return { n = select('#', ...), ... }
+end
+
+-- The error table Redis builds from an error text ("-CODE msg" or "msg").
+local function trim(s)
+  local first, last = 1, #s
+  while first <= last and (byte(s, first) == 13 or byte(s, first) == 10) do first = first + 1 end
+  while last >= first and (byte(s, last) == 13 or byte(s, last) == 10) do last = last - 1 end
+  return sub(s, first, last)
+end
+
+local function err_table(s)
+  local code, msg
+  if sub(s, 1, 1) == '-' then
+    local space = find(s, ' ', 1, true)
+    if space then
+      code, msg = sub(s, 2, space - 1), sub(s, space + 1)
+    else
+      code, msg = 'ERR', sub(s, 2)
+    end
+  else
+    code, msg = 'ERR', s
+  end
+  return { err = code .. ' ' .. trim(msg) }
+end
+
+-- Functions that may raise are Rust (`raw`): a Lua wrapper would lose the caller's frame to a
+-- tail call, and with it the line Redis names in the error.
+local redis = {
+  call = raw.call, pcall = raw.pcall, sha1hex = raw.sha1hex, log = raw.log,
+  setresp = raw.setresp, set_repl = raw.set_repl, acl_check_cmd = raw.acl_check_cmd,
+  register_function = raw.register_function,
+}
+
+redis.error_reply = function(...)
+  local s = ...
+  if select('#', ...) ~= 1 or type(s) ~= 'string' then
+    return err_table('wrong number or type of arguments')
+  end
+  if sub(s, 1, 1) ~= '-' then s = '-' .. s end
+  return err_table(s)
+end
+
+redis.status_reply = function(...)
+  local s = ...
+  if select('#', ...) ~= 1 or type(s) ~= 'string' then
+    return err_table('wrong number or type of arguments')
+  end
+  return { ok = s }
+end
+
+redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
+redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
+redis.replicate_commands = function() return true end
+redis.breakpoint = function() return false end
+redis.debug = function() end
+redis.REDIS_VERSION = '7.0.15'
+redis.REDIS_VERSION_NUM = 458767
+
+-- Redis 7's pcall: an error table becomes its message; errors raised from Rust become what
+-- Redis would have raised (a table, or a string).
+local real_pcall, real_xpcall, errvalue = pcall, xpcall, raw.errvalue
+local function pcall_result(ok, ...)
+  if ok then return ok, ... end
+  local e = errvalue((...), false)
+  if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then e = rawget(e, 'err') end
+  return false, e
+end
+local redis_pcall = function(f, ...)
+  return pcall_result(real_pcall(f, ...))
+end
+local redis_xpcall = function(f, handler)
+  return real_xpcall(f, function(e) return handler(errvalue(e, true)) end)
+end
+
+-- Bytecode is refused: a binary chunk can break out of the sandbox.
+local real_loadstring, real_load = loadstring, load
+local function text_only(s, name)
+  if type(s) == 'string' and byte(s, 1) == 27 then
+    return nil, 'loading binary chunks is not allowed'
+  end
+  return real_loadstring(s, name)
+end
+local function load_text(f, name)
+  if type(f) ~= 'function' then return real_load(f, name) end
+  local parts = {}
+  while true do
+    local piece = f()
+    if piece == nil or piece == '' then break end
+    if type(piece) ~= 'string' then return nil, 'reader function must return a string' end
+    parts[#parts + 1] = piece
+  end
+  return text_only(table.concat(parts), name)
+end
+
+local libs = {
+  string = string, table = table, math = math, coroutine = coroutine,
+  cjson = raw.cjson, bit = raw.bit, struct = raw.struct, cmsgpack = raw.cmsgpack,
+}
+libs.math.random = raw.random
+libs.math.randomseed = raw.randomseed
+libs.redis = redis
+
+-- Read-only views: writes raise Redis's error; the tables behind them stay private.
+local function readonly(t)
+  return setmetatable({}, {
+    __index = t,
+    __newindex = function() error('Attempt to modify a readonly table', 2) end,
+    __metatable = false,
+  })
+end
+
+for name, lib in pairs(libs) do
+  rawset(G, name, readonly(lib))
+end
+local string_mt = getmetatable('')
+string_mt.__index = G.string
+string_mt.__metatable = readonly(string_mt)
+
+rawset(G, 'loadstring', text_only)
+rawset(G, 'load', load_text)
+rawset(G, 'pcall', redis_pcall)
+rawset(G, 'xpcall', redis_xpcall)
+for _, name in pairs({ 'print', 'dofile', 'loadfile', 'module', 'require', 'package', 'os', 'io', 'debug' }) do
+  rawset(G, name, nil)
+end
+
+setmetatable(G, {
+  __index = function(_, k)
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  end,
+  __newindex = function() error('Attempt to modify a readonly table', 2) end,
+  __metatable = false,
+})
+
+-- Runs `f` under the error handler: EVAL passes no arguments, FCALL the KEYS and ARGV tables.
+return function(f, handler, keys, args)
+  if keys then
+    return real_xpcall(function() return f(keys, args) end, handler)
+  end
+  return real_xpcall(f, handler)
+end
