@@ -8,6 +8,7 @@ pub mod bitmap;
 pub mod command;
 pub mod connection;
 pub mod dump;
+pub mod function;
 pub mod geo;
 pub mod hash;
 pub mod hyperloglog;
@@ -47,6 +48,7 @@ pub static FAMILIES: &[&[Spec]] = &[
     connection::COMMANDS,
     acl::COMMANDS,
     script::COMMANDS,
+    function::COMMANDS,
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -43,14 +43,6 @@ pub fn number(args: &[Value], i: usize, fname: &str) -> Result<f64, String> {
     }
 }
 
-/// `luaL_optnumber`.
-pub fn opt_number(args: &[Value], i: usize, fname: &str, default: f64) -> Result<f64, String> {
-    match args.get(i) {
-        None | Some(Value::Nil) => Ok(default),
-        _ => number(args, i, fname),
-    }
-}
-
 /// `luaL_checklstring`: a string, or a number converted to one (`%.14g`).
 pub fn string(lua: &Lua, args: &[Value], i: usize, fname: &str) -> Result<Vec<u8>, String> {
     match args.get(i) {
@@ -62,14 +54,6 @@ pub fn string(lua: &Lua, args: &[Value], i: usize, fname: &str) -> Result<Vec<u8
             .map(|s| s.as_bytes().to_vec())
             .ok_or_else(|| expected(args, i, fname, "string")),
         _ => Err(expected(args, i, fname, "string")),
-    }
-}
-
-/// `luaL_checktype(L, i, LUA_TTABLE)`.
-pub fn table(args: &[Value], i: usize, fname: &str) -> Result<Table, String> {
-    match args.get(i) {
-        Some(Value::Table(t)) => Ok(t.clone()),
-        _ => Err(expected(args, i, fname, "table")),
     }
 }
 

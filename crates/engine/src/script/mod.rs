@@ -284,7 +284,7 @@ pub fn run(vm: &Vm, control: &ScriptControl, caller: Caller, inv: Invocation) ->
     control.wrote.store(false, Ordering::Relaxed);
     control.is_eval.store(inv.is_eval, Ordering::Relaxed);
     control.running.store(true, Ordering::Relaxed);
-    vm.seed_random(inv.seed);
+    vm.begin(inv.seed);
     let lua = &vm.lua;
     let result = lua.scope(|scope| {
         let call = scope.create_function(|lua, args: MultiValue| {

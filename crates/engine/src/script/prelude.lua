@@ -1,6 +1,6 @@
 -- Built once per Lua VM, before the sandbox closes: Redis's `redis` API, the library proxies
 -- and the global-table guard. Argument: `raw`, the functions and libraries written in Rust.
-local raw = ...
+local raw, hooks = ...
 
 local error, type, tostring, tonumber, select, unpack = error, type, tostring, tonumber, select, unpack
 local setmetatable, rawget, rawset, pairs = setmetatable, rawget, rawset, pairs
@@ -143,10 +143,37 @@ setmetatable(G, {
   __metatable = false,
 })
 
+-- FUNCTION LOAD's environment: while a library loads (`hooks.register` set) only the load API
+-- is visible (`redis.register_function`, `redis.log`, the versions); afterwards the functions it
+-- registered see the normal globals.
+local nonexistent = function(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end
+local load_redis = setmetatable({
+  register_function = raw.register_function, log = raw.log,
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+  REDIS_VERSION = redis.REDIS_VERSION, REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM,
+}, { __index = nonexistent, __newindex = function() error('Attempt to modify a readonly table', 2) end, __metatable = false })
+local library_env = setmetatable({}, {
+  __index = function(_, k)
+    if hooks.register then
+      if k == 'redis' then return load_redis end
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    local v = rawget(G, k)
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = function() error('Attempt to modify a readonly table', 2) end,
+  __metatable = false,
+})
+
 -- Runs `f` under the error handler: EVAL passes no arguments, FCALL the KEYS and ARGV tables.
 return function(f, handler, keys, args)
   if keys then
     return real_xpcall(function() return f(keys, args) end, handler)
   end
   return real_xpcall(f, handler)
-end
+end, library_env

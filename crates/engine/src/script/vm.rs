@@ -36,6 +36,9 @@ pub struct Vm {
     runner: Function,
     handler: Function,
     rand48: Arc<AtomicU64>,
+    cjson: cjson::Shared,
+    /// The environment of FUNCTION libraries (the load API while loading).
+    library_env: Table,
 }
 
 /// Redis's rand48 (the 48-bit linear congruential generator of `rand.c`).
@@ -322,7 +325,8 @@ impl Vm {
         let rand48 = Arc::new(AtomicU64::new(rand48::seeded(0)));
         let raw = lua.create_table()?;
         api(&lua, &hooks, &rand48, &raw)?;
-        let cjson_table = cjson::open(&lua)?;
+        let cjson_config = cjson::Shared::default();
+        let cjson_table = cjson::open(&lua, &cjson_config)?;
         cjson_table.set(
             "null",
             Value::LightUserData(LightUserData(std::ptr::null_mut())),
@@ -331,11 +335,11 @@ impl Vm {
         raw.set("bit", lbit::open(&lua)?)?;
         raw.set("struct", lstruct::open(&lua)?)?;
         raw.set("cmsgpack", cmsgpack::open(&lua)?)?;
-        let runner: Function = lua
+        let (runner, library_env): (Function, Table) = lua
             .load(include_str!("prelude.lua"))
             .set_name("=cairn")
             .set_mode(ChunkMode::Text)
-            .call(raw)?;
+            .call((raw, hooks.clone()))?;
         let handler = lua.create_function(error_handler)?;
         Ok(Vm {
             lua,
@@ -343,6 +347,8 @@ impl Vm {
             runner,
             handler,
             rand48,
+            cjson: cjson_config,
+            library_env,
         })
     }
 
@@ -357,6 +363,26 @@ impl Vm {
                 mlua::Error::SyntaxError { message, .. } => message,
                 other => other.to_string(),
             })
+    }
+
+    /// Compiles a FUNCTION library's code in the library environment.
+    pub fn compile_library(&self, body: &[u8]) -> Result<Function, String> {
+        self.lua
+            .load(body)
+            .set_name("@user_function")
+            .set_mode(ChunkMode::Text)
+            .set_environment(self.library_env.clone())
+            .into_function()
+            .map_err(|e| match e {
+                mlua::Error::SyntaxError { message, .. } => message,
+                other => other.to_string(),
+            })
+    }
+
+    /// Starts an invocation: math.random seeded from the entry, cjson's defaults back.
+    pub fn begin(&self, seed: u64) {
+        *self.cjson.lock().expect("cjson config") = cjson::Config::default();
+        self.seed_random(seed);
     }
 
     /// Seeds math.random for one invocation.
