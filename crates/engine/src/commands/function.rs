@@ -191,6 +191,14 @@ fn delete(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     }
 }
 
+/// Redis's `addReplySubcommandSyntaxError`: names the subcommand as the client wrote it.
+fn subcommand_syntax(sub: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
+        crate::table::lossy_trim(sub, 128)
+    ))
+}
+
 fn flush_check(argv: &[Bytes]) -> Result<(), Reply> {
     match argv.len() {
         2 => Ok(()),
@@ -198,9 +206,7 @@ fn flush_check(argv: &[Bytes]) -> Result<(), Reply> {
         3 => Err(Reply::error_static(
             "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
         )),
-        _ => Err(Reply::error_static(
-            "ERR unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP.",
-        )),
+        _ => Err(subcommand_syntax(&argv[1])),
     }
 }
 
@@ -288,9 +294,7 @@ fn get_string(body: &[u8], pos: &mut usize) -> Option<Vec<u8>> {
 
 fn restore_check(argv: &[Bytes]) -> Result<(), Reply> {
     if argv.len() > 4 {
-        return Err(Reply::error_static(
-            "ERR unknown subcommand or wrong number of arguments for 'restore'. Try FUNCTION HELP.",
-        ));
+        return Err(subcommand_syntax(&argv[1]));
     }
     if let Some(policy) = argv.get(3)
         && !["append", "replace", "flush"]

@@ -73,8 +73,11 @@ fn metadata(code: &[u8]) -> Result<(String, String, usize), String> {
 
 impl Libraries {
     pub fn vm(&self) -> &Vm {
-        self.vm
-            .get_or_init(|| Vm::new().expect("the Lua VM initializes"))
+        self.vm.get_or_init(|| {
+            let vm = Vm::new().expect("the Lua VM initializes");
+            vm.set_interrupt(Arc::new(|| false));
+            vm
+        })
     }
 
     pub fn codes(&self) -> impl Iterator<Item = &Bytes> {
@@ -86,12 +89,17 @@ impl Libraries {
     }
 
     pub fn library(&self, name: &str) -> Option<&Library> {
-        self.libs.get(name)
+        self.libs.get(&name.to_ascii_lowercase())
     }
 
+    /// A function by name, case-insensitively (as Redis's function dictionary).
     pub fn function(&self, name: &str) -> Option<(&Library, &FunctionInfo)> {
-        let lib = self.libs.get(self.functions.get(name)?)?;
-        Some((lib, lib.functions.get(name)?))
+        let key = name.to_ascii_lowercase();
+        let lib = self.libs.get(self.functions.get(&key)?)?;
+        lib.functions
+            .values()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
+            .map(|f| (lib, f))
     }
 
     pub fn function_count(&self) -> usize {
@@ -110,7 +118,7 @@ impl Libraries {
     pub fn callback(&self, name: &str) -> Option<Function> {
         self.vm()
             .lua
-            .named_registry_value::<Option<Function>>(&format!("fn_{name}"))
+            .named_registry_value::<Option<Function>>(&format!("fn_{}", name.to_ascii_lowercase()))
             .ok()
             .flatten()
     }
@@ -125,7 +133,8 @@ impl Libraries {
         if !engine.eq_ignore_ascii_case("lua") {
             return Err(format!("Engine '{engine}' not found"));
         }
-        if self.libs.contains_key(&name) && !replace {
+        let key = name.to_ascii_lowercase();
+        if self.libs.contains_key(&key) && !replace {
             return Err(format!("Library '{name}' already exists"));
         }
         let registered = self.run_library(&code[newline..])?;
@@ -133,22 +142,23 @@ impl Libraries {
             return Err("No functions registered".to_owned());
         }
         for (info, _) in &registered {
-            if let Some(owner) = self.functions.get(&info.name)
-                && *owner != name
+            if let Some(owner) = self.functions.get(&info.name.to_ascii_lowercase())
+                && *owner != key
             {
                 return Err(format!("Function {} already exists", info.name));
             }
         }
-        self.delete(&name);
+        self.delete(&key);
         let lua = self.vm().lua.clone();
         let mut functions = BTreeMap::new();
         for (info, callback) in registered {
-            let _ = lua.set_named_registry_value(&format!("fn_{}", info.name), callback);
-            self.functions.insert(info.name.clone(), name.clone());
-            functions.insert(info.name.clone(), info);
+            let fkey = info.name.to_ascii_lowercase();
+            let _ = lua.set_named_registry_value(&format!("fn_{fkey}"), callback);
+            self.functions.insert(fkey.clone(), key.clone());
+            functions.insert(fkey, info);
         }
         self.libs.insert(
-            name.clone(),
+            key,
             Library {
                 name: name.clone(),
                 code: code.clone(),
@@ -170,7 +180,10 @@ impl Libraries {
                 let mut list = registered.borrow_mut();
                 match register_args(args) {
                     Ok((info, callback)) => {
-                        if list.iter().any(|(i, _)| i.name == info.name) {
+                        if list
+                            .iter()
+                            .any(|(i, _)| i.name.eq_ignore_ascii_case(&info.name))
+                        {
                             return Ok((
                                 false,
                                 Value::String(
@@ -185,6 +198,7 @@ impl Libraries {
                 }
             })?;
             vm.hooks.raw_set("register", register)?;
+            vm.start_budget(true);
             let outcome = vm.call(&f, None, None);
             vm.hooks.raw_set("register", Value::Nil)?;
             Ok(outcome)
@@ -202,7 +216,7 @@ impl Libraries {
 
     /// FUNCTION DELETE: whether the library existed.
     pub fn delete(&mut self, name: &str) -> bool {
-        let Some(lib) = self.libs.remove(name) else {
+        let Some(lib) = self.libs.remove(&name.to_ascii_lowercase()) else {
             return false;
         };
         for f in lib.functions.keys() {

@@ -304,9 +304,8 @@ pub fn run(vm: &Vm, control: &ScriptControl, caller: Caller, inv: Invocation) ->
         let keys = string_array(lua, inv.keys)?;
         let args = string_array(lua, inv.args)?;
         let outcome = if inv.is_eval {
-            let globals = lua.globals();
-            globals.raw_set("KEYS", keys)?;
-            globals.raw_set("ARGV", args)?;
+            vm.globals.raw_set("KEYS", keys)?;
+            vm.globals.raw_set("ARGV", args)?;
             vm.call(&inv.f, None, None)
         } else {
             vm.call(&inv.f, Some((keys, args)), None)

@@ -39,7 +39,6 @@ end
 local redis = {
   call = raw.call, pcall = raw.pcall, sha1hex = raw.sha1hex, log = raw.log,
   setresp = raw.setresp, set_repl = raw.set_repl, acl_check_cmd = raw.acl_check_cmd,
-  register_function = raw.register_function,
 }
 
 redis.error_reply = function(...)
@@ -111,13 +110,43 @@ libs.math.random = raw.random
 libs.math.randomseed = raw.randomseed
 libs.redis = redis
 
--- Read-only views: writes raise Redis's error; the tables behind them stay private.
+-- Read-only views: writes raise Redis's error; the tables behind them stay private. Lua calls
+-- __newindex only for absent keys, so every protected table is an empty view over a private
+-- table, and rawset, setmetatable and setfenv refuse to touch them.
+local protected = setmetatable({}, { __mode = 'k' })
+local function readonly_error() error('Attempt to modify a readonly table', 2) end
 local function readonly(t)
-  return setmetatable({}, {
-    __index = t,
-    __newindex = function() error('Attempt to modify a readonly table', 2) end,
+  local view = setmetatable({}, { __index = t, __newindex = readonly_error, __metatable = false })
+  protected[view] = true
+  return view
+end
+-- A view whose nested tables are views too (what getmetatable hands out).
+local function deep_readonly(t)
+  local view = setmetatable({}, {
+    __index = function(_, k)
+      local v = t[k]
+      if type(v) == 'table' and not protected[v] then return deep_readonly(v) end
+      return v
+    end,
+    __newindex = readonly_error,
     __metatable = false,
   })
+  protected[view] = true
+  return view
+end
+
+local real_rawset, real_setmetatable, real_setfenv = rawset, setmetatable, setfenv
+local function safe_rawset(t, k, v)
+  if protected[t] then error('Attempt to modify a readonly table', 0) end
+  return real_rawset(t, k, v)
+end
+local function safe_setmetatable(t, mt)
+  if protected[t] then error('Attempt to modify a readonly table', 0) end
+  return real_setmetatable(t, mt)
+end
+local function safe_setfenv(f, env)
+  if f == 0 or protected[f] then error('Attempt to modify a readonly table', 2) end
+  return real_setfenv(f, env)
 end
 
 for name, lib in pairs(libs) do
@@ -125,55 +154,68 @@ for name, lib in pairs(libs) do
 end
 local string_mt = getmetatable('')
 string_mt.__index = G.string
-string_mt.__metatable = readonly(string_mt)
+string_mt.__metatable = deep_readonly(string_mt)
 
 rawset(G, 'loadstring', text_only)
 rawset(G, 'load', load_text)
 rawset(G, 'pcall', redis_pcall)
 rawset(G, 'xpcall', redis_xpcall)
+rawset(G, 'rawset', safe_rawset)
+rawset(G, 'setmetatable', safe_setmetatable)
+rawset(G, 'setfenv', safe_setfenv)
 for _, name in pairs({ 'print', 'dofile', 'loadfile', 'module', 'require', 'package', 'os', 'io', 'debug' }) do
   rawset(G, name, nil)
 end
 
-setmetatable(G, {
-  __index = function(_, k)
-    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-  end,
-  __newindex = function() error('Attempt to modify a readonly table', 2) end,
-  __metatable = false,
-})
+-- The globals: everything moves to a private table behind the (now empty) global table.
+local nonexistent = function(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end
+local backing = {}
+for k, v in pairs(G) do backing[k] = v end
+for k in pairs(backing) do rawset(G, k, nil) end
+backing._G = G
+setmetatable(backing, { __index = nonexistent, __newindex = readonly_error })
+local globals_mt = { __index = backing, __newindex = readonly_error }
+globals_mt.__metatable = deep_readonly(globals_mt)
+setmetatable(G, globals_mt)
+protected[G] = true
 
 -- FUNCTION LOAD's environment: while a library loads (`hooks.register` set) only the load API
 -- is visible (`redis.register_function`, `redis.log`, the versions); afterwards the functions it
 -- registered see the normal globals.
-local nonexistent = function(_, k)
-  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-end
-local load_redis = setmetatable({
+local load_redis = readonly(setmetatable({
   register_function = raw.register_function, log = raw.log,
   LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
   REDIS_VERSION = redis.REDIS_VERSION, REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM,
-}, { __index = nonexistent, __newindex = function() error('Attempt to modify a readonly table', 2) end, __metatable = false })
+}, { __index = nonexistent }))
 local library_env = setmetatable({}, {
   __index = function(_, k)
     if hooks.register then
       if k == 'redis' then return load_redis end
       error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
     end
-    local v = rawget(G, k)
+    local v = rawget(backing, k)
     if v == nil then
       error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
     end
     return v
   end,
-  __newindex = function() error('Attempt to modify a readonly table', 2) end,
+  __newindex = readonly_error,
   __metatable = false,
 })
+protected[library_env] = true
 
 -- Runs `f` under the error handler: EVAL passes no arguments, FCALL the KEYS and ARGV tables.
+-- Afterwards `f` gets its environment back, whatever the script did with setfenv.
 return function(f, handler, keys, args)
+  local r
   if keys then
-    return real_xpcall(function() return f(keys, args) end, handler)
+    r = pack(real_xpcall(function() return f(keys, args) end, handler))
+    real_setfenv(f, library_env)
+  else
+    r = pack(real_xpcall(f, handler))
+    real_setfenv(f, G)
   end
-  return real_xpcall(f, handler)
-end, library_env
+  return unpack(r, 1, r.n)
+end, library_env, backing

@@ -39,7 +39,28 @@ pub struct Vm {
     cjson: cjson::Shared,
     /// The environment of FUNCTION libraries (the load API while loading).
     library_env: Table,
+    /// The table behind the read-only globals (where KEYS and ARGV go).
+    pub globals: Table,
+    budget: Arc<Budget>,
 }
+
+/// Instruction budget of the running invocation, counted in hook ticks
+/// (`HOOK_INSTRUCTIONS` each): deterministic, unlike a wall-clock limit, so every node stops a
+/// runaway script at the same instruction.
+#[derive(Debug, Default)]
+struct Budget {
+    ticks: AtomicU64,
+    ticks_max: AtomicU64,
+    /// Loading a FUNCTION library (the error is Redis's load timeout).
+    loading: std::sync::atomic::AtomicBool,
+}
+
+/// A FUNCTION LOAD may run 50 million instructions (Redis gives it 500 ms of wall time).
+pub const LOAD_TICKS_MAX: u64 = 500;
+/// A script may run 20 billion instructions (minutes of CPU) before it is stopped: the node
+/// runs scripts on its event loop, so a script that never ends would stop it for good, and
+/// replaying its log entry would stop it again.
+pub const SCRIPT_TICKS_MAX: u64 = 200_000;
 
 /// Redis's rand48 (the 48-bit linear congruential generator of `rand.c`).
 pub mod rand48 {
@@ -335,7 +356,7 @@ impl Vm {
         raw.set("bit", lbit::open(&lua)?)?;
         raw.set("struct", lstruct::open(&lua)?)?;
         raw.set("cmsgpack", cmsgpack::open(&lua)?)?;
-        let (runner, library_env): (Function, Table) = lua
+        let (runner, library_env, globals): (Function, Table, Table) = lua
             .load(include_str!("prelude.lua"))
             .set_name("=cairn")
             .set_mode(ChunkMode::Text)
@@ -349,6 +370,8 @@ impl Vm {
             rand48,
             cjson: cjson_config,
             library_env,
+            globals,
+            budget: Arc::new(Budget::default()),
         })
     }
 
@@ -382,6 +405,7 @@ impl Vm {
     /// Starts an invocation: math.random seeded from the entry, cjson's defaults back.
     pub fn begin(&self, seed: u64) {
         *self.cjson.lock().expect("cjson config") = cjson::Config::default();
+        self.start_budget(false);
         self.seed_random(seed);
     }
 
@@ -419,16 +443,38 @@ impl Vm {
         }
     }
 
-    /// Installs an instruction-count hook that stops the running script when `stop` says so.
+    /// Installs the instruction-count hook: it stops the running script when `stop` says so
+    /// (SCRIPT KILL) or when the invocation's instruction budget is spent.
     pub fn set_interrupt(&self, stop: Arc<dyn Fn() -> bool + Send + Sync>) {
         let triggers = HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS);
+        let budget = self.budget.clone();
         let _ = self.lua.set_hook(triggers, move |_, _| {
+            let ticks = budget.ticks.fetch_add(1, Ordering::Relaxed) + 1;
+            if ticks > budget.ticks_max.load(Ordering::Relaxed) {
+                return Err(if budget.loading.load(Ordering::Relaxed) {
+                    raise_err("FUNCTION LOAD timeout")
+                } else {
+                    raise_err("Script exceeded the instruction limit and was stopped")
+                });
+            }
             if stop() {
                 Err(raise_err("Script killed by user with SCRIPT KILL..."))
             } else {
                 Ok(VmState::Continue)
             }
         });
+    }
+
+    /// Starts the instruction budget of an invocation (`loading`: a FUNCTION LOAD).
+    pub fn start_budget(&self, loading: bool) {
+        let max = if loading {
+            LOAD_TICKS_MAX
+        } else {
+            SCRIPT_TICKS_MAX
+        };
+        self.budget.ticks.store(0, Ordering::Relaxed);
+        self.budget.ticks_max.store(max, Ordering::Relaxed);
+        self.budget.loading.store(loading, Ordering::Relaxed);
     }
 
     pub fn used_memory(&self) -> usize {
