@@ -288,8 +288,7 @@ pub fn run(vm: &Vm, control: &ScriptControl, caller: Caller, inv: Invocation) ->
     let lua = &vm.lua;
     let result = lua.scope(|scope| {
         let call = scope.create_function(|lua, args: MultiValue| {
-            let resp3 = matches!(vm.hooks.raw_get::<Value>("resp")?, Value::Number(n) if n == 3.0)
-                || matches!(vm.hooks.raw_get::<Value>("resp")?, Value::Integer(3));
+            let resp3 = vm.hooks.raw_get::<Option<i64>>("resp")? == Some(3);
             let mut st = state.borrow_mut();
             match script_call(&mut st, control, lua, args) {
                 Ok(reply) => {
@@ -310,7 +309,7 @@ pub fn run(vm: &Vm, control: &ScriptControl, caller: Caller, inv: Invocation) ->
         } else {
             vm.call(&inv.f, Some((keys, args)), None)
         };
-        let resp3 = matches!(vm.hooks.raw_get::<Value>("resp")?, Value::Number(n) if n == 3.0);
+        let resp3 = vm.hooks.raw_get::<Option<i64>>("resp")? == Some(3);
         vm.hooks.raw_set("call", Value::Nil)?;
         vm.hooks.raw_set("resp", Value::Nil)?;
         Ok(match outcome {
