@@ -360,9 +360,9 @@ fn list(ctx: &mut ReadCtx, argv: &[Bytes]) -> Reply {
     let mut pattern: Option<&Bytes> = None;
     let mut i = 2;
     while i < argv.len() {
-        if eq_ignore_case(&argv[i], "withcode") {
+        if eq_ignore_case(&argv[i], "withcode") && !with_code {
             with_code = true;
-        } else if eq_ignore_case(&argv[i], "libraryname") {
+        } else if eq_ignore_case(&argv[i], "libraryname") && pattern.is_none() {
             if i + 1 >= argv.len() {
                 return Reply::error_static("ERR library name argument was not given");
             }

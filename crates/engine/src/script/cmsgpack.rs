@@ -126,12 +126,16 @@ fn encode(out: &mut Vec<u8>, v: &Value, level: usize) -> Result<(), String> {
                     encode(out, &item, level + 1)?;
                 }
             } else {
-                let mut pairs = Vec::new();
+                // Counted first, then encoded while iterating: holding every pair would take
+                // a VM reference slot each, and a big table would exhaust them.
+                let mut len = 0;
                 for pair in t.clone().pairs::<Value, Value>() {
-                    pairs.push(pair.map_err(e)?);
+                    pair.map_err(e)?;
+                    len += 1;
                 }
-                encode_len(out, pairs.len(), 0x80, 15, 0xde, 0xdf);
-                for (k, item) in pairs {
+                encode_len(out, len, 0x80, 15, 0xde, 0xdf);
+                for pair in t.clone().pairs::<Value, Value>() {
+                    let (k, item) = pair.map_err(e)?;
                     encode(out, &k, level + 1)?;
                     encode(out, &item, level + 1)?;
                 }

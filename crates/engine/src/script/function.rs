@@ -51,7 +51,8 @@ fn metadata(code: &[u8]) -> Result<(String, String, usize), String> {
     let Some(end) = code.iter().position(|&b| b == b'\n') else {
         return Err("Missing library metadata".to_owned());
     };
-    let line = String::from_utf8_lossy(&code[..end]);
+    // As sdssplitargs reads it: double quotes group, and are not part of the value.
+    let line = String::from_utf8_lossy(&code[..end]).replace('"', "");
     let mut parts = line.split_ascii_whitespace();
     let engine = parts.next().unwrap_or("#!")[2..].to_owned();
     let mut name = None;
