@@ -7,6 +7,8 @@ use mlua::{Lua, MultiValue, Table, Value};
 use super::args::{self, one, register};
 
 type Res = Result<MultiValue, String>;
+/// A library function as registered.
+type LibFn = fn(&Lua, &[Value]) -> Res;
 
 /// LuaBitOp's `barg`: any number to its 32-bit pattern.
 fn tobit_f(x: f64) -> i32 {
@@ -107,7 +109,7 @@ fn tohex(lua: &Lua, a: &[Value]) -> Res {
 
 pub fn open(lua: &Lua) -> mlua::Result<Table> {
     let lib = lua.create_table()?;
-    let fns: &[(&'static str, fn(&Lua, &[Value]) -> Res)] = &[
+    let fns: &[(&'static str, LibFn)] = &[
         ("tobit", tobit),
         ("bnot", bnot),
         ("band", band),
