@@ -394,6 +394,7 @@ fn script_call(
     if spec.flags & flag::WRITE != 0 {
         control.wrote.store(true, Ordering::Relaxed);
     }
+    let argv = sort_in_script(&st.caller, spec.name, argv);
     Ok(match (spec.handler, &mut st.caller) {
         (Handler::Session(cmd), caller) => session_command(caller, cmd, &argv),
         (Handler::Read(read), Caller::Read(ctx)) => read(ctx, &argv),
@@ -402,6 +403,51 @@ fn script_call(
         }
         (_, Caller::Write(ctx)) => crate::exec::run_command(ctx, spec, &argv),
     })
+}
+
+/// Redis sorts a set that SORT would leave unsorted (`BY` a constant) when a script asks, so
+/// that scripts see one order everywhere: the BY options go and ALPHA comes.
+fn sort_in_script(caller: &Caller, name: &str, argv: Vec<Bytes>) -> Vec<Bytes> {
+    if !matches!(name, "sort" | "sort_ro") {
+        return argv;
+    }
+    let mut constant_by = false;
+    let mut by_at = Vec::new();
+    let mut j = 2;
+    while j < argv.len() {
+        let word = argv[j].to_ascii_lowercase();
+        let left = argv.len() - j - 1;
+        match word.as_slice() {
+            b"limit" if left >= 2 => j += 2,
+            b"get" | b"store" if left >= 1 => j += 1,
+            b"by" if left >= 1 => {
+                constant_by |= !argv[j + 1].contains(&b'*');
+                by_at.push(j);
+                j += 1;
+            }
+            _ => {}
+        }
+        j += 1;
+    }
+    let (db, now_ms, engine) = match caller {
+        Caller::Write(ctx) => (ctx.db, ctx.now_ms, &*ctx.engine),
+        Caller::Read(ctx) => (ctx.db, ctx.now_ms, ctx.engine),
+    };
+    let is_set = engine
+        .db(db)
+        .get(&argv[1], now_ms)
+        .is_some_and(|slot| matches!(slot.value, crate::value::Value::Set(_)));
+    if !constant_by || !is_set {
+        return argv;
+    }
+    let mut out: Vec<Bytes> = argv
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !by_at.iter().any(|b| *i == *b || *i == *b + 1))
+        .map(|(_, a)| a.clone())
+        .collect();
+    out.push(Bytes::from_static(b"ALPHA"));
+    out
 }
 
 /// `%.17g`, as Redis turns a Lua number argument into a string.
