@@ -78,7 +78,7 @@ fn prepare(
     scripting: &script::Scripting,
     argv: &[Bytes],
     ro_command: bool,
-) -> Result<(mlua::Function, bool, usize), Reply> {
+) -> Result<(mlua::Function, bool, usize, u32), Reply> {
     let name = String::from_utf8_lossy(&argv[1]);
     let Some((_, info)) = scripting.libraries().function(&name) else {
         return Err(Reply::error_static("ERR Function not found"));
@@ -94,12 +94,12 @@ fn prepare(
         .libraries()
         .callback(&name)
         .ok_or_else(|| Reply::error_static("ERR Function not found"))?;
-    Ok((callback, read_only, n))
+    Ok((callback, read_only, n, info.flags))
 }
 
 fn fcall(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     let scripting = &ctx.engine.scripting;
-    let (f, read_only, n) = match prepare(scripting, argv, false) {
+    let (f, read_only, n, flags) = match prepare(scripting, argv, false) {
         Ok(v) => v,
         Err(reply) => return reply,
     };
@@ -113,6 +113,7 @@ fn fcall(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         args: &argv[3 + n..],
         is_eval: false,
         read_only,
+        flags,
         seed,
     };
     script::run(&vm, &control, Caller::Write(ctx), invocation)
@@ -120,7 +121,7 @@ fn fcall(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
 
 fn fcall_ro(ctx: &mut ReadCtx, argv: &[Bytes]) -> Reply {
     let scripting = &ctx.engine.scripting;
-    let (f, _, n) = match prepare(scripting, argv, true) {
+    let (f, _, n, flags) = match prepare(scripting, argv, true) {
         Ok(v) => v,
         Err(reply) => return reply,
     };
@@ -134,6 +135,7 @@ fn fcall_ro(ctx: &mut ReadCtx, argv: &[Bytes]) -> Reply {
         args: &argv[3 + n..],
         is_eval: false,
         read_only: true,
+        flags,
         seed,
     };
     script::run(&vm, &control, Caller::Read(ctx), invocation)

@@ -139,6 +139,7 @@ fn run_write(ctx: &mut WriteCtx, argv: &[Bytes], sha: String) -> Reply {
         args: &argv[3 + n..],
         is_eval: true,
         read_only,
+        flags,
         seed,
     };
     script::run(&vm, &control, Caller::Write(ctx), invocation)
@@ -188,6 +189,7 @@ fn run_read(ctx: &mut ReadCtx, argv: &[Bytes], sha: String, body: Option<&Bytes>
         args: &argv[3 + n..],
         is_eval: true,
         read_only: true,
+        flags,
         seed,
     };
     script::run(&vm, &control, Caller::Read(ctx), invocation)

@@ -256,9 +256,11 @@ pub enum Caller<'a, 'b> {
     Read(&'a mut ReadCtx<'b>),
 }
 
-struct RunState<'a, 'b> {
+struct RunState<'a, 'b, 'k> {
     caller: Caller<'a, 'b>,
     read_only: bool,
+    /// `allow-key-locking`: the script may touch only the keys it declared.
+    declared: Option<&'k [Bytes]>,
 }
 
 /// What to run and how.
@@ -271,6 +273,8 @@ pub struct Invocation<'k> {
     /// FCALL passes KEYS and ARGV as arguments; EVAL sets them as globals.
     pub is_eval: bool,
     pub read_only: bool,
+    /// The script's flags (`sflag`).
+    pub flags: u32,
     pub seed: u64,
 }
 
@@ -279,6 +283,7 @@ pub fn run(vm: &Vm, control: &ScriptControl, caller: Caller, inv: Invocation) ->
     let state = RefCell::new(RunState {
         caller,
         read_only: inv.read_only,
+        declared: (inv.flags & sflag::ALLOW_KEY_LOCKING != 0).then_some(inv.keys),
     });
     control.kill.store(false, Ordering::Relaxed);
     control.wrote.store(false, Ordering::Relaxed);
@@ -361,7 +366,7 @@ fn error_reply(error: &Value, name: &str) -> Reply {
 /// `redis.call`: one command from a script, with Redis's script rules. `Err` is a scripting
 /// error's text (the caller prefixes `ERR`).
 fn script_call(
-    st: &mut RunState,
+    st: &mut RunState<'_, '_, '_>,
     control: &ScriptControl,
     _lua: &Lua,
     args: MultiValue,
@@ -393,6 +398,21 @@ fn script_call(
     }
     if spec.flags & flag::WRITE != 0 {
         control.wrote.store(true, Ordering::Relaxed);
+    }
+    if let Some(declared) = st.declared {
+        let mut undeclared = None;
+        spec.keys_of(&argv, |i, _| {
+            if declared.contains(&argv[i]) {
+                return true;
+            }
+            undeclared = Some(i);
+            false
+        });
+        if undeclared.is_some() {
+            return Err(
+                "Script with the allow-key-locking flag accessed a key it did not declare in KEYS",
+            );
+        }
     }
     let argv = sort_in_script(&st.caller, spec.name, argv);
     Ok(match (spec.handler, &mut st.caller) {
