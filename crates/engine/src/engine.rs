@@ -144,6 +144,8 @@ pub struct Engine {
     events: Vec<Event>,
     /// `list-compress-depth` (node-local): how DUMP compresses a list's inner nodes.
     list_compress_depth: usize,
+    /// EVAL's script cache and FUNCTION's libraries (replicated), and the Lua VMs.
+    pub(crate) scripting: crate::script::Scripting,
 }
 
 /// What the engine remembers of one writer.
@@ -182,6 +184,7 @@ impl Engine {
             notify_classes: 0,
             events: Vec::new(),
             list_compress_depth: 0,
+            scripting: crate::script::Scripting::new(),
         }
     }
 
@@ -208,6 +211,11 @@ impl Engine {
 
     pub fn encodings(&self) -> &Encodings {
         &self.encodings
+    }
+
+    /// EVAL's script cache and FUNCTION's libraries.
+    pub fn scripting(&self) -> &crate::script::Scripting {
+        &self.scripting
     }
 
     pub fn users(&self) -> &Users {

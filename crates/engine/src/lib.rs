@@ -10,6 +10,7 @@
 //! - `commands/`: one file per command family; each exports its table rows.
 //! - `db`, `dict`, `value`: the keyspace of one logical database, its hash table and values.
 //! - `snapshot`: state as bytes and as a digest.
+//! - `script`: Lua scripting (EVAL's cache, FUNCTION's libraries, the sandboxed VMs).
 //! - `glob`: Redis's pattern matching (KEYS, SCAN MATCH).
 //! - `testing`: the transcript runner `check()` used by every family's tests.
 //!
@@ -27,6 +28,7 @@ pub mod exec;
 pub mod glob;
 pub mod notify;
 pub mod rdb;
+pub mod script;
 pub mod snapshot;
 pub mod table;
 pub mod testing;

@@ -152,6 +152,16 @@ pub fn dump_with(value: &RdbValue, options: &DumpOptions) -> Vec<u8> {
     out
 }
 
+/// Redis's CRC-64 of `bytes` (DUMP payload footers; FUNCTION DUMP uses it too).
+pub fn crc64(bytes: &[u8]) -> u64 {
+    crc64::crc64(0, bytes)
+}
+
+/// LZF-decompresses `input` into `out_len` bytes (RDB strings; FUNCTION RESTORE uses it too).
+pub fn lzf_decompress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
+    lzf::decompress(input, out_len)
+}
+
 /// The value a DUMP payload holds (RESTORE's parser).
 pub fn restore(payload: &[u8]) -> Result<RdbValue, RdbError> {
     decode::value(verify(payload)?)

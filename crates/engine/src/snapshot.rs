@@ -13,6 +13,8 @@
 //!                                    before it, the `default` user of a new database)
 //! u32 watchers, then per watcher: u64 node, u64 client, u64 since_ms, u8 dirty,
 //!     u32 keys, then per key: u32 db, u32 key_len, key, u8 expired   (from version 6)
+//! u32 scripts, then per script: u32 len, body (EVAL's cache)          (from version 7)
+//! u32 libraries, then per library: u32 len, code (FUNCTION LOAD)      (from version 7)
 //! ```
 //! Integers are little-endian.
 
@@ -21,7 +23,7 @@ use crate::engine::{Engine, Writer};
 use crate::types::{Encodings, hash::Hash, list::List, set::Set, stream::Stream, zset::ZSet};
 use crate::value::Value;
 
-pub const SNAPSHOT_VERSION: u8 = 6;
+pub const SNAPSHOT_VERSION: u8 = 7;
 
 const TYPE_STRING: u8 = 0;
 const TYPE_LIST: u8 = 1;
@@ -163,6 +165,18 @@ impl Engine {
                 out.push(u8::from(expired));
             }
         }
+        let scripts: Vec<_> = self.scripting.scripts().collect();
+        out.extend_from_slice(&(scripts.len() as u32).to_le_bytes());
+        for (_, script) in scripts {
+            out.extend_from_slice(&(script.body.len() as u32).to_le_bytes());
+            out.extend_from_slice(&script.body);
+        }
+        let codes: Vec<_> = self.scripting.libraries().codes().collect();
+        out.extend_from_slice(&(codes.len() as u32).to_le_bytes());
+        for code in codes {
+            out.extend_from_slice(&(code.len() as u32).to_le_bytes());
+            out.extend_from_slice(code);
+        }
         out
     }
 
@@ -245,6 +259,23 @@ impl Engine {
                     keys,
                 });
             }
+        }
+        if version >= 7 {
+            for _ in 0..r.u32()? {
+                let body = bytes::Bytes::copy_from_slice(r.bytes()?);
+                engine
+                    .scripting
+                    .restore_script(body)
+                    .map_err(|_| SnapshotError::Invalid("script"))?;
+            }
+            let mut codes = Vec::new();
+            for _ in 0..r.u32()? {
+                codes.push(bytes::Bytes::copy_from_slice(r.bytes()?));
+            }
+            engine
+                .scripting
+                .restore_libraries(codes)
+                .map_err(|_| SnapshotError::Invalid("function library"))?;
         }
         if r.pos != bytes.len() {
             return Err(SnapshotError::Truncated(r.pos));

@@ -342,6 +342,8 @@ pub enum SessionCmd {
     Discard,
     Watch,
     Unwatch,
+    ScriptKill,
+    FunctionKill,
 }
 
 #[derive(Clone, Copy)]

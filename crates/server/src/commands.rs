@@ -166,6 +166,11 @@ pub fn run(s: &mut Session, cmd: SessionCmd, spec: &'static Spec, argv: &[Bytes]
         C::Discard => crate::multi::discard(s, spec),
         C::Watch => crate::multi::watch(s, spec, argv),
         C::Unwatch => crate::multi::unwatch(s, spec),
+        // Scripts run on the event-loop thread that serves this session: none can be running
+        // while a session command is handled.
+        C::ScriptKill | C::FunctionKill => Some(Reply::error_static(
+            "NOTBUSY No scripts in execution right now.",
+        )),
     }
 }
 

@@ -470,6 +470,21 @@ impl Session {
             let reply = crate::multi::rejected(self, spec, reply);
             return self.local(reply);
         }
+        // The commands a script calls are not checked against the caller's ACL rules yet, so
+        // only users without restrictions may run scripts.
+        if !self.user.unrestricted()
+            && matches!(
+                spec.name,
+                "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+            )
+        {
+            COMMAND_STATS.rejected(spec);
+            let refused = Reply::error_static(
+                "NOPERM scripts are available only to users with no ACL restrictions",
+            );
+            let reply = crate::multi::rejected(self, spec, refused);
+            return self.local(reply);
+        }
         if self.maxmemory > 0
             && crate::multi::refused_on_oom(self, spec)
             && crate::info::rss_bytes() > self.maxmemory

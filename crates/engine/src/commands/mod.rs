@@ -8,6 +8,7 @@ pub mod bitmap;
 pub mod command;
 pub mod connection;
 pub mod dump;
+pub mod function;
 pub mod geo;
 pub mod hash;
 pub mod hyperloglog;
@@ -15,6 +16,7 @@ pub mod keyspace;
 pub mod list;
 pub mod memory;
 pub mod pubsub;
+pub mod script;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -61,6 +63,8 @@ pub static FAMILIES: &[&[Spec]] = &[
     connection::COMMANDS,
     acl::COMMANDS,
     transaction::COMMANDS,
+    script::COMMANDS,
+    function::COMMANDS,
 ];
 
 // ---------------------------------------------------------------------------------------------
