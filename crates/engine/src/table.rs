@@ -288,6 +288,7 @@ pub enum SessionCmd {
     AclLog,
     AclLoad,
     AclSave,
+    AclResttoken,
 }
 
 #[derive(Clone, Copy)]
