@@ -61,6 +61,38 @@ struct Ctx {
     cors_origin: Option<HeaderValue>,
     /// Distinguishes sync tokens handed out at the same log position.
     responses: Cell<u64>,
+    /// HTTPS: the RESP listener's TLS config this one was made from, and this one.
+    tls: std::cell::RefCell<Option<(Arc<rustls::ServerConfig>, Arc<rustls::ServerConfig>)>>,
+}
+
+impl Ctx {
+    /// The TLS config of new REST connections: the RESP listener's certificates and
+    /// protocols (following its reloads), without asking for client certificates (browsers
+    /// and the SDKs have none), offering HTTP/1.1 by ALPN.
+    fn tls_config(&self) -> Option<Arc<rustls::ServerConfig>> {
+        let resp = self.shared.tls.current()?;
+        let mut cached = self.tls.borrow_mut();
+        if let Some((from, config)) = cached.as_ref()
+            && Arc::ptr_eq(from, &resp)
+        {
+            return Some(config.clone());
+        }
+        let mut tls = self.shared.config.read().expect("config lock").tls.clone();
+        tls.auth_clients = crate::config::TlsAuthClients::No;
+        let config = match crate::tls::server_config(&tls) {
+            Ok(config) => {
+                let mut config = Arc::unwrap_or_clone(config);
+                config.alpn_protocols = vec![b"http/1.1".to_vec()];
+                Arc::new(config)
+            }
+            Err(e) => {
+                tracing::warn!("REST TLS configuration: {}", e.message);
+                return cached.as_ref().map(|(_, config)| config.clone());
+            }
+        };
+        *cached = Some((resp, config.clone()));
+        Some(config)
+    }
 }
 
 /// The bound REST listener and its tokens, before it serves.
@@ -122,6 +154,7 @@ pub async fn serve(rest: Listener, shared: Arc<Shared>, node: NodeHandle) {
         max_request_size: config.rest.max_request_size,
         cors_origin,
         responses: Cell::new(0),
+        tls: std::cell::RefCell::new(None),
     });
     let tls = config.tls.enabled();
     let handshake_timeout = Duration::from_millis(config.tls.handshake_timeout_ms);
@@ -142,7 +175,7 @@ pub async fn serve(rest: Listener, shared: Arc<Shared>, node: NodeHandle) {
         let _ = stream.set_nodelay(true);
         let ctx = ctx.clone();
         let watcher = graceful.watcher();
-        let tls_config = if tls { shared.tls.current() } else { None };
+        let tls_config = if tls { ctx.tls_config() } else { None };
         tokio::task::spawn_local(async move {
             let local = stream.local_addr().unwrap_or(peer);
             match tls_config {
