@@ -444,3 +444,26 @@ fn binary_values_round_trip_through_base64_and_the_url_form() {
     s.http().request("GET", "/set/sp%20ace/a%2Fb", &[H], b"");
     assert_eq!(raw.cmd(&["GET", "sp ace"]), b"$3\r\na/b\r\n");
 }
+
+#[test]
+fn shutdown_ends_sse_streams_and_closes_idle_connections() {
+    let mut s = Rest::start(&[]);
+    let mut sub = s.http();
+    sub.send("POST", "/subscribe/news", &[H], b"[]");
+    assert_eq!(sub.read_head().0, 200);
+    assert_eq!(sub.next_event(), "subscribe,news,1");
+    let mut idle = s.http();
+    assert_eq!(
+        idle.request("POST", "/", &[H], br#"["PING"]"#).text(),
+        r#"{"result":"PONG"}"#
+    );
+    let started = Instant::now();
+    s.cairn.stop();
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "stopping took {:?}",
+        started.elapsed()
+    );
+    assert!(sub.closed_within(Duration::from_secs(1)));
+    assert!(idle.closed_within(Duration::from_secs(1)));
+}
