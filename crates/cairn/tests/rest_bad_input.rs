@@ -51,6 +51,20 @@ impl Rest {
         let list = self.cairn.conn().cmd(&["CLIENT", "LIST"]);
         String::from_utf8_lossy(&list).matches("id=").count()
     }
+
+    /// Waits (up to 10 s) until CLIENT LIST shows `n` clients: connections a test closed
+    /// leave the list a moment after.
+    fn wait_clients(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.clients() != n {
+            assert!(
+                Instant::now() < deadline,
+                "{} clients, not {n}",
+                self.clients()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 fn error_of(r: &Response) -> String {
@@ -219,14 +233,14 @@ fn sse_clients_that_leave_are_unsubscribed_and_unregistered() {
     }
     let numsub = || s.cairn.conn().cmd(&["PUBSUB", "NUMSUB", "news"]);
     assert_eq!(numsub(), b"*2\r\n$4\r\nnews\r\n:5\r\n");
-    assert_eq!(s.clients(), before + 5);
+    s.wait_clients(before + 5);
     drop(subscribers);
     let deadline = Instant::now() + Duration::from_secs(10);
     while numsub() != b"*2\r\n$4\r\nnews\r\n:0\r\n" {
         assert!(Instant::now() < deadline, "subscriptions left behind");
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(s.clients(), before);
+    s.wait_clients(before);
     assert_eq!(
         s.post("/", br#"["PUBLISH","news","x"]"#).text(),
         r#"{"result":0}"#
@@ -243,7 +257,7 @@ fn a_client_that_leaves_a_blocking_command_is_cleaned_up() {
     s.cairn.conn().wait_blocked(1);
     drop(http);
     s.cairn.conn().wait_blocked(0);
-    assert_eq!(s.clients(), before);
+    s.wait_clients(before);
     // A blocking command with a timeout answers like RESP's.
     let r = s.post("/", br#"["BLPOP","queue","0.05"]"#);
     assert_eq!(r.text(), r#"{"result":null}"#);

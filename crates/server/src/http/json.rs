@@ -534,4 +534,29 @@ mod tests {
             r#"{"result":"8J+YgA=="}"#
         );
     }
+
+    proptest::proptest! {
+        /// Whatever the bytes, the parser answers (no panic), and a row of any strings, written
+        /// with the reply encoder's escaping, parses back to the same bytes.
+        #[test]
+        fn parser_never_panics_and_round_trips(
+            junk in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            args in proptest::collection::vec(".*", 1..6),
+        ) {
+            let _ = parse_command(&junk);
+            let _ = parse_rows(&junk);
+            let mut body = b"[".to_vec();
+            for (i, arg) in args.iter().enumerate() {
+                if i > 0 {
+                    body.push(b',');
+                }
+                text_string(arg.as_bytes(), &mut body);
+            }
+            body.push(b']');
+            let parsed = parse_command(&body).unwrap();
+            let parsed: Vec<&[u8]> = parsed.iter().map(|a| &a[..]).collect();
+            let expected: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+            proptest::prop_assert_eq!(parsed, expected);
+        }
+    }
 }

@@ -342,8 +342,12 @@ async fn respond(
         }
         Route::Pipeline(rows) => rows,
         Route::MultiExec(rows) => {
-            let reply = multi_exec(ctx, user, rows, peer, local, sync).await;
-            return Ok(reply_response(ctx, &reply, encoding, false));
+            return Ok(match multi_exec(ctx, user, rows, peer, local, sync).await {
+                // EXEC's array: one envelope per command, as a pipeline's.
+                Reply::Array(replies) => envelopes(ctx, &replies, encoding),
+                // Discarded as a whole.
+                reply => reply_response(ctx, &reply, encoding, false),
+            });
         }
     };
     let rows = rows.into_iter().map(admit).collect();
@@ -351,6 +355,11 @@ async fn respond(
     if single {
         return Ok(reply_response(ctx, &replies[0], encoding, resp2));
     }
+    Ok(envelopes(ctx, &replies, encoding))
+}
+
+/// `[{"result":…},{"error":…},…]`: a pipeline's or a transaction's replies, HTTP 200.
+fn envelopes(ctx: &Ctx, replies: &[Reply], encoding: Encoding) -> Response<Body> {
     let mut out = Vec::with_capacity(64 * replies.len());
     out.push(b'[');
     for (i, reply) in replies.iter().enumerate() {
@@ -360,7 +369,7 @@ async fn respond(
         json::envelope(reply, encoding, &mut out);
     }
     out.push(b']');
-    Ok(json_response(StatusCode::OK, out, ctx))
+    json_response(StatusCode::OK, out, ctx)
 }
 
 /// `Upstash-Encoding` (anything but base64 is ignored) and `Upstash-Response-Format`.
@@ -609,12 +618,26 @@ fn discarded(reply: &Reply) -> Reply {
     ))
 }
 
-/// The seam for MULTI/EXEC: runs `rows` atomically in the session's database and returns
-/// EXEC's reply (an array with one reply per row). Transactions are not in the engine yet.
-async fn transaction(_session: &mut Session, _rows: Vec<Vec<Bytes>>) -> Reply {
-    Reply::error_static(
-        "ERR /multi-exec needs MULTI/EXEC, which this server does not have yet; use /pipeline",
-    )
+/// The seam for MULTI/EXEC: runs `rows` atomically in the session and returns EXEC's reply
+/// (an array with one reply per row, or the error that discarded the transaction). It runs
+/// MULTI, the rows and EXEC through the session like a RESP client's transaction, so it
+/// needs nothing of its own once the command table has MULTI and EXEC.
+async fn transaction(session: &mut Session, rows: Vec<Vec<Bytes>>) -> Reply {
+    if table::lookup(b"multi").is_none() || table::lookup(b"exec").is_none() {
+        // Never run the rows one by one: that would not be a transaction.
+        return Reply::error_static(
+            "ERR /multi-exec needs MULTI/EXEC, which this server does not have yet; use /pipeline",
+        );
+    }
+    let mut all: Vec<Row> = Vec::with_capacity(rows.len() + 2);
+    all.push(Ok(vec![Bytes::from_static(b"MULTI")]));
+    all.extend(rows.into_iter().map(Ok));
+    all.push(Ok(vec![Bytes::from_static(b"EXEC")]));
+    let mut replies = session.run_rows(all).await;
+    match &replies[0] {
+        Reply::Error(_) => replies.swap_remove(0),
+        _ => replies.pop().expect("EXEC's reply"),
+    }
 }
 
 /// A request's client: registered for its lifetime (CLIENT LIST shows it), unregistered and
