@@ -374,7 +374,7 @@ fn row_28_script_load_returns_the_sha_encoded() {
     // base64 of the 40 hex digits of sha1("return 1")
     assert_eq!(
         body,
-        r#"{"result":"ZTBlMWYzOWUwMmU3OTQ4OWUyYmU4YzkzNmI0MWUyZTNhNTFmYjM4Ng=="}"#
+        r#"{"result":"ZTBlMWY5ZmFiZmM5ZDQ4MDBjODc3YTcwM2I4MjNhYzA1NzhmZjhkYg=="}"#
     );
 }
 
