@@ -1,7 +1,9 @@
 //! `cairn`: runs a node (on the embedded file log, or on a shared JetStream log);
 //! `cairn cluster status [options]` reports on a shared log's nodes; `cairn tls init` writes
-//! a development CA and certificates.
+//! a development CA and certificates; `cairn bench` drives any RESP server with operations
+//! of several commands (`bench.rs`).
 
+mod bench;
 mod tls_init;
 
 use clap::Parser;
@@ -18,6 +20,13 @@ fn main() {
     // means one was installed already.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "bench") {
+        let rest = args[2..]
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        std::process::exit(bench::main(rest));
+    }
     if args.get(1).is_some_and(|a| a == "tls") {
         if args.get(2).is_none_or(|a| a != "init") {
             eprintln!("cairn: usage: cairn tls init [--host NAME]... [--dir DIR]");

@@ -690,3 +690,64 @@ fn clients_blocked_on_different_nodes_each_get_a_different_element() {
     assert_eq!(elements, ["a", "b", "c"], "{served:?}");
     assert_eq!(admins[0].cmd(&["EXISTS", "jobs"]), b":0\r\n");
 }
+
+#[test]
+fn watch_on_one_node_sees_writes_through_the_others() {
+    let _serial = serial();
+    let nats = NatsCluster::start(3);
+    let nodes: Vec<Cairn> = (0..3).map(|_| nats.node(&[])).collect();
+    let mut a = nodes[0].client();
+    let mut b = nodes[1].client();
+    a.must(&["SET", "x", "1"]);
+    assert_eq!(a.must(&["WATCH", "x"]), Resp::Simple("OK".into()));
+    b.must(&["SET", "x", "2"]);
+    a.must(&["MULTI"]);
+    a.must(&["INCR", "x"]);
+    assert_eq!(
+        a.must(&["EXEC"]),
+        Resp::Nil,
+        "a write through another node aborts EXEC"
+    );
+    assert_eq!(a.must(&["WATCH", "x"]), Resp::Simple("OK".into()));
+    a.must(&["MULTI"]);
+    a.must(&["INCR", "x"]);
+    assert_eq!(a.must(&["EXEC"]), Resp::Array(vec![Resp::Int(3)]));
+
+    // Optimistic increments from clients of every node: each retries until its EXEC commits;
+    // none is lost and none counted twice.
+    let per_client = 30;
+    let threads: Vec<_> = nodes
+        .iter()
+        .flat_map(|n| [n.client(), n.client()])
+        .map(|mut c| {
+            std::thread::spawn(move || {
+                let mut aborts = 0;
+                for _ in 0..per_client {
+                    loop {
+                        c.must(&["WATCH", "counter"]);
+                        let value = match c.must(&["GET", "counter"]) {
+                            Resp::Bulk(v) => String::from_utf8(v).unwrap().parse::<i64>().unwrap(),
+                            _ => 0,
+                        };
+                        c.must(&["MULTI"]);
+                        c.must(&["SET", "counter", &(value + 1).to_string()]);
+                        match c.must(&["EXEC"]) {
+                            Resp::Array(_) => break,
+                            Resp::Nil => aborts += 1,
+                            other => panic!("EXEC replied {other:?}"),
+                        }
+                    }
+                }
+                aborts
+            })
+        })
+        .collect();
+    let aborts: i32 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(
+        nodes[2].client().must(&["GET", "counter"]),
+        bulk(&(6 * per_client).to_string()),
+        "{aborts} aborted attempts"
+    );
+    assert_eq!(digest(&nodes[0]), digest(&nodes[1]));
+    assert_eq!(digest(&nodes[1]), digest(&nodes[2]));
+}

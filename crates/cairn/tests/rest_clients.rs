@@ -123,7 +123,6 @@ fn upstash_redis_python() {
 }
 
 #[test]
-#[ignore = "needs MULTI/EXEC"]
 fn upstash_redis_js_multi_exec() {
     node(&start(), "upstash-redis.js", &["multi"]);
 }
@@ -135,7 +134,6 @@ fn upstash_redis_js_scripts() {
 }
 
 #[test]
-#[ignore = "needs MULTI/EXEC"]
 fn upstash_redis_python_multi_exec() {
     python(&start(), &["multi"]);
 }

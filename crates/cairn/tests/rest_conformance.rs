@@ -301,7 +301,6 @@ fn row_22_unknown_sha_is_noscript() {
 }
 
 #[test]
-#[ignore = "needs MULTI/EXEC"]
 fn row_23_multi_exec_runs_the_rows_atomically() {
     let s = Rest::start();
     let r = s.post("/multi-exec", &[H], r#"[["SET","m","1"],["INCR","m"]]"#);
@@ -321,7 +320,6 @@ fn row_24_multi_exec_with_an_unknown_command_runs_nothing() {
 }
 
 #[test]
-#[ignore = "needs MULTI/EXEC"]
 fn row_25_multi_exec_runtime_errors_stay_in_their_row() {
     let s = Rest::start();
     let r = s.post(

@@ -16,6 +16,7 @@ use std::num::NonZeroU64;
 
 use crate::dict::Dict;
 use crate::value::Value;
+use crate::watch::DbWatches;
 
 /// The earliest field expire time of a hash value (`None` for other values).
 fn field_expiry_ms(value: &Value) -> Option<u64> {
@@ -50,13 +51,13 @@ impl Slot {
         (now_ms / 1000).saturating_sub(u64::from(self.access_s.get()))
     }
 
-    fn is_expired(&self, now_ms: u64) -> bool {
+    pub(crate) fn is_expired(&self, now_ms: u64) -> bool {
         self.expire_at_ms.is_some_and(|at| at.get() < now_ms)
     }
 }
 
 pub struct Db {
-    keys: Dict<Slot>,
+    pub(crate) keys: Dict<Slot>,
     /// (expire_at_ms, key) for every key with a TTL, ordered by time.
     expires: BTreeSet<(u64, Box<[u8]>)>,
     /// (earliest field expire time, key) for every hash with field TTLs, ordered by time.
@@ -74,6 +75,9 @@ pub struct Db {
     /// Keys added to the keyspace, while the node wants "new" notifications (`None`
     /// otherwise). Local bookkeeping, drained after each entry.
     pub(crate) new_now: Option<Vec<Box<[u8]>>>,
+    /// Watched keys (replicated: WATCH is a log entry). Every mutator below reports the keys
+    /// it changes here.
+    pub(crate) watches: DbWatches,
 }
 
 /// Expired keys a database remembers between collections; beyond it ticks catch up.
@@ -89,6 +93,7 @@ impl Db {
             expired_now: None,
             hexpired_now: None,
             new_now: None,
+            watches: DbWatches::default(),
         }
     }
 
@@ -141,8 +146,12 @@ impl Db {
     }
 
     /// For writes: removes the key if it has expired, then returns it if still there.
+    /// The write may change the key, so its watchers count it as touched.
     pub fn get_mut(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Slot> {
         self.expire_if_due(key, now_ms);
+        if !self.watches.is_empty() && self.keys.contains_key(key) {
+            self.watches.touch(key, true);
+        }
         self.keys.get_mut(key)
     }
 
@@ -174,6 +183,8 @@ impl Db {
         match self.keys.insert(key, slot) {
             // A key replaced after its time is an expired key gone and a new one added.
             Some(old) if old.is_expired(now_ms) => {
+                // The expired key's deletion, then the new key.
+                self.watches.touch(key, false);
                 self.unindex(key, &old);
                 if let Some(expired) = &mut self.expired_now {
                     expired.push(key.into());
@@ -193,6 +204,7 @@ impl Db {
             self.expires.insert((at, Box::from(key)));
         }
         self.reindex_fields(key, None, fields_at);
+        self.watches.touch(key, true);
     }
 
     /// Drops a slot that left the keyspace from both expiry indexes.
@@ -234,6 +246,7 @@ impl Db {
     pub fn remove(&mut self, key: &[u8]) -> Option<Slot> {
         let slot = self.keys.remove(key)?;
         self.unindex(key, &slot);
+        self.watches.touch(key, false);
         Some(slot)
     }
 
@@ -254,6 +267,7 @@ impl Db {
         if let Some(at) = expire_at_ms {
             self.expires.insert((at, Box::from(key)));
         }
+        self.watches.touch(key, true);
         true
     }
 
@@ -274,6 +288,7 @@ impl Db {
             if let Some(slot) = slot {
                 self.reindex_fields(&key, field_expiry_ms(&slot.value), None);
             }
+            self.watches.touch(&key, false);
             if let Some(expired) = &mut self.expired_now {
                 expired.push(key);
             }
@@ -309,6 +324,8 @@ impl Db {
             self.reindex_fields(&key, None, next);
             if empty {
                 self.remove(&key);
+            } else {
+                self.watches.touch(&key, true);
             }
             if let Some(hexpired) = self.hexpired_now.as_mut().filter(|_| fields > 0) {
                 hexpired.push((key, empty));
@@ -342,6 +359,7 @@ impl Db {
     }
 
     pub fn clear(&mut self) {
+        self.touch_all_watched(None, 0);
         self.keys.clear();
         self.expires.clear();
         self.field_expires.clear();

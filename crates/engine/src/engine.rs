@@ -14,6 +14,7 @@ use crate::entry::{Body, Entry, Origin};
 use crate::notify::{self, Event};
 use crate::table::{self, Handler};
 use crate::types::Encodings;
+use crate::watch::{Watcher, WatcherId};
 
 /// A small deterministic generator (SplitMix64), seeded from a log entry.
 #[derive(Clone, Debug)]
@@ -128,6 +129,8 @@ pub struct Engine {
     pub(crate) encodings: Encodings,
     /// Users and their ACL rules (replicated).
     pub(crate) users: Users,
+    /// Clients watching keys for a transaction (replicated: WATCH is an entry).
+    pub(crate) watchers: BTreeMap<WatcherId, Watcher>,
     /// (db, key) of every key the last applied entry gave elements a blocked client may be
     /// waiting for (list and sorted-set pushes). Node-local bookkeeping, not replicated:
     /// cleared when the next entry applies.
@@ -173,6 +176,7 @@ impl Engine {
             lease: (0, 0),
             encodings: Encodings::default(),
             users: Users::new(),
+            watchers: BTreeMap::new(),
             ready_keys: Vec::new(),
             ready_dbs: Vec::new(),
             notify_classes: 0,
@@ -396,6 +400,7 @@ impl Engine {
                 // so a tick that used it all tells the node to tick again.
                 let mut left = *keys_max as usize;
                 let now_ms = self.now_ms;
+                self.forget_old_watches(now_ms);
                 for db in &mut self.dbs {
                     left -= db.remove_expired(now_ms, left);
                 }
@@ -432,6 +437,35 @@ impl Engine {
                 Ok(()) => Reply::ok(),
                 Err(reply) => reply,
             },
+            Body::Watch { client, keys } => {
+                let now_ms = self.now_ms;
+                self.watch((entry.origin.node, *client), db, keys, now_ms);
+                Reply::ok()
+            }
+            Body::Unwatch { client } => {
+                self.unwatch((entry.origin.node, *client));
+                Reply::ok()
+            }
+            Body::Exec {
+                client,
+                watching,
+                commands,
+            } => {
+                let id = (entry.origin.node, *client);
+                let now_ms = self.now_ms;
+                let aborted = *watching && self.watch_failed(id, now_ms);
+                self.unwatch(id);
+                if aborted {
+                    return Reply::NilArray;
+                }
+                let mut ctx = WriteCtx {
+                    engine: self,
+                    db,
+                    now_ms,
+                    rng: Rng::new(entry.seed),
+                };
+                crate::exec::exec(&mut ctx, commands)
+            }
             Body::Init { hash_seed } => {
                 self.hash_seed = *hash_seed;
                 for db in &mut self.dbs {
@@ -482,8 +516,20 @@ impl Engine {
         out
     }
 
+    /// SWAPDB: the databases trade keys; watches stay with their index, and every watched key
+    /// that changes is touched.
     pub fn swap_dbs(&mut self, a: usize, b: usize) {
-        self.dbs.swap(a, b);
+        if a == b {
+            return;
+        }
+        let now_ms = self.now_ms;
+        let (low, high) = (a.min(b), a.max(b));
+        let (left, right) = self.dbs.split_at_mut(high);
+        let (x, y) = (&mut left[low], &mut right[0]);
+        x.touch_all_watched(Some(&y.keys), now_ms);
+        y.touch_all_watched(Some(&x.keys), now_ms);
+        std::mem::swap(x, y);
+        std::mem::swap(&mut x.watches, &mut y.watches);
     }
 
     pub fn db_mut(&mut self, index: usize) -> &mut Db {

@@ -10,6 +10,9 @@
 //! kind 5 Lease:   v epoch
 //! kind 6 Config:  v count (even), then count × (v len, bytes): name, value, name, value …
 //! kind 7 Users:   v count, then count × (v len, bytes): one ACL LIST line per user
+//! kind 8 Watch:   v client, then a list as in Command: the keys
+//! kind 9 Unwatch: v client
+//! kind 10 Exec:   v client, u8 watching (0/1), v count, then count × a list as in Command
 //! ```
 //! A changed layout or a new field means a new version byte, and decoders keep reading every
 //! old version; a new body kind takes a new kind number (a binary that predates it refuses
@@ -60,6 +63,19 @@ pub enum Body {
     /// ACL LOAD (or an aclfile imported at start): every user, one `user <name> <rules>` line
     /// each as ACL LIST writes them (passwords as hashes), replacing all users.
     Users { lines: Vec<Bytes> },
+    /// WATCH: client `client` of the origin node watches these keys of `db` until its EXEC,
+    /// DISCARD or UNWATCH (`crate::watch`).
+    Watch { client: u64, keys: Vec<Bytes> },
+    /// UNWATCH (also DISCARD, RESET, or a closed connection that was watching).
+    Unwatch { client: u64 },
+    /// EXEC: the queued commands of a transaction, run one after the other in `db` (a SELECT
+    /// among them switches it). `watching`: the client had WATCHed keys, so the transaction
+    /// commits only if none of them was touched since.
+    Exec {
+        client: u64,
+        watching: bool,
+        commands: Vec<Vec<Bytes>>,
+    },
 }
 
 const KIND_COMMAND: u8 = 1;
@@ -69,6 +85,9 @@ const KIND_EXPIRE: u8 = 4;
 const KIND_LEASE: u8 = 5;
 const KIND_CONFIG: u8 = 6;
 const KIND_USERS: u8 = 7;
+const KIND_WATCH: u8 = 8;
+const KIND_UNWATCH: u8 = 9;
+const KIND_EXEC: u8 = 10;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EntryError {
@@ -183,7 +202,12 @@ impl Entry {
             Body::Command(argv)
             | Body::Expire { keys: argv }
             | Body::Config { pairs: argv }
-            | Body::Users { lines: argv } => argv.iter().map(|a| a.len() + 5).sum::<usize>(),
+            | Body::Users { lines: argv }
+            | Body::Watch { keys: argv, .. } => argv.iter().map(|a| a.len() + 5).sum::<usize>(),
+            Body::Exec { commands, .. } => commands
+                .iter()
+                .map(|argv| argv.iter().map(|a| a.len() + 5).sum::<usize>() + 5)
+                .sum::<usize>(),
             _ => 16,
         };
         let mut out = BytesMut::with_capacity(40 + body_len);
@@ -196,6 +220,9 @@ impl Entry {
             Body::Lease { .. } => KIND_LEASE,
             Body::Config { .. } => KIND_CONFIG,
             Body::Users { .. } => KIND_USERS,
+            Body::Watch { .. } => KIND_WATCH,
+            Body::Unwatch { .. } => KIND_UNWATCH,
+            Body::Exec { .. } => KIND_EXEC,
         });
         put_varint(&mut out, u64::from(self.db));
         out.put_u64_le(self.time_ms);
@@ -210,6 +237,23 @@ impl Entry {
             Body::Tick { keys_max } => put_varint(&mut out, u64::from(*keys_max)),
             Body::Init { hash_seed } => out.put_u64_le(*hash_seed),
             Body::Lease { epoch } => put_varint(&mut out, *epoch),
+            Body::Watch { client, keys } => {
+                put_varint(&mut out, *client);
+                put_list(&mut out, keys);
+            }
+            Body::Unwatch { client } => put_varint(&mut out, *client),
+            Body::Exec {
+                client,
+                watching,
+                commands,
+            } => {
+                put_varint(&mut out, *client);
+                out.put_u8(u8::from(*watching));
+                put_varint(&mut out, commands.len() as u64);
+                for argv in commands {
+                    put_list(&mut out, argv);
+                }
+            }
         }
         out.freeze()
     }
@@ -250,6 +294,33 @@ impl Entry {
             KIND_USERS => Body::Users {
                 lines: get_list(&mut buf)?,
             },
+            KIND_WATCH => Body::Watch {
+                client: get_varint(&mut buf)?,
+                keys: get_list(&mut buf)?,
+            },
+            KIND_UNWATCH => Body::Unwatch {
+                client: get_varint(&mut buf)?,
+            },
+            KIND_EXEC => {
+                let client = get_varint(&mut buf)?;
+                if !buf.has_remaining() {
+                    return Err(EntryError::Truncated);
+                }
+                let watching = buf.get_u8() != 0;
+                let count = get_varint(&mut buf)?;
+                // Every command takes at least one byte.
+                if count > buf.remaining() as u64 {
+                    return Err(EntryError::Truncated);
+                }
+                let commands = (0..count)
+                    .map(|_| get_list(&mut buf))
+                    .collect::<Result<_, _>>()?;
+                Body::Exec {
+                    client,
+                    watching,
+                    commands,
+                }
+            }
             other => return Err(EntryError::Kind(other)),
         };
         if buf.has_remaining() {
@@ -391,6 +462,47 @@ mod tests {
         ];
         assert_eq!(&users.encode()[..], expected);
         assert_eq!(Entry::decode(&Bytes::from_static(expected)).unwrap(), users);
+
+        let header: &[u8] = &[
+            1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        let frozen = |kind: u8, body: Body, tail: &[u8]| {
+            let e = Entry {
+                db: 0,
+                time_ms: 1,
+                seed: 0,
+                origin: Origin::default(),
+                body,
+            };
+            let mut expected = header.to_vec();
+            expected[1] = kind;
+            expected.extend_from_slice(tail);
+            assert_eq!(&e.encode()[..], &expected[..], "kind {kind}");
+            assert_eq!(Entry::decode(&Bytes::from(expected)).unwrap(), e);
+        };
+        frozen(
+            8,
+            Body::Watch {
+                client: 300,
+                keys: vec![Bytes::from_static(b"k")],
+            },
+            &[0xac, 0x02, 1, 1, b'k'],
+        );
+        frozen(9, Body::Unwatch { client: 5 }, &[5]);
+        frozen(
+            10,
+            Body::Exec {
+                client: 5,
+                watching: true,
+                commands: vec![
+                    vec![Bytes::from_static(b"PING")],
+                    vec![Bytes::from_static(b"DEL"), Bytes::from_static(b"k")],
+                ],
+            },
+            &[
+                5, 1, 2, 1, 4, b'P', b'I', b'N', b'G', 2, 3, b'D', b'E', b'L', 1, b'k',
+            ],
+        );
     }
 
     #[test]

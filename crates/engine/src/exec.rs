@@ -6,7 +6,37 @@ use bytes::Bytes;
 use cairn_resp::Reply;
 
 use crate::engine::{ReadCtx, Rng, WriteCtx};
-use crate::table::{Handler, Spec, flag};
+use crate::table::{self, Handler, Spec, flag};
+
+/// EXEC: runs a transaction's commands in order and answers the array of their replies. The
+/// session queued only commands that resolve (arity included); SELECT switches the database
+/// for the commands after it.
+pub fn exec(ctx: &mut WriteCtx, commands: &[Vec<Bytes>]) -> Reply {
+    let mut replies = Vec::with_capacity(commands.len());
+    for argv in commands {
+        let reply = match table::resolve(argv) {
+            Ok(spec) if spec.name == "select" => select(ctx, argv),
+            Ok(spec) => run_command(ctx, spec, argv),
+            Err((_, reply)) => reply,
+        };
+        replies.push(reply);
+    }
+    Reply::Array(replies)
+}
+
+/// SELECT inside a transaction: the rest of it runs in that database (the session follows).
+fn select(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
+    match crate::commands::parse_i64(&argv[1]) {
+        None => crate::commands::not_integer(),
+        Some(index) if index < 0 || index as usize >= ctx.engine.databases() => {
+            Reply::error_static(crate::commands::DB_OUT_OF_RANGE)
+        }
+        Some(index) => {
+            ctx.db = index as usize;
+            Reply::ok()
+        }
+    }
+}
 
 /// Runs one keyspace command (a `Read` or `Write` row) inside the entry being applied. A
 /// blocking command never waits here: when it finds nothing it answers what Redis answers a

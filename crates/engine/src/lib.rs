@@ -5,6 +5,7 @@
 //! - `engine`: `Engine::apply(entry)` (the only way replicated state changes) and
 //!   `Engine::read` (read-only commands against local state).
 //! - `exec`: commands run inside an entry (MULTI/EXEC batches, scripts' calls).
+//! - `watch`: WATCH's registry, which decides whether an EXEC commits.
 //! - `table`: the command table (`Spec` rows), the single source of truth for every command.
 //! - `commands/`: one file per command family; each exports its table rows.
 //! - `db`, `dict`, `value`: the keyspace of one logical database, its hash table and values.
@@ -31,6 +32,7 @@ pub mod table;
 pub mod testing;
 pub mod types;
 pub mod value;
+pub mod watch;
 
 pub use engine::{Engine, ReadCtx, Rng, WriteCtx};
 pub use entry::{Body, Entry, Origin};

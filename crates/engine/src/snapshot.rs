@@ -1,6 +1,6 @@
 //! Engine state as bytes (snapshots) and as a digest (DEBUG DIGEST, determinism tests).
 //!
-//! Snapshot layout (version 5; the log crate adds compression and checksums around it):
+//! Snapshot layout (version 6; the log crate adds compression and checksums around it):
 //! ```text
 //! u8 version | u64 now_ms | u64 hash_seed | u32 databases
 //! per database: u64 keys, then per key: u32 key_len, key, u64 expire_at_ms (0 = none),
@@ -11,6 +11,8 @@
 //! 7 x i64: the encoding thresholds, in `Encodings::NAMES` order       (from version 4)
 //! users and their ACL rules, as `acl::encode_users` documents         (from version 5;
 //!                                    before it, the `default` user of a new database)
+//! u32 watchers, then per watcher: u64 node, u64 client, u64 since_ms, u8 dirty,
+//!     u32 keys, then per key: u32 db, u32 key_len, key, u8 expired   (from version 6)
 //! ```
 //! Integers are little-endian.
 
@@ -19,7 +21,7 @@ use crate::engine::{Engine, Writer};
 use crate::types::{Encodings, hash::Hash, list::List, set::Set, zset::ZSet};
 use crate::value::Value;
 
-pub const SNAPSHOT_VERSION: u8 = 5;
+pub const SNAPSHOT_VERSION: u8 = 6;
 
 const TYPE_STRING: u8 = 0;
 const TYPE_LIST: u8 = 1;
@@ -141,6 +143,21 @@ impl Engine {
             out.extend_from_slice(&value.to_le_bytes());
         }
         crate::acl::encode_users(&self.users, &mut out);
+        let watchers = self.watch_state();
+        out.extend_from_slice(&(watchers.len() as u32).to_le_bytes());
+        for w in watchers {
+            for n in [w.id.0, w.id.1, w.since_ms] {
+                out.extend_from_slice(&n.to_le_bytes());
+            }
+            out.push(u8::from(w.dirty));
+            out.extend_from_slice(&(w.keys.len() as u32).to_le_bytes());
+            for (db, key, expired) in w.keys {
+                out.extend_from_slice(&(db as u32).to_le_bytes());
+                out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+                out.extend_from_slice(&key);
+                out.push(u8::from(expired));
+            }
+        }
         out
     }
 
@@ -199,6 +216,29 @@ impl Engine {
         }
         if version >= 5 {
             engine.users = crate::acl::decode_users(&mut r)?;
+        }
+        if version >= 6 {
+            for _ in 0..r.u32()? {
+                let id = (r.u64()?, r.u64()?);
+                let since_ms = r.u64()?;
+                let dirty = r.u8()? != 0;
+                let count = r.u32()?;
+                let mut keys = Vec::new();
+                for _ in 0..count {
+                    let db = r.u32()? as usize;
+                    if db >= found {
+                        return Err(SnapshotError::Invalid("watched key's database"));
+                    }
+                    let key: Box<[u8]> = r.bytes()?.into();
+                    keys.push((db, key, r.u8()? != 0));
+                }
+                engine.restore_watcher(crate::watch::SavedWatcher {
+                    id,
+                    since_ms,
+                    dirty,
+                    keys,
+                });
+            }
         }
         if r.pos != bytes.len() {
             return Err(SnapshotError::Truncated(r.pos));

@@ -289,6 +289,11 @@ pub enum SessionCmd {
     AclLoad,
     AclSave,
     AclResttoken,
+    Multi,
+    Exec,
+    Discard,
+    Watch,
+    Unwatch,
 }
 
 #[derive(Clone, Copy)]

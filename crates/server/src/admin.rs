@@ -182,8 +182,8 @@ const OPTIONS: &[(&str, bool)] = &[
     ("loglevel", false),
     ("save", true),
     ("notify-keyspace-events", true),
-    ("maxmemory", false),
-    ("maxmemory-policy", false),
+    ("maxmemory", true),
+    ("maxmemory-policy", true),
     ("list-compress-depth", true),
     ("tls-port", false),
     // Setting any of these (even to its current value) reloads the certificate files.
@@ -232,7 +232,7 @@ fn option_value(config: &Config, name: &str) -> String {
         "loglevel" => config.loglevel.clone(),
         "save" => config.save.clone(),
         "notify-keyspace-events" => cairn_engine::notify::format(config.notify_keyspace_events),
-        "maxmemory" => "0".into(),
+        "maxmemory" => config.maxmemory.to_string(),
         "maxmemory-policy" => "noeviction".into(),
         "list-compress-depth" => config.list_compress_depth.to_string(),
         "tls-port" => config.tls.port.to_string(),
@@ -341,6 +341,15 @@ pub fn config_get(s: &mut Session, argv: &[Bytes]) -> Reply {
 
 /// CONFIG SET: node options change at once; engine options (if any) go through the log and
 /// the reply comes once their entry is applied. `None`: the core replies.
+/// Whether CONFIG SET with these arguments answers at once: it sets no option that changes
+/// through the log (the encoding thresholds, requirepass). Only those may be queued in MULTI.
+pub fn config_set_is_local(argv: &[Bytes]) -> bool {
+    argv[2..].chunks(2).all(|pair| {
+        let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+        engine_option(&name).is_none() && name != "requirepass"
+    })
+}
+
 pub fn config_set(s: &mut Session, argv: &[Bytes]) -> Option<Reply> {
     if !argv.len().is_multiple_of(2) {
         return Some(syntax_error());
@@ -482,6 +491,10 @@ fn set_option(c: &mut Config, name: &str, value: &str) -> Result<(), String> {
             c.maxclients = wanted;
         }
         "timeout" => c.timeout_s = int(0, i32::MAX as u64)?,
+        "maxmemory" => c.maxmemory = parse_size(value)?,
+        // Eviction (the other policies) is not built: a memory limit refuses writes.
+        "maxmemory-policy" if value.eq_ignore_ascii_case("noeviction") => {}
+        "maxmemory-policy" => return Err("only the noeviction policy is supported".into()),
         "list-compress-depth" => c.list_compress_depth = int(0, i32::MAX as u64)?,
         // Redis refuses bulk and query-buffer limits under 1 MiB.
         "proto-max-bulk-len" => c.proto_max_bulk_len = size_at_least(1024 * 1024)? as usize,
@@ -536,7 +549,7 @@ pub fn config_rewrite(s: &mut Session) -> Reply {
     for (name, _) in OPTIONS {
         if matches!(
             *name,
-            "appendonly" | "save" | "maxmemory" | "maxmemory-policy" | "list-compress-depth"
+            "appendonly" | "save" | "maxmemory-policy" | "list-compress-depth"
         ) {
             continue;
         }

@@ -162,6 +162,11 @@ pub fn run(s: &mut Session, cmd: SessionCmd, spec: &'static Spec, argv: &[Bytes]
         C::AclLoad => crate::acl::load(s),
         C::AclSave => crate::acl::save(s),
         C::AclResttoken => crate::acl::resttoken(s, argv),
+        C::Multi => Some(crate::multi::multi(s)),
+        C::Exec => crate::multi::exec(s, spec),
+        C::Discard => crate::multi::discard(s, spec),
+        C::Watch => crate::multi::watch(s, spec, argv),
+        C::Unwatch => crate::multi::unwatch(s, spec),
     }
 }
 
@@ -203,6 +208,8 @@ fn ping(argv: &[Bytes]) -> Reply {
 
 fn reset(s: &mut Session) -> Reply {
     crate::pubsub::unsubscribe_all(s);
+    s.multi = None;
+    crate::multi::forget_watches(s);
     s.db = 0;
     s.proto = Protocol::Resp2;
     // A pending SKIP still swallows this command's own +RESET, as in Redis; OFF is cleared.

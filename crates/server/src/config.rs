@@ -150,6 +150,10 @@ pub struct Flags {
     /// Close a connection idle for this many seconds; 0 = never [default: 0].
     #[arg(long, env = "CAIRN_TIMEOUT")]
     pub timeout: Option<u64>,
+    /// Memory limit (bytes, or with a unit: 100mb, 2gb): past it, commands that may add data
+    /// answer -OOM (the noeviction policy); 0 = none [default: 0].
+    #[arg(long, env = "CAIRN_MAXMEMORY")]
+    pub maxmemory: Option<String>,
     /// Number of logical databases (SELECT 0..n-1) [default: 16].
     #[arg(long, env = "CAIRN_DATABASES")]
     pub databases: Option<usize>,
@@ -306,6 +310,7 @@ struct FileConfig {
     appendfsync: Option<AppendFsync>,
     maxclients: Option<usize>,
     timeout: Option<u64>,
+    maxmemory: Option<String>,
     databases: Option<usize>,
     proto_max_bulk_len: Option<usize>,
     client_query_buffer_limit: Option<usize>,
@@ -474,6 +479,8 @@ pub struct Config {
     pub appendfsync: AppendFsync,
     pub maxclients: usize,
     pub timeout_s: u64,
+    /// `maxmemory` in bytes (0: no limit). The policy is noeviction.
+    pub maxmemory: u64,
     pub databases: usize,
     pub proto_max_bulk_len: usize,
     pub client_query_buffer_limit: usize,
@@ -512,6 +519,7 @@ impl Default for Config {
             appendfsync: AppendFsync::Always,
             maxclients: 10_000,
             timeout_s: 0,
+            maxmemory: 0,
             databases: 16,
             // Redis's defaults: 512 MiB bulk strings, 1 GiB query buffer.
             proto_max_bulk_len: 512 * 1024 * 1024,
@@ -591,6 +599,13 @@ impl Config {
                 None => d.notify_keyspace_events,
             },
             list_compress_depth: d.list_compress_depth,
+            maxmemory: match flags.maxmemory.or(file.maxmemory) {
+                Some(text) => parse_size(&text).map_err(|message| ConfigError::Value {
+                    name: "maxmemory",
+                    message,
+                })?,
+                None => d.maxmemory,
+            },
             databases: flags.databases.or(file.databases).unwrap_or(d.databases),
             proto_max_bulk_len: flags
                 .proto_max_bulk_len

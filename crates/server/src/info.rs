@@ -60,7 +60,7 @@ pub fn render(core: &Core, args: &[Bytes]) -> String {
         match *section {
             "server" => server(core, &mut out),
             "clients" => clients(core, &mut out),
-            "memory" => memory(&mut out),
+            "memory" => memory(core, &mut out),
             "persistence" => persistence(core, &mut out),
             "stats" => stats(core, &mut out),
             "replication" => replication(core, &mut out),
@@ -105,9 +105,11 @@ fn clients(core: &Core, out: &mut String) {
     let maxclients = core.shared.config.read().expect("config lock").maxclients;
     let _ = write!(
         out,
-        "# Clients\r\nconnected_clients:{}\r\nmaxclients:{maxclients}\r\nblocked_clients:{}\r\ntracking_clients:0\r\n",
+        "# Clients\r\nconnected_clients:{}\r\nmaxclients:{maxclients}\r\nblocked_clients:{}\r\ntracking_clients:0\r\nwatching_clients:{}\r\ntotal_watched_keys:{}\r\n",
         core.shared.clients.len(),
-        core.blocked_clients()
+        core.blocked_clients(),
+        core.engine.watching_clients(),
+        core.engine.watched_keys()
     );
 }
 
@@ -123,11 +125,12 @@ pub fn rss_bytes() -> u64 {
     pages * 4096
 }
 
-fn memory(out: &mut String) {
+fn memory(core: &Core, out: &mut String) {
     let rss = rss_bytes();
+    let maxmemory = core.shared.config.read().expect("config lock").maxmemory;
     let _ = write!(
         out,
-        "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\nmem_allocator:jemalloc-5.3.0\r\n",
+        "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_policy:noeviction\r\nmem_allocator:jemalloc-5.3.0\r\n",
         rss as f64 / (1024.0 * 1024.0)
     );
 }

@@ -8,6 +8,7 @@
 //!   the same code over plain TCP and over TLS.
 //! - `tls`: the TLS listener's certificates (rustls), handshakes, reloads.
 //! - `commands`, `admin`, `info`: connection and node commands.
+//! - `multi`: MULTI/EXEC/WATCH on the session side (queueing, the EXEC entry, merged replies).
 //! - `acl`: authentication, the ACL LOG, protected mode, the ACL file (users live in the
 //!   engine).
 //! - `clients`, `stats`: the client registry and counters.
@@ -21,6 +22,7 @@ pub mod commands;
 pub mod config;
 pub mod http;
 pub mod info;
+pub mod multi;
 pub mod node;
 pub mod pubsub;
 pub mod session;

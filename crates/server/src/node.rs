@@ -57,7 +57,7 @@ pub enum Msg {
     Write {
         spec: &'static Spec,
         db: usize,
-        argv: Vec<Bytes>,
+        body: Body,
         reply: ReplyTx,
         lane: usize,
         /// The client's id (CLIENT UNBLOCK finds a blocked client by it).
@@ -238,7 +238,7 @@ enum Waiting {
     Write {
         spec: &'static Spec,
         db: usize,
-        argv: Vec<Bytes>,
+        body: Body,
         reply: ReplyTx,
     },
 }
@@ -775,7 +775,7 @@ impl Core {
             Msg::Write {
                 spec,
                 db,
-                argv,
+                body,
                 reply,
                 lane,
                 client,
@@ -789,12 +789,12 @@ impl Core {
                     let w = Waiting::Write {
                         spec,
                         db,
-                        argv,
+                        body,
                         reply,
                     };
                     self.waiting[lane].push_back(Waiter::in_place(order, w));
                 } else {
-                    self.issue_write(spec, db, argv, reply, (lane, order));
+                    self.issue_write(spec, db, body, reply, (lane, order));
                 }
             }
             Msg::Durable { first_seq, records } => {
@@ -857,18 +857,11 @@ impl Core {
         &mut self,
         spec: &'static Spec,
         db: usize,
-        argv: Vec<Bytes>,
+        body: Body,
         reply: ReplyTx,
         (lane, order): (usize, u64),
     ) {
-        self.issue_ordered(
-            Body::Command(argv),
-            db,
-            Some(reply),
-            Some(spec),
-            lane,
-            order,
-        );
+        self.issue_ordered(body, db, Some(reply), Some(spec), lane, order);
     }
 
     /// A write of `lane` must wait in the lane's queue when a read ahead of it waits for a
@@ -1072,11 +1065,11 @@ impl Core {
             Waiting::Write {
                 spec,
                 db,
-                argv,
+                body,
                 reply,
             } => {
                 self.queued_writes[lane] -= 1;
-                self.issue_write(spec, db, argv, reply, (lane, order));
+                self.issue_write(spec, db, body, reply, (lane, order));
             }
         }
     }

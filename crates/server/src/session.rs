@@ -52,7 +52,12 @@ struct Slot {
     proto: Protocol,
     /// CLIENT REPLY OFF/SKIP: the reply is computed but not sent.
     silent: bool,
+    /// EXEC: how the engine's reply becomes the transaction's (and the SELECTs among its
+    /// commands).
+    exec: Option<Box<ExecMerge>>,
 }
+
+type ExecMerge = (crate::multi::ExecPlan, Vec<Option<Bytes>>);
 
 pub struct Session {
     pub shared: Arc<Shared>,
@@ -94,6 +99,12 @@ pub struct Session {
     push_rx: mpsc::UnboundedReceiver<Reply>,
     /// `client-output-buffer-limit pubsub`: applies while subscribed.
     pubsub_out_limit: OutputLimit,
+    /// `maxmemory` (bytes; 0 = none), as of the last configuration refresh.
+    maxmemory: u64,
+    /// Inside MULTI: the commands queued so far.
+    pub(crate) multi: Option<crate::multi::Multi>,
+    /// Keys are WATCHed (the engine holds the watches; EXEC, DISCARD, UNWATCH drop them).
+    pub(crate) watching: bool,
     /// A REST request's session: replies are kept as values in `captured` instead of being
     /// encoded as RESP into `out`.
     capture: bool,
@@ -264,6 +275,7 @@ async fn run<R, W>(
     })
     .await;
     crate::pubsub::unsubscribe_all(&mut s);
+    crate::multi::forget_watches(&mut s);
     shared.clients.unregister(client.id);
 }
 
@@ -301,6 +313,9 @@ impl Session {
             push_tx,
             push_rx,
             pubsub_out_limit: OutputLimit::default(),
+            multi: None,
+            watching: false,
+            maxmemory: 0,
             capture: false,
             captured: Vec::new(),
         }
@@ -378,6 +393,8 @@ impl Session {
         if let Some((cmd, spec, argv)) = self.deferred.take() {
             self.run_session(cmd, spec, &argv);
         }
+        // Read here, after the wait for input: another client may have just changed it.
+        self.maxmemory = self.shared.config.read().expect("config lock").maxmemory;
         // Replies waiting behind an unanswered one count too: a client that does not read
         // cannot make the server hold more than INFLIGHT_MAX of them.
         while !self.hold && !self.closing && self.slots.len() < INFLIGHT_MAX {
@@ -423,6 +440,7 @@ impl Session {
                         _ => COMMAND_STATS.rejected(spec),
                     }
                 }
+                crate::multi::flag_failed(self);
                 return self.local(reply);
             }
         };
@@ -435,7 +453,12 @@ impl Session {
         }
         if !self.authenticated && spec.flags & flag::NO_AUTH == 0 && self.password_required() {
             COMMAND_STATS.rejected(spec);
-            return self.local(Reply::error_static("NOAUTH Authentication required."));
+            let reply = crate::multi::rejected(
+                self,
+                spec,
+                Reply::error_static("NOAUTH Authentication required."),
+            );
+            return self.local(reply);
         }
         if self.proto == Protocol::Resp2
             && self.subs.any()
@@ -455,9 +478,24 @@ impl Session {
         {
             COMMAND_STATS.rejected(spec);
             let reply = crate::acl::refuse(self, spec, &argv, denied);
+            let reply = crate::multi::rejected(self, spec, reply);
+            return self.local(reply);
+        }
+        if self.maxmemory > 0
+            && crate::multi::refused_on_oom(self, spec)
+            && crate::info::rss_bytes() > self.maxmemory
+        {
+            COMMAND_STATS.rejected(spec);
+            let oom =
+                Reply::error_static("OOM command not allowed when used memory > 'maxmemory'.");
+            let reply = crate::multi::rejected(self, spec, oom);
             return self.local(reply);
         }
         self.shared.stats.commands_processed.fetch_add(1, Relaxed);
+        if crate::multi::queues(self, spec) {
+            let reply = crate::multi::queue(self, spec, argv);
+            return self.local(reply);
+        }
         match spec.handler {
             Handler::Read(read) => {
                 self.take_replies();
@@ -486,7 +524,7 @@ impl Session {
                 let msg = Msg::Write {
                     spec,
                     db: self.db,
-                    argv,
+                    body: cairn_engine::Body::Command(argv),
                     reply: self.tx.clone(),
                     lane: self.lane(),
                     client: self.client.id,
@@ -520,14 +558,78 @@ impl Session {
     }
 
     fn send_engine(&mut self, msg: Msg) {
+        self.send_engine_merged(msg, None);
+    }
+
+    fn send_engine_merged(&mut self, msg: Msg, exec: Option<Box<ExecMerge>>) {
         self.node.submit(msg);
         let silent = self.take_silence();
         self.slots.push_back(Slot {
             reply: None,
             proto: self.proto,
             silent,
+            exec,
         });
         self.inflight += 1;
+    }
+
+    fn entry_msg(&self, spec: &'static Spec, body: cairn_engine::Body, reply: ReplyTx) -> Msg {
+        Msg::Write {
+            spec,
+            db: self.db,
+            body,
+            reply,
+            lane: self.lane(),
+            client: self.client.id,
+        }
+    }
+
+    /// Sends a transaction entry (WATCH, UNWATCH) whose reply is this command's.
+    pub(crate) fn submit_entry(&mut self, spec: &'static Spec, body: cairn_engine::Body) {
+        let msg = self.entry_msg(spec, body, self.tx.clone());
+        self.send_engine(msg);
+    }
+
+    /// Sends a transaction entry nobody waits for (dropping watches).
+    pub(crate) fn submit_detached(&mut self, spec: &'static Spec, body: cairn_engine::Body) {
+        let (tx, _) = mpsc::unbounded_channel();
+        let msg = self.entry_msg(spec, body, tx);
+        self.node.submit(msg);
+    }
+
+    /// Sends EXEC's entry; its reply is merged with the connection commands it queued. A
+    /// transaction that SELECTs holds later commands until it has replied (they run in the
+    /// database it leaves selected).
+    pub(crate) fn submit_exec(
+        &mut self,
+        spec: &'static Spec,
+        body: cairn_engine::Body,
+        merge: Box<ExecMerge>,
+        selects: bool,
+    ) {
+        let msg = self.entry_msg(spec, body, self.tx.clone());
+        self.send_engine_merged(msg, Some(merge));
+        if selects {
+            self.hold = true;
+        }
+    }
+
+    /// A SELECT inside EXEC succeeded.
+    pub(crate) fn select_db(&mut self, index: &[u8]) {
+        if let Some(index) = cairn_engine::commands::parse_i64(index) {
+            self.db = index as usize;
+            self.client.db.store(self.db, Relaxed);
+        }
+    }
+
+    /// Runs a connection command EXEC queued.
+    pub(crate) fn run_queued(
+        &mut self,
+        cmd: SessionCmd,
+        spec: &'static Spec,
+        argv: &[Bytes],
+    ) -> Option<Reply> {
+        self.session_command(cmd, spec, argv)
     }
 
     /// Runs `call` on the core, in order with this session's other commands.
@@ -575,6 +677,7 @@ impl Session {
             reply: Some(reply),
             proto: self.proto,
             silent,
+            exec: None,
         });
     }
 
@@ -598,6 +701,7 @@ impl Session {
             reply: Some(message),
             proto: self.proto,
             silent: false,
+            exec: None,
         });
     }
 
@@ -617,8 +721,15 @@ impl Session {
 
     fn engine_reply(&mut self, reply: Reply) {
         self.count_error(&reply);
-        if let Some(slot) = self.slots.iter_mut().find(|s| s.reply.is_none()) {
-            slot.reply = Some(reply);
+        if let Some(at) = self.slots.iter().position(|s| s.reply.is_none()) {
+            let reply = match self.slots[at].exec.take() {
+                Some(merge) => {
+                    let (plan, selected) = *merge;
+                    crate::multi::merge(self, plan, reply, &selected)
+                }
+                None => reply,
+            };
+            self.slots[at].reply = Some(reply);
         }
         self.inflight -= 1;
         if self.inflight == 0 {

@@ -19,6 +19,7 @@ pub mod server;
 pub mod set;
 pub mod sort;
 pub mod string;
+pub mod transaction;
 pub mod zset;
 
 use bytes::Bytes;
@@ -45,6 +46,7 @@ pub static FAMILIES: &[&[Spec]] = &[
     command::COMMANDS,
     connection::COMMANDS,
     acl::COMMANDS,
+    transaction::COMMANDS,
 ];
 
 // ---------------------------------------------------------------------------------------------
