@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::http::{Http, Response};
+use common::http::{Http, Response, start_rest};
 use common::{Cairn, free_port};
 
 const T: &str = "bad-input-token";
@@ -20,13 +20,11 @@ struct Rest {
 
 impl Rest {
     fn start(extra: &[&str]) -> Rest {
-        let port = free_port();
-        let mut args = vec!["--rest-port".to_string(), port.to_string()];
-        args.extend(["--rest-token".to_string(), T.to_string()]);
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut args = vec!["--rest-token", T];
+        args.extend(extra);
+        let (cairn, port) = start_rest(&args);
         Rest {
-            cairn: Cairn::start(&args),
+            cairn,
             addr: format!("127.0.0.1:{port}"),
         }
     }
@@ -361,8 +359,7 @@ fn cors_lets_a_browser_page_use_the_api() {
 
 #[test]
 fn without_a_configured_token_one_is_generated_into_the_data_directory() {
-    let port = free_port();
-    let cairn = Cairn::start(&["--rest-port", &port.to_string()]);
+    let (cairn, port) = start_rest(&[]);
     let path = cairn.dir.join("rest-token");
     let token = std::fs::read_to_string(&path).unwrap().trim().to_string();
     assert!(token.len() >= 40);

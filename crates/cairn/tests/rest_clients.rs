@@ -9,7 +9,8 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::{Cairn, free_port};
+use common::Cairn;
+use common::http::start_rest;
 
 const TOKEN: &str = "clients-token";
 const READONLY: &str = "clients-readonly-token";
@@ -24,15 +25,7 @@ struct Server {
 }
 
 fn start() -> Server {
-    let port = free_port();
-    let cairn = Cairn::start(&[
-        "--rest-port",
-        &port.to_string(),
-        "--rest-token",
-        TOKEN,
-        "--rest-readonly-token",
-        READONLY,
-    ]);
+    let (cairn, port) = start_rest(&["--rest-token", TOKEN, "--rest-readonly-token", READONLY]);
     Server {
         cairn,
         url: format!("http://127.0.0.1:{port}"),

@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::http::{Http, Response};
-use common::{Cairn, free_port};
+use common::Cairn;
+use common::http::{Http, Response, start_rest};
 
 const T: &str = "test-token-full";
 const RO: &str = "test-token-readonly";
@@ -19,15 +19,7 @@ struct Rest {
 
 impl Rest {
     fn start() -> Rest {
-        let port = free_port();
-        let cairn = Cairn::start(&[
-            "--rest-port",
-            &port.to_string(),
-            "--rest-token",
-            T,
-            "--rest-readonly-token",
-            RO,
-        ]);
+        let (cairn, port) = start_rest(&["--rest-token", T, "--rest-readonly-token", RO]);
         Rest {
             _cairn: cairn,
             addr: format!("127.0.0.1:{port}"),

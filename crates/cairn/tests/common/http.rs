@@ -129,3 +129,24 @@ impl Http {
         }
     }
 }
+
+/// A node with the REST API on a free port of its own: (node, REST port). Tests on this
+/// machine share the port range, so a port found free can be taken before the node binds it;
+/// the start is then tried again on other ports.
+pub fn start_rest(extra: &[&str]) -> (super::Cairn, u16) {
+    for attempt in 1.. {
+        let port = super::free_port();
+        let mut args = vec!["--rest-port".to_string(), port.to_string()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let started = std::panic::catch_unwind(|| {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            super::Cairn::start(&args)
+        });
+        match started {
+            Ok(cairn) => return (cairn, port),
+            Err(e) if attempt >= 3 => std::panic::resume_unwind(e),
+            Err(_) => continue,
+        }
+    }
+    unreachable!()
+}
