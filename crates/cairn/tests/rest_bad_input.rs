@@ -478,3 +478,34 @@ fn shutdown_ends_sse_streams_and_closes_idle_connections() {
     assert!(sub.closed_within(Duration::from_secs(1)));
     assert!(idle.closed_within(Duration::from_secs(1)));
 }
+
+#[test]
+fn config_rewrite_writes_the_rest_port_only_when_it_was_configured() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("cairn.toml");
+    std::fs::write(&config, "rest-max-request-size = 4096\nrest-port = 0\n").unwrap();
+    let cairn = Cairn::start_in(
+        &tmp.path().join("data"),
+        free_port(),
+        &["--config", config.to_str().unwrap()],
+    );
+    assert_eq!(cairn.conn().cmd(&["CONFIG", "REWRITE"]), b"+OK\r\n");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("rest-port = 0\n"), "{text}");
+    assert!(text.contains("rest-max-request-size = 4096\n"), "{text}");
+    assert!(!text.contains("rest-bind"), "{text}");
+    drop(cairn);
+    std::fs::write(&config, "rest-cors-origin = \"\"\n").unwrap();
+    let cairn = Cairn::start_in(
+        &tmp.path().join("data"),
+        free_port(),
+        &["--config", config.to_str().unwrap()],
+    );
+    assert_eq!(cairn.conn().cmd(&["CONFIG", "REWRITE"]), b"+OK\r\n");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        !text.contains("rest-port"),
+        "the default port stays a default: {text}"
+    );
+    assert!(text.contains("rest-cors-origin = \"\"\n"), "{text}");
+}

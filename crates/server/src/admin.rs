@@ -553,6 +553,13 @@ pub fn config_rewrite(s: &mut Session) -> Reply {
         ) {
             continue;
         }
+        // Left to their defaults when not configured: the default REST port only warns when
+        // it is taken, and the REST bind address follows `bind`.
+        if (*name == "rest-port" && !config.rest.port_configured)
+            || (*name == "rest-bind" && config.rest.bind.is_none())
+        {
+            continue;
+        }
         let value = option_value(&config, name);
         if TEXT_OPTIONS.contains(name) && value.is_empty() {
             continue;
