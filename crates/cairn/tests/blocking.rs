@@ -201,3 +201,30 @@ fn a_blocked_sorted_set_pop_is_served_by_a_later_zadd() {
     );
     assert_eq!(blocked.cmd(&["BZPOPMAX", "board", "0.05"]), b"*-1\r\n");
 }
+
+#[test]
+fn a_key_that_changes_type_inside_a_transaction_leaves_the_waiter_blocked() {
+    let node = Cairn::start(&[]);
+    let mut waiter = Raw::connect(&addr(&node));
+    let mut other = Raw::connect(&addr(&node));
+    waiter.send_cmd(&["BZPOPMIN", "z", "0"]);
+    other.wait_blocked(1);
+    // The ZADD signals the key, but when the waiter's retry runs the key is a string: Redis
+    // serves a waiter only from a key of its type, so it keeps waiting.
+    other.send_cmd(&["MULTI"]);
+    other.send_cmd(&["ZADD", "z", "0", "foo"]);
+    other.send_cmd(&["DEL", "z"]);
+    other.send_cmd(&["SET", "z", "foo"]);
+    assert_eq!(
+        [0; 4].map(|_| other.read_reply()).concat(),
+        b"+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n"
+    );
+    assert_eq!(other.cmd(&["EXEC"]), b"*3\r\n:1\r\n:1\r\n+OK\r\n");
+    other.wait_blocked(1);
+    other.cmd(&["DEL", "z"]);
+    assert_eq!(other.cmd(&["ZADD", "z", "1", "bar"]), b":1\r\n");
+    assert_eq!(
+        waiter.read_reply(),
+        b"*3\r\n$1\r\nz\r\n$3\r\nbar\r\n$1\r\n1\r\n".to_vec()
+    );
+}

@@ -512,6 +512,41 @@ const NEW_KEYS: &[&str] = &[
     "SET list replaced",
 ];
 
+const ZSET: &[&str] = &[
+    "ZADD z 1 a 2 b 3 c 4 d 5 e",
+    "ZINCRBY z 1 a",
+    "ZREM z e",
+    "ZPOPMIN z",
+    "ZPOPMAX z 1",
+    "ZPOPMIN missing",
+    "ZADD z 1 a 2 b 3 c 4 d",
+    "ZREMRANGEBYSCORE z 1 1",
+    "ZREMRANGEBYRANK z 0 0",
+    "ZREMRANGEBYSCORE z 100 200",
+    "ZADD lex 0 a 0 b 0 c",
+    "ZREMRANGEBYLEX lex [a [b",
+    "ZUNIONSTORE u 2 z lex",
+    "ZINTERSTORE i 2 z lex",
+    "ZDIFFSTORE d 2 z lex",
+    "ZRANGESTORE r z 0 -1",
+    "ZRANGESTORE r missing 0 -1",
+    "ZUNIONSTORE u 1 missing",
+    "ZMPOP 1 z MIN",
+    "ZPOPMIN lex 5",
+    "ZADD w 1 x",
+    "BZPOPMAX w 0",
+    "ZADD w 1 x 2 y",
+    "BZMPOP 0 1 w MIN COUNT 5",
+    "GEOADD g 13.361389 38.115556 Palermo",
+    "GEOSEARCHSTORE gs g FROMLONLAT 15 37 BYRADIUS 200 km",
+    "GEOSEARCHSTORE gs g FROMLONLAT 0 0 BYRADIUS 1 km",
+];
+
+#[test]
+fn zset_notifications_match_redis() {
+    check(&[("zset", ZSET)]);
+}
+
 #[test]
 fn new_key_events_match_redis() {
     check(&[("new-keys", NEW_KEYS)]);

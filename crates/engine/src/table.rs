@@ -167,6 +167,8 @@ pub enum Begin {
         keyword: &'static str,
         start_from: i32,
     },
+    /// Found only by the row's own function (`KeyAccess::Movable`): SORT's STORE key.
+    Unknown,
 }
 
 /// How a key spec finds its keys from where it begins.
@@ -177,6 +179,8 @@ pub enum Find {
     Range { last: i32, step: i32, limit: i32 },
     /// The argument at `index` (relative) holds the number of keys, which start at `first`.
     Keynum { index: i32, first: i32, step: i32 },
+    /// Found only by the row's own function (`KeyAccess::Movable`).
+    Unknown,
 }
 
 /// One group of keys of a command (Redis 7's key specs).
@@ -188,6 +192,44 @@ pub struct KeySpec {
 }
 
 impl KeySpec {
+    /// Keys after a count at `index` (SINTERCARD, LMPOP, ZUNION …: `numkeys key [key …]`).
+    pub const fn numkeys(index: i32, flags: u32) -> KeySpec {
+        KeySpec {
+            flags,
+            begin: Begin::Index(index),
+            find: Find::Keynum {
+                index: 0,
+                first: 1,
+                step: 1,
+            },
+        }
+    }
+
+    /// The key after `keyword`, searched from argument `start_from` (GEORADIUS's STORE).
+    pub const fn after(keyword: &'static str, start_from: i32, flags: u32) -> KeySpec {
+        KeySpec {
+            flags,
+            begin: Begin::Keyword {
+                keyword,
+                start_from,
+            },
+            find: Find::Range {
+                last: 0,
+                step: 1,
+                limit: 0,
+            },
+        }
+    }
+
+    /// Keys only a row's own function finds (shown as `unknown`).
+    pub const fn unknown(flags: u32) -> KeySpec {
+        KeySpec {
+            flags,
+            begin: Begin::Unknown,
+            find: Find::Unknown,
+        }
+    }
+
     /// One key at `index`.
     pub const fn at(index: i32, flags: u32) -> KeySpec {
         KeySpec {
@@ -214,7 +256,14 @@ pub enum KeyAccess {
     Variable(u32, fn(&[Bytes]) -> u32),
     /// Specs of their own (several key groups, keyword or numkeys searches).
     Specs(&'static [KeySpec]),
+    /// Specs COMMAND INFO shows, some of them `unknown`, and the function that finds the
+    /// keys (Redis's `getkeys_proc`, e.g. SORT's STORE key, which may come anywhere).
+    Movable(&'static [KeySpec], MovableKeysFn),
 }
+
+/// Calls `f(index, flags)` for each key of `argv` until it returns false; returns whether it
+/// never did.
+pub type MovableKeysFn = fn(&[Bytes], &mut dyn FnMut(usize, u32) -> bool) -> bool;
 
 /// The Pub/Sub channels a row names, which ACL checks against the user's `&` patterns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -427,6 +476,18 @@ impl Spec {
 }
 
 impl Spec {
+    /// Whether the row's keys move with its arguments (a keyword or numkeys search, or a
+    /// function of its own): COMMAND INFO's `movablekeys`.
+    pub fn has_movable_keys(&self) -> bool {
+        match self.key_access {
+            KeyAccess::Movable(..) => true,
+            KeyAccess::Specs(specs) => specs.iter().any(|s| {
+                !matches!(s.begin, Begin::Index(_)) || !matches!(s.find, Find::Range { .. })
+            }),
+            _ => false,
+        }
+    }
+
     /// The key specs COMMAND INFO shows for this row.
     pub fn key_spec_list(&self) -> Vec<KeySpec> {
         match self.key_access {
@@ -434,7 +495,7 @@ impl Spec {
             KeyAccess::Flags(flags) | KeyAccess::Variable(flags, _) => {
                 self.legacy_spec(flags).into_iter().collect()
             }
-            KeyAccess::Specs(specs) => specs.to_vec(),
+            KeyAccess::Specs(specs) | KeyAccess::Movable(specs, _) => specs.to_vec(),
         }
     }
 
@@ -445,6 +506,7 @@ impl Spec {
     pub fn keys_of(&self, argv: &[Bytes], mut f: impl FnMut(usize, u32) -> bool) -> bool {
         let range = match self.key_access {
             KeyAccess::Specs(specs) => return keys_of_specs(specs, argv, f),
+            KeyAccess::Movable(_, find) => return find(argv, &mut f),
             _ => self.triple_keys(argv),
         };
         let Some(KeyRange {
@@ -474,7 +536,7 @@ impl Spec {
             KeyAccess::Legacy => self.legacy_flags(),
             KeyAccess::Flags(flags) => flags,
             KeyAccess::Variable(_, flags_of) => flags_of(argv),
-            KeyAccess::Specs(_) => return None,
+            KeyAccess::Specs(_) | KeyAccess::Movable(..) => return None,
         };
         let k = self.keys;
         let argc = argv.len() as i64;
@@ -572,6 +634,7 @@ fn key_range(spec: &KeySpec, argv: &[Bytes]) -> Result<Option<(usize, usize, usi
             }
             found
         }
+        Begin::Unknown => return Ok(None),
     };
     let (first, last, step) = match spec.find {
         Find::Range { last, step, limit } => {
@@ -600,6 +663,7 @@ fn key_range(spec: &KeySpec, argv: &[Bytes]) -> Result<Option<(usize, usize, usi
             let first = first + i64::from(from);
             (first, first.saturating_add(count) - 1, step)
         }
+        Find::Unknown => return Ok(None),
     };
     if last >= argc || last < first || first >= argc || first < 0 {
         return Err(());

@@ -295,6 +295,23 @@ pub struct Flags {
     pub rest_cors_origin: Option<String>,
 }
 
+/// A size in a TOML file: a number of bytes, or text with a unit ("100mb").
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Size {
+    Bytes(u64),
+    Text(String),
+}
+
+impl Size {
+    fn text(self) -> String {
+        match self {
+            Size::Bytes(n) => n.to_string(),
+            Size::Text(text) => text,
+        }
+    }
+}
+
 /// The same options as they appear in a TOML file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -310,7 +327,7 @@ struct FileConfig {
     appendfsync: Option<AppendFsync>,
     maxclients: Option<usize>,
     timeout: Option<u64>,
-    maxmemory: Option<String>,
+    maxmemory: Option<Size>,
     databases: Option<usize>,
     proto_max_bulk_len: Option<usize>,
     client_query_buffer_limit: Option<usize>,
@@ -599,7 +616,7 @@ impl Config {
                 None => d.notify_keyspace_events,
             },
             list_compress_depth: d.list_compress_depth,
-            maxmemory: match flags.maxmemory.or(file.maxmemory) {
+            maxmemory: match flags.maxmemory.or(file.maxmemory.map(Size::text)) {
                 Some(text) => parse_size(&text).map_err(|message| ConfigError::Value {
                     name: "maxmemory",
                     message,

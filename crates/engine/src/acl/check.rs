@@ -89,7 +89,7 @@ impl Selector {
             }
         }
         if !self.all_keys() {
-            if let KeyAccess::Specs(_) = spec.key_access {
+            if let KeyAccess::Specs(_) | KeyAccess::Movable(..) = spec.key_access {
                 let mut refused = 0;
                 let all = spec.keys_of(argv, |i, flags| {
                     refused = i;

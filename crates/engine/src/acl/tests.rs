@@ -154,6 +154,34 @@ fn key_permissions_follow_key_specs() {
 }
 
 #[test]
+fn keys_that_move_with_the_arguments_are_checked() {
+    let u = user("on +@all %R~read* %W~write* ~rw*");
+    // Sources after a numkeys argument, destinations after STORE wherever it comes.
+    assert_eq!(check(&u, "ZUNIONSTORE write 2 read1 read2"), Ok(()));
+    assert_eq!(
+        check(&u, "ZUNIONSTORE write 2 read1 secret"),
+        Err(Denied::Key(4))
+    );
+    assert_eq!(check(&u, "ZINTERCARD 2 read1 secret"), Err(Denied::Key(3)));
+    assert_eq!(check(&u, "SINTERCARD 1 secret"), Err(Denied::Key(2)));
+    assert_eq!(check(&u, "LMPOP 2 rw1 read LEFT"), Err(Denied::Key(3)));
+    assert_eq!(check(&u, "BLMPOP 0 1 rw1 LEFT"), Ok(()));
+    assert_eq!(check(&u, "SORT read BY x LIMIT 0 1 STORE write"), Ok(()));
+    assert_eq!(
+        check(&u, "SORT read GET store STORE secret"),
+        Err(Denied::Key(5))
+    );
+    assert_eq!(
+        check(&u, "GEORADIUS read 0 0 1 km STORE secret"),
+        Err(Denied::Key(7))
+    );
+    assert_eq!(
+        check(&u, "GEORADIUSBYMEMBER read m 1 km STOREDIST write"),
+        Ok(())
+    );
+}
+
+#[test]
 fn selectors_are_alternatives_and_the_worst_refusal_is_reported() {
     let u = user("on +mget ~key (+mget ~key ~otherkey)");
     assert_eq!(check(&u, "GET key"), Err(Denied::Command));

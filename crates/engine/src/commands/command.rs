@@ -155,11 +155,19 @@ fn full_name(spec: &Spec, parent: Option<&Spec>) -> String {
 }
 
 fn flag_names(spec: &Spec) -> Vec<Reply> {
-    flag::NAMES
+    let mut names: Vec<Reply> = flag::NAMES
         .iter()
-        .filter(|(bit, _)| spec.flags & bit != 0)
+        .filter(|(bit, _)| spec.flags & bit != 0 && *bit != flag::ALLOW_BUSY)
         .map(|(_, n)| simple(n))
-        .collect()
+        .collect();
+    // Derived, as Redis's `populateCommandMovableKeys`: keys a fixed position cannot give.
+    if spec.has_movable_keys() {
+        names.push(simple("movablekeys"));
+    }
+    if spec.flags & flag::ALLOW_BUSY != 0 {
+        names.push(simple("allow_busy"));
+    }
+    names
 }
 
 pub fn acl_names(spec: &Spec) -> Vec<String> {
@@ -195,6 +203,7 @@ fn key_spec(ks: &KeySpec) -> Reply {
                 (bulk("startfrom"), int(start_from)),
             ]),
         ),
+        Begin::Unknown => ("unknown", Reply::Map(Vec::new())),
     };
     let find = match ks.find {
         Find::Range { last, step, limit } => (
@@ -213,6 +222,7 @@ fn key_spec(ks: &KeySpec) -> Reply {
                 (bulk("keystep"), int(step)),
             ]),
         ),
+        Find::Unknown => ("unknown", Reply::Map(Vec::new())),
     };
     let part = |(kind, spec): (&str, Reply)| {
         Reply::Map(vec![(bulk("type"), bulk(kind)), (bulk("spec"), spec)])

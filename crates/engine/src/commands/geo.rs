@@ -25,7 +25,19 @@ use crate::commands::{bulk, cmd, int_arg, syntax_error};
 use crate::db::Db;
 use crate::engine::{ReadCtx, WriteCtx};
 use crate::notify;
-use crate::table::{Group, Handler, Keys, Spec, acl, flag::*};
+use crate::table::{Group, Handler, KeySpec, Keys, Spec, acl, flag::*, key};
+
+/// GEORADIUS: the key, and STORE/STOREDIST destinations searched from the options.
+const GEORADIUS_KEYS: &[KeySpec] = &[
+    KeySpec::at(1, key::RO | key::ACCESS),
+    KeySpec::after("STORE", 6, key::OW | key::UPDATE),
+    KeySpec::after("STOREDIST", 6, key::OW | key::UPDATE),
+];
+const GEORADIUSBYMEMBER_KEYS: &[KeySpec] = &[
+    KeySpec::at(1, key::RO | key::ACCESS),
+    KeySpec::after("STORE", 5, key::OW | key::UPDATE),
+    KeySpec::after("STOREDIST", 5, key::OW | key::UPDATE),
+];
 use crate::types::zset::{ScoreRange, ZSet, compare_scores};
 use geohash::{Hash, Kind, Shape};
 
@@ -616,21 +628,13 @@ fn search_write(ctx: &mut WriteCtx, argv: &[Bytes], form: Form) -> Reply {
         Ok(Outcome::Reply(reply)) | Err(reply) => return reply,
         Ok(Outcome::Store { key, entries }) => (key, entries),
     };
-    if entries.is_empty() {
-        if ctx.db().remove(&key).is_some() {
-            ctx.notify(notify::GENERIC, "del", &key);
-        }
-        return Reply::Int(0);
-    }
     let refs: Vec<(&[u8], f64)> = entries.iter().map(|(m, s)| (&m[..], *s)).collect();
-    let reply = store_result(ctx, &key, &refs);
     let event = if form.is_search() {
         "geosearchstore"
     } else {
         "georadiusstore"
     };
-    ctx.notify(notify::ZSET, event, &key);
-    reply
+    store_result(ctx, &key, &refs, event)
 }
 
 fn no_syntax(_argv: &[Bytes]) -> Result<(), Reply> {
@@ -675,8 +679,8 @@ pub static COMMANDS: &[Spec] = &[
     cmd("geodist", -4, READONLY, GEO, Keys::ONE, G, "3.2.0", "Returns the distance between two members of a geospatial index", Handler::Read(geodist)).complexity("O(log(N))"),
     cmd("geohash", -2, READONLY, GEO, Keys::ONE, G, "3.2.0", "Returns members of a geospatial index as standard geohash strings", Handler::Read(geohash_cmd)).complexity("O(log(N)) for each member requested, where N is the number of elements in the sorted set."),
     cmd("geopos", -2, READONLY, GEO, Keys::ONE, G, "3.2.0", "Returns longitude and latitude of members of a geospatial index", Handler::Read(geopos)).complexity("O(N) where N is the number of members requested."),
-    cmd("georadius", -6, WRITE | DENYOOM, GEO, Keys::ONE, G, "3.2.0", "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a point", Handler::Write(no_syntax, georadius)).complexity(SEARCH),
-    cmd("georadiusbymember", -5, WRITE | DENYOOM, GEO, Keys::ONE, G, "3.2.0", "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a member", Handler::Write(no_syntax, georadiusbymember)).complexity(SEARCH),
+    cmd("georadius", -6, WRITE | DENYOOM, GEO, Keys::ONE, G, "3.2.0", "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a point", Handler::Write(no_syntax, georadius)).key_specs(GEORADIUS_KEYS).complexity(SEARCH),
+    cmd("georadiusbymember", -5, WRITE | DENYOOM, GEO, Keys::ONE, G, "3.2.0", "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a member", Handler::Write(no_syntax, georadiusbymember)).key_specs(GEORADIUSBYMEMBER_KEYS).complexity(SEARCH),
     cmd("georadius_ro", -6, READONLY, GEO, Keys::ONE, G, "3.2.10", "A read-only variant for GEORADIUS", Handler::Read(georadius_ro)).complexity(SEARCH),
     cmd("georadiusbymember_ro", -5, READONLY, GEO, Keys::ONE, G, "3.2.10", "A read-only variant for GEORADIUSBYMEMBER", Handler::Read(georadiusbymember_ro)).complexity(SEARCH),
     cmd("geosearch", -7, READONLY, GEO, Keys::ONE, G, "6.2.0", "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle.", Handler::Read(geosearch)).complexity(SEARCH_BOX),

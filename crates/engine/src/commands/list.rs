@@ -24,6 +24,7 @@ use bytes::Bytes;
 use cairn_resp::Reply;
 
 use crate::commands::string::long_double::{self, LongDouble};
+use crate::commands::{BMPOP_KEYS, MPOP_KEYS};
 use crate::commands::{
     NO_SUCH_KEY, blocked, cmd, eq_ignore_case, int_arg, parse_i64, syntax_error, wrong_type,
 };
@@ -872,7 +873,7 @@ pub static COMMANDS: &[Spec] = &[
     cmd("rpushx", -3, WRITE | DENYOOM | FAST, L, Keys::ONE, G, "2.2.0", "Append an element to a list, only if the list exists", Handler::Write(no_syntax, rpushx)).complexity(PUSH),
     cmd("lpop", -2, WRITE | FAST, L, Keys::ONE, G, "1.0.0", "Remove and get the first elements in a list", Handler::Write(lpop_check, lpop)).complexity(POP),
     cmd("rpop", -2, WRITE | FAST, L, Keys::ONE, G, "1.0.0", "Remove and get the last elements in a list", Handler::Write(rpop_check, rpop)).complexity(POP),
-    cmd("lmpop", -4, WRITE, L, Keys::NONE, G, "7.0.0", "Pop elements from a list", Handler::Write(lmpop_check, lmpop)).complexity(MPOP),
+    cmd("lmpop", -4, WRITE, L, Keys::NONE, G, "7.0.0", "Pop elements from a list", Handler::Write(lmpop_check, lmpop)).key_specs(MPOP_KEYS).complexity(MPOP),
     cmd("llen", 2, READONLY | FAST, L, Keys::ONE, G, "1.0.0", "Get the length of a list", Handler::Read(llen)).complexity("O(1)"),
     cmd("lrange", 4, READONLY, L, Keys::ONE, G, "1.0.0", "Get a range of elements from a list", Handler::Read(lrange)).complexity("O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range."),
     cmd("lindex", 3, READONLY, L, Keys::ONE, G, "1.0.0", "Get an element from a list by its index", Handler::Read(lindex)).complexity("O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1)."),
@@ -887,7 +888,7 @@ pub static COMMANDS: &[Spec] = &[
     cmd("brpop", -3, WRITE | NOSCRIPT | BLOCKING, L, KEYS_BEFORE_TIMEOUT, G, "2.0.0", "Remove and get the last element in a list, or block until one is available", Handler::Write(bpop_check, brpop)).complexity(BPOP),
     cmd("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, L, TWO_KEYS, G, "6.2.0", MOVE_SUMMARY, Handler::Write(blmove_check, blmove)).complexity("O(1)"),
     cmd("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, L, TWO_KEYS, G, "2.2.0", MOVE_SUMMARY, Handler::Write(brpoplpush_check, brpoplpush)).complexity("O(1)"),
-    cmd("blmpop", -5, WRITE | BLOCKING, L, Keys::NONE, G, "7.0.0", "Pop elements from a list, or block until one is available", Handler::Write(blmpop_check, blmpop)).complexity(MPOP),
+    cmd("blmpop", -5, WRITE | BLOCKING, L, Keys::NONE, G, "7.0.0", "Pop elements from a list, or block until one is available", Handler::Write(blmpop_check, blmpop)).key_specs(BMPOP_KEYS).complexity(MPOP),
 ];
 
 #[cfg(test)]

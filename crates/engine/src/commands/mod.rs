@@ -25,7 +25,19 @@ pub mod zset;
 use bytes::Bytes;
 use cairn_resp::Reply;
 
-use crate::table::{Channels, Group, Handler, KeyAccess, KeySpec, Keys, Spec};
+use crate::table::{Channels, Group, Handler, KeyAccess, KeySpec, Keys, Spec, key};
+
+// ---------------------------------------------------------------------------------------------
+// Key specs several families share (Redis 7's)
+
+/// `numkeys key [key …]` at argument 1, read.
+pub(crate) const NUMKEYS_RO: &[KeySpec] = &[KeySpec::numkeys(1, key::RO | key::ACCESS)];
+/// LMPOP/ZMPOP: `numkeys key [key …]` at argument 1, popped from.
+pub(crate) const MPOP_KEYS: &[KeySpec] =
+    &[KeySpec::numkeys(1, key::RW | key::ACCESS | key::DELETE)];
+/// BLMPOP/BZMPOP: the same after the timeout.
+pub(crate) const BMPOP_KEYS: &[KeySpec] =
+    &[KeySpec::numkeys(2, key::RW | key::ACCESS | key::DELETE)];
 
 /// Every family's rows; the table is their union.
 pub static FAMILIES: &[&[Spec]] = &[
@@ -254,6 +266,16 @@ impl Spec {
     /// Key specs of the row's own (several key groups, keyword or numkeys searches).
     pub const fn key_specs(mut self, specs: &'static [KeySpec]) -> Spec {
         self.key_access = KeyAccess::Specs(specs);
+        self
+    }
+
+    /// Key specs (some `unknown`) and the function that finds the keys.
+    pub const fn movable_keys(
+        mut self,
+        specs: &'static [KeySpec],
+        find: crate::table::MovableKeysFn,
+    ) -> Spec {
+        self.key_access = KeyAccess::Movable(specs, find);
         self
     }
 

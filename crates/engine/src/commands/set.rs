@@ -23,6 +23,7 @@ use std::collections::BTreeSet;
 use bytes::Bytes;
 use cairn_resp::Reply;
 
+use crate::commands::NUMKEYS_RO;
 use crate::commands::{
     cmd, eq_ignore_case, keyspace::parse_cursor, not_integer, parse_i64, syntax_error, wrong_type,
 };
@@ -743,7 +744,7 @@ pub static COMMANDS: &[Spec] = &[
     cmd("sinter", -2, READONLY, S, Keys::ALL, G, "1.0.0", "Intersect multiple sets", Handler::Read(sinter))
         .complexity(INTER),
     // Its keys follow `numkeys` (Redis reports 0 0 0 and the `movablekeys` flag).
-    cmd("sintercard", -3, READONLY, S, Keys::NONE, G, "7.0.0", "Intersect multiple sets and return the cardinality of the result", Handler::Read(sintercard))
+    cmd("sintercard", -3, READONLY, S, Keys::NONE, G, "7.0.0", "Intersect multiple sets and return the cardinality of the result", Handler::Read(sintercard)).key_specs(NUMKEYS_RO)
         .complexity(INTER),
     cmd("sinterstore", -3, WRITE | DENYOOM, S, Keys::ALL, G, "1.0.0", "Intersect multiple sets and store the resulting set in a key", Handler::Write(no_syntax, sinterstore))
         .complexity(INTER),

@@ -23,7 +23,40 @@ use crate::commands::{cmd, int_arg, syntax_error, wrong_type};
 use crate::db::Db;
 use crate::engine::{ReadCtx, WriteCtx};
 use crate::notify;
-use crate::table::{Group, Handler, Keys, Spec, acl, flag::*};
+use crate::table::{Group, Handler, KeySpec, Keys, Spec, acl, flag::*, key};
+
+/// SORT's keys: the one sorted, those BY/GET patterns name (unknown until run), and the STORE
+/// destination, which may come anywhere among the options (`sort_keys` finds it).
+const SORT_KEYS: &[KeySpec] = &[
+    KeySpec::at(1, key::RO | key::ACCESS),
+    KeySpec::unknown(key::RO | key::ACCESS),
+    KeySpec::unknown(key::OW | key::UPDATE),
+];
+const SORT_RO_KEYS: &[KeySpec] = &[
+    KeySpec::at(1, key::RO | key::ACCESS),
+    KeySpec::unknown(key::RO | key::ACCESS),
+];
+
+/// SORT's key and its STORE destination, as Redis's `sortGetKeys` finds them: options are
+/// skipped with their arguments (LIMIT takes two, BY and GET one); the last STORE wins.
+fn sort_keys(argv: &[Bytes], f: &mut dyn FnMut(usize, u32) -> bool) -> bool {
+    if !f(1, key::RO | key::ACCESS) {
+        return false;
+    }
+    let mut store = None;
+    let mut i = 2;
+    while i < argv.len() {
+        if is_word(&argv[i], "limit") {
+            i += 2;
+        } else if is_word(&argv[i], "by") || is_word(&argv[i], "get") {
+            i += 1;
+        } else if is_word(&argv[i], "store") && i + 1 < argv.len() {
+            store = Some(i + 1);
+        }
+        i += 1;
+    }
+    store.is_none_or(|at| f(at, key::OW | key::UPDATE))
+}
 use crate::types::list::List;
 use crate::value::Value;
 
@@ -375,8 +408,8 @@ const COMPLEXITY: &str = "O(N+M*log(M)) where N is the number of elements in the
 
 #[rustfmt::skip]
 pub static COMMANDS: &[Spec] = &[
-    cmd("sort", -2, WRITE | DENYOOM, SORT_ACL, Keys::ONE, Group::Generic, "1.0.0", "Sort the elements in a list, set or sorted set", Handler::Write(sort_check, sort)).complexity(COMPLEXITY),
-    cmd("sort_ro", -2, READONLY, SORT_ACL, Keys::ONE, Group::Generic, "7.0.0", "Sort the elements in a list, set or sorted set. Read-only variant of SORT.", Handler::Read(sort_ro)).complexity(COMPLEXITY),
+    cmd("sort", -2, WRITE | DENYOOM, SORT_ACL, Keys::ONE, Group::Generic, "1.0.0", "Sort the elements in a list, set or sorted set", Handler::Write(sort_check, sort)).movable_keys(SORT_KEYS, sort_keys).complexity(COMPLEXITY),
+    cmd("sort_ro", -2, READONLY, SORT_ACL, Keys::ONE, Group::Generic, "7.0.0", "Sort the elements in a list, set or sorted set. Read-only variant of SORT.", Handler::Read(sort_ro)).key_specs(SORT_RO_KEYS).complexity(COMPLEXITY),
 ];
 
 #[cfg(test)]

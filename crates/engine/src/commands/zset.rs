@@ -23,12 +23,13 @@ use bytes::Bytes;
 use cairn_resp::Reply;
 
 use crate::commands::keyspace::parse_cursor;
+use crate::commands::{BMPOP_KEYS, MPOP_KEYS, NUMKEYS_RO};
 use crate::commands::{blocked, bulk, cmd, int_arg, syntax_error, wrong_type};
 use crate::db::Db;
 use crate::engine::{ReadCtx, WriteCtx};
 use crate::glob;
 use crate::notify;
-use crate::table::{Group, Handler, Keys, Spec, acl, arity_error, flag::*};
+use crate::table::{Group, Handler, KeySpec, Keys, Spec, acl, arity_error, flag::*, key};
 use crate::types::zset::{Limits, ZSet};
 use crate::value::Value;
 use parse::{is_word, positive_long, range_long, score_arg};
@@ -108,16 +109,35 @@ pub(crate) fn limits(ctx: &WriteCtx) -> Limits {
 /// Stores `entries` (ascending, distinct members) at `key` as a new sorted set, replacing
 /// whatever the key held (and its TTL); an empty result deletes the key. Replies with the
 /// stored count, as the STORE commands do.
-pub(crate) fn store_result(ctx: &mut WriteCtx, key: &[u8], entries: &[(&[u8], f64)]) -> Reply {
+/// Stores a STORE form's result at `key` (an empty one deletes the key) with its keyspace
+/// event (`event`, or "del" for a deleted key).
+pub(crate) fn store_result(
+    ctx: &mut WriteCtx,
+    key: &[u8],
+    entries: &[(&[u8], f64)],
+    event: &'static str,
+) -> Reply {
     let now_ms = ctx.now_ms;
     if entries.is_empty() {
-        ctx.db().remove(key);
+        if ctx.db().remove(key).is_some() {
+            ctx.notify(notify::GENERIC, "del", key);
+        }
         return Reply::Int(0);
     }
     let zset = ZSet::from_sorted(entries, &limits(ctx));
     ctx.db().set(key, Value::ZSet(Box::new(zset)), None, now_ms);
     ctx.signal_ready(key);
+    ctx.notify(notify::ZSET, event, key);
     Reply::Int(entries.len() as i64)
+}
+
+/// The events of members removed from `key` (`event`), and "del" when that emptied it.
+pub(crate) fn removal_events(ctx: &mut WriteCtx, key: &[u8], event: &'static str) {
+    ctx.notify(notify::ZSET, event, key);
+    let now_ms = ctx.now_ms;
+    if !ctx.db().contains(key, now_ms) {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
 }
 
 fn score_reply(score: f64) -> Reply {
@@ -337,10 +357,7 @@ fn zrem(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         Ok(n) => {
             let n = n.unwrap_or(0);
             if n > 0 {
-                ctx.notify(notify::ZSET, "zrem", &argv[1]);
-                if !ctx.db().contains(&argv[1], now_ms) {
-                    ctx.notify(notify::GENERIC, "del", &argv[1]);
-                }
+                removal_events(ctx, &argv[1], "zrem");
             }
             Reply::Int(n)
         }
@@ -460,6 +477,11 @@ fn zpop_generic(ctx: &mut WriteCtx, argv: &[Bytes], max: bool) -> Reply {
     let popped = write_zset(ctx.db(), &argv[1], now_ms, false, |z| {
         pop(z, max, count.unwrap_or(1))
     });
+    if let Ok(Some(members)) = &popped
+        && !members.is_empty()
+    {
+        removal_events(ctx, &argv[1], pop_event(max));
+    }
     match (popped, count) {
         (Err(reply), _) => reply,
         (Ok(None), _) => Reply::Array(Vec::new()),
@@ -492,10 +514,17 @@ fn pop_first_key(
     let now_ms = ctx.now_ms;
     for key in keys {
         if let Some(popped) = write_zset(ctx.db(), key, now_ms, false, |z| pop(z, max, count))? {
+            if !popped.is_empty() {
+                removal_events(ctx, key, pop_event(max));
+            }
             return Ok(Some((key.clone(), popped)));
         }
     }
     Ok(None)
+}
+
+fn pop_event(max: bool) -> &'static str {
+    if max { "zpopmax" } else { "zpopmin" }
 }
 
 /// BZPOPMIN/BZPOPMAX key [key ...] timeout.
@@ -774,6 +803,11 @@ const BLOCKING_KEYS: Keys = Keys {
 };
 /// Keys found through a numkeys argument: Redis's legacy triple is (0, 0, 0).
 const NUMKEYS_KEYS: Keys = Keys::NONE;
+/// Z*STORE: the destination, then `numkeys key [key …]`.
+const STORE_NUMKEYS: &[KeySpec] = &[
+    KeySpec::at(1, key::OW | key::UPDATE),
+    KeySpec::numkeys(2, key::RO | key::ACCESS),
+];
 const RANGE_LOG: &str = "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.";
 const RANGE_LIMIT: &str = "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).";
 const REMRANGE: &str = "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.";
@@ -806,16 +840,16 @@ pub static COMMANDS: &[Spec] = &[
     cmd("zpopmax", -2, WRITE | FAST, SS, Keys::ONE, G, "5.0.0", "Remove and return members with the highest scores in a sorted set", Handler::Write(zpop_check, zpopmax)).complexity("O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped."),
     cmd("bzpopmin", -3, WRITE | NOSCRIPT | BLOCKING | FAST, SS, BLOCKING_KEYS, G, "5.0.0", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", Handler::Write(bzpop_check, bzpopmin)).complexity(LOGN),
     cmd("bzpopmax", -3, WRITE | NOSCRIPT | BLOCKING | FAST, SS, BLOCKING_KEYS, G, "5.0.0", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", Handler::Write(bzpop_check, bzpopmax)).complexity(LOGN),
-    cmd("zmpop", -4, WRITE, SS, NUMKEYS_KEYS, G, "7.0.0", "Remove and return members with scores in a sorted set", Handler::Write(zmpop_check, zmpop)).complexity(MPOP),
-    cmd("bzmpop", -5, WRITE | BLOCKING, SS, NUMKEYS_KEYS, G, "7.0.0", "Remove and return members with scores in a sorted set or block until one is available", Handler::Write(bzmpop_check, bzmpop)).complexity(MPOP),
+    cmd("zmpop", -4, WRITE, SS, NUMKEYS_KEYS, G, "7.0.0", "Remove and return members with scores in a sorted set", Handler::Write(zmpop_check, zmpop)).key_specs(MPOP_KEYS).complexity(MPOP),
+    cmd("bzmpop", -5, WRITE | BLOCKING, SS, NUMKEYS_KEYS, G, "7.0.0", "Remove and return members with scores in a sorted set or block until one is available", Handler::Write(bzmpop_check, bzmpop)).key_specs(BMPOP_KEYS).complexity(MPOP),
     cmd("zrandmember", -2, READONLY, SS, Keys::ONE, G, "6.2.0", "Get one or multiple random elements from a sorted set", Handler::Read(zrandmember)).complexity("O(N) where N is the number of elements returned"),
-    cmd("zunion", -3, READONLY, SS, NUMKEYS_KEYS, G, "6.2.0", "Add multiple sorted sets", Handler::Read(setops::zunion)).complexity("O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set."),
-    cmd("zinter", -3, READONLY, SS, NUMKEYS_KEYS, G, "6.2.0", "Intersect multiple sorted sets", Handler::Read(setops::zinter)).complexity("O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set."),
-    cmd("zdiff", -3, READONLY, SS, NUMKEYS_KEYS, G, "6.2.0", "Subtract multiple sorted sets", Handler::Read(setops::zdiff)).complexity("O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set."),
-    cmd("zunionstore", -4, WRITE | DENYOOM, SS, Keys::ONE, G, "2.0.0", "Add multiple sorted sets and store the resulting sorted set in a new key", Handler::Write(setops::zunionstore_check, setops::zunionstore)).complexity("O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set."),
-    cmd("zinterstore", -4, WRITE | DENYOOM, SS, Keys::ONE, G, "2.0.0", "Intersect multiple sorted sets and store the resulting sorted set in a new key", Handler::Write(setops::zinterstore_check, setops::zinterstore)).complexity("O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set."),
-    cmd("zdiffstore", -4, WRITE | DENYOOM, SS, Keys::ONE, G, "6.2.0", "Subtract multiple sorted sets and store the resulting sorted set in a new key", Handler::Write(setops::zdiffstore_check, setops::zdiffstore)).complexity("O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set."),
-    cmd("zintercard", -3, READONLY, SS, NUMKEYS_KEYS, G, "7.0.0", "Intersect multiple sorted sets and return the cardinality of the result", Handler::Read(setops::zintercard)).complexity("O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets."),
+    cmd("zunion", -3, READONLY, SS, NUMKEYS_KEYS, G, "6.2.0", "Add multiple sorted sets", Handler::Read(setops::zunion)).key_specs(NUMKEYS_RO).complexity("O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set."),
+    cmd("zinter", -3, READONLY, SS, NUMKEYS_KEYS, G, "6.2.0", "Intersect multiple sorted sets", Handler::Read(setops::zinter)).key_specs(NUMKEYS_RO).complexity("O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set."),
+    cmd("zdiff", -3, READONLY, SS, NUMKEYS_KEYS, G, "6.2.0", "Subtract multiple sorted sets", Handler::Read(setops::zdiff)).key_specs(NUMKEYS_RO).complexity("O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set."),
+    cmd("zunionstore", -4, WRITE | DENYOOM, SS, Keys::ONE, G, "2.0.0", "Add multiple sorted sets and store the resulting sorted set in a new key", Handler::Write(setops::zunionstore_check, setops::zunionstore)).key_specs(STORE_NUMKEYS).complexity("O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set."),
+    cmd("zinterstore", -4, WRITE | DENYOOM, SS, Keys::ONE, G, "2.0.0", "Intersect multiple sorted sets and store the resulting sorted set in a new key", Handler::Write(setops::zinterstore_check, setops::zinterstore)).key_specs(STORE_NUMKEYS).complexity("O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set."),
+    cmd("zdiffstore", -4, WRITE | DENYOOM, SS, Keys::ONE, G, "6.2.0", "Subtract multiple sorted sets and store the resulting sorted set in a new key", Handler::Write(setops::zdiffstore_check, setops::zdiffstore)).key_specs(STORE_NUMKEYS).complexity("O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set."),
+    cmd("zintercard", -3, READONLY, SS, NUMKEYS_KEYS, G, "7.0.0", "Intersect multiple sorted sets and return the cardinality of the result", Handler::Read(setops::zintercard)).key_specs(NUMKEYS_RO).complexity("O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets."),
     cmd("zscan", -3, READONLY, SS, Keys::ONE, G, "2.8.0", "Incrementally iterate sorted sets elements and associated scores", Handler::Read(zscan)).complexity("O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.."),
 ];
 

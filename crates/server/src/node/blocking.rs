@@ -85,7 +85,11 @@ impl Core {
     ) -> Option<(ReplyTx, Reply)> {
         let attempt_of = self.blocked.attempts.remove(&(lane, order));
         let client = self.blocked.clients.remove(&(lane, order)).unwrap_or(0);
-        if !is_blocked(&reply) {
+        // A retry that finds its key holding another type leaves the client waiting: Redis
+        // serves a waiter only from a key of the type it waits for.
+        let wrong_type = matches!(&reply, Reply::Error(e) if e.starts_with(b"WRONGTYPE"));
+        let waits = is_blocked(&reply) || (attempt_of.is_some() && wrong_type);
+        if !waits {
             if let Some(at) = attempt_of.and_then(|id| self.blocked.position(id)) {
                 let served = self.blocked.parked.remove(at);
                 // The keys may hold more: the next client waiting on them tries too.

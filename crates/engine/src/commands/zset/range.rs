@@ -265,7 +265,7 @@ pub(super) fn zrangestore(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         entries.reverse();
     }
     let refs: Vec<(&[u8], f64)> = entries.iter().map(|(m, s)| (&m[..], *s)).collect();
-    store_result(ctx, &argv[1], &refs)
+    store_result(ctx, &argv[1], &refs, "zrangestore")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -335,6 +335,16 @@ fn zremrange_generic(ctx: &mut WriteCtx, argv: &[Bytes], kind: By) -> Reply {
         };
         z.remove_ranks(ranks) as i64
     });
+    if let Ok(Some(n)) = removed
+        && n > 0
+    {
+        let event = match kind {
+            By::Score => "zremrangebyscore",
+            By::Lex => "zremrangebylex",
+            By::Rank | By::Auto => "zremrangebyrank",
+        };
+        super::removal_events(ctx, &argv[1], event);
+    }
     reply_of(removed.map(|n| Reply::Int(n.unwrap_or(0))))
 }
 

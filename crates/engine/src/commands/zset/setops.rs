@@ -378,7 +378,7 @@ fn store_generic(ctx: &mut WriteCtx, argv: &[Bytes], op: Op, name: &'static str)
         Err(reply) => return reply,
     };
     let refs: Vec<(&[u8], f64)> = entries.iter().map(|(m, s)| (&m[..], *s)).collect();
-    store_result(ctx, &argv[1], &refs)
+    store_result(ctx, &argv[1], &refs, name)
 }
 
 pub(super) fn zunionstore_check(argv: &[Bytes]) -> Result<(), Reply> {
