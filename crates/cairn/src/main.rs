@@ -113,11 +113,19 @@ async fn serve(config: cairn_server::Config) -> anyhow::Result<()> {
         let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
         format!("data in {}, appendfsync {fsync}", dir.display())
     });
-    let listening = match (server.plain_addr(), server.tls_addr()) {
+    let mut listening = match (server.plain_addr(), server.tls_addr()) {
         (Some(plain), Some(tls)) => format!("{plain} (RESP2/RESP3) and {tls} (TLS)"),
         (None, Some(tls)) => format!("{tls} (RESP2/RESP3 over TLS only)"),
         _ => format!("{} (RESP2/RESP3)", server.local_addr()),
     };
+    if let Some(rest) = server.rest_addr() {
+        let scheme = if server.tls_addr().is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        listening.push_str(&format!(", {scheme}://{rest} (REST)"));
+    }
     println!(
         "cairn {} listening on {listening}, {location}",
         env!("CARGO_PKG_VERSION"),

@@ -337,6 +337,7 @@ pub enum SessionCmd {
     AclLog,
     AclLoad,
     AclSave,
+    AclResttoken,
     Multi,
     Exec,
     Discard,

@@ -332,6 +332,66 @@ pub fn genpass(argv: &[Bytes]) -> Reply {
 }
 
 // ---------------------------------------------------------------------------------------------
+// ACL RESTTOKEN
+
+/// ACL RESTTOKEN user password (Upstash's extension): a REST token with `user`'s rights. The
+/// token's secret is added to the user's passwords (hashed) by an ACL SETUSER entry, so it is
+/// valid on every node and after restarts; the reply, sent once that entry is applied, is
+/// the only place the token appears.
+pub fn resttoken(s: &mut Session, argv: &[Bytes]) -> Option<Reply> {
+    let (name, password) = (&argv[2], &argv[3]);
+    let user = s.node.users(|u| u.get(name).cloned());
+    let wrong = || {
+        Some(Reply::error(format!(
+            "ERR Wrong password or user \"{}\" does not exist",
+            String::from_utf8_lossy(name)
+        )))
+    };
+    let Some(user) = user else {
+        return wrong();
+    };
+    // A `nopass` user would lose `nopass` by getting a password (and accepts any token).
+    if user.nopass() {
+        return Some(Reply::error(format!(
+            "ERR user \"{}\" has no password (nopass): give it one before issuing REST tokens",
+            String::from_utf8_lossy(name)
+        )));
+    }
+    if !user.accepts(password) {
+        log_event(s, Reason::Auth, argv[0].clone(), name.clone());
+        return wrong();
+    }
+    let (token, rule) = match crate::http::tokens::issue_user_token(name) {
+        Ok(issued) => issued,
+        Err(e) => return Some(Reply::error(format!("ERR {e}"))),
+    };
+    let argv: Vec<Bytes> = vec![
+        Bytes::from_static(b"ACL"),
+        Bytes::from_static(b"SETUSER"),
+        name.clone(),
+        Bytes::from(rule),
+    ];
+    let lane = s.lane();
+    // The session takes nothing else until this replies, so the reply forwarded below keeps
+    // its place among the connection's replies.
+    s.call_exclusive(Box::new(move |core, reply| {
+        let (applied_tx, mut applied) = tokio::sync::mpsc::unbounded_channel();
+        core.issue(Body::Command(argv), 0, Some(applied_tx), None, lane);
+        let reply = reply.clone();
+        tokio::task::spawn_local(async move {
+            let out = match applied.recv().await {
+                Some(Reply::Error(e)) => Reply::Error(e),
+                Some(_) => Reply::Bulk(Bytes::from(token)),
+                None => Reply::error_static("ERR the token could not be stored"),
+            };
+            let _ = reply.send(out);
+        });
+        None
+    }));
+    None
+}
+
+// ---------------------------------------------------------------------------------------------
 // The ACL file
 
 const NO_ACL_FILE: &str = "ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.";

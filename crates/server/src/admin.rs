@@ -195,6 +195,10 @@ const OPTIONS: &[(&str, bool)] = &[
     ("tls-ciphersuites", true),
     ("tls-ciphers", true),
     ("tls-handshake-timeout-ms", true),
+    ("rest-port", false),
+    ("rest-bind", false),
+    ("rest-max-request-size", false),
+    ("rest-cors-origin", false),
 ];
 
 /// Options whose value is text even when it looks like a number (CONFIG REWRITE).
@@ -240,6 +244,14 @@ fn option_value(config: &Config, name: &str) -> String {
         "tls-ciphersuites" => config.tls.ciphersuites.clone(),
         "tls-ciphers" => config.tls.ciphers.clone(),
         "tls-handshake-timeout-ms" => config.tls.handshake_timeout_ms.to_string(),
+        "rest-port" => config.rest.port.to_string(),
+        "rest-bind" => config
+            .rest
+            .bind
+            .clone()
+            .unwrap_or_else(|| config.bind.clone()),
+        "rest-max-request-size" => config.rest.max_request_size.to_string(),
+        "rest-cors-origin" => config.rest.cors_origin.clone(),
         _ => String::new(),
     }
 }
@@ -539,6 +551,13 @@ pub fn config_rewrite(s: &mut Session) -> Reply {
             *name,
             "appendonly" | "save" | "maxmemory-policy" | "list-compress-depth"
         ) {
+            continue;
+        }
+        // Left to their defaults when not configured: the default REST port only warns when
+        // it is taken, and the REST bind address follows `bind`.
+        if (*name == "rest-port" && !config.rest.port_configured)
+            || (*name == "rest-bind" && config.rest.bind.is_none())
+        {
             continue;
         }
         let value = option_value(&config, name);

@@ -161,6 +161,7 @@ pub fn run(s: &mut Session, cmd: SessionCmd, spec: &'static Spec, argv: &[Bytes]
         C::AclLog => Some(crate::acl::log_command(s, argv)),
         C::AclLoad => crate::acl::load(s),
         C::AclSave => crate::acl::save(s),
+        C::AclResttoken => crate::acl::resttoken(s, argv),
         C::Multi => Some(crate::multi::multi(s)),
         C::Exec => crate::multi::exec(s, spec),
         C::Discard => crate::multi::discard(s, spec),

@@ -269,6 +269,30 @@ pub struct Flags {
         env = "CAIRN_TLS_HANDSHAKE_TIMEOUT_MS"
     )]
     pub tls_handshake_timeout_ms: Option<u64>,
+    /// TCP port of the Upstash-compatible REST API (HTTPS when tls-port is set); 0 = off
+    /// [default: 8080].
+    #[arg(long = "rest-port", env = "CAIRN_REST_PORT")]
+    pub rest_port: Option<u16>,
+    /// Address the REST API listens on [default: as bind].
+    #[arg(long = "rest-bind", env = "CAIRN_REST_BIND")]
+    pub rest_bind: Option<String>,
+    /// Largest REST request body, in bytes [default: 10485760].
+    #[arg(long = "rest-max-request-size", env = "CAIRN_REST_MAX_REQUEST_SIZE")]
+    pub rest_max_request_size: Option<usize>,
+    /// REST token with the `default` user's rights [default: generated at first start into
+    /// <dir>/rest-token].
+    #[arg(long = "rest-token", env = "CAIRN_REST_TOKEN", hide_env_values = true)]
+    pub rest_token: Option<String>,
+    /// REST token with the read-only `default_ro` user's rights [default: none].
+    #[arg(
+        long = "rest-readonly-token",
+        env = "CAIRN_REST_READONLY_TOKEN",
+        hide_env_values = true
+    )]
+    pub rest_readonly_token: Option<String>,
+    /// Access-Control-Allow-Origin of REST replies ("" = no CORS headers) [default: *].
+    #[arg(long = "rest-cors-origin", env = "CAIRN_REST_CORS_ORIGIN")]
+    pub rest_cors_origin: Option<String>,
 }
 
 /// A size in a TOML file: a number of bytes, or text with a unit ("100mb").
@@ -336,6 +360,44 @@ struct FileConfig {
     tls_ciphersuites: Option<String>,
     tls_ciphers: Option<String>,
     tls_handshake_timeout_ms: Option<u64>,
+    rest_port: Option<u16>,
+    rest_bind: Option<String>,
+    rest_max_request_size: Option<usize>,
+    rest_token: Option<String>,
+    rest_readonly_token: Option<String>,
+    rest_cors_origin: Option<String>,
+}
+
+/// The REST API's settings (`rest-*`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RestConfig {
+    /// 0: no REST listener.
+    pub port: u16,
+    /// Whether `port` was configured (a configured port that cannot be bound stops the start;
+    /// the default one only gets a warning).
+    pub port_configured: bool,
+    /// `None`: as `bind`.
+    pub bind: Option<String>,
+    pub max_request_size: usize,
+    pub token: Option<String>,
+    pub readonly_token: Option<String>,
+    /// "": no CORS headers.
+    pub cors_origin: String,
+}
+
+impl Default for RestConfig {
+    fn default() -> Self {
+        RestConfig {
+            port: 8080,
+            port_configured: false,
+            bind: None,
+            // Upstash's documented maximum request size.
+            max_request_size: 10 * 1024 * 1024,
+            token: None,
+            readonly_token: None,
+            cors_origin: "*".into(),
+        }
+    }
 }
 
 /// The shared log's settings (used when `log = jetstream`).
@@ -449,6 +511,7 @@ pub struct Config {
     pub consistency: Consistency,
     pub read_barrier: ReadBarrier,
     pub tls: TlsConfig,
+    pub rest: RestConfig,
     /// Accepted and reported for compatibility (`CONFIG SET save ""`); snapshots follow
     /// `snapshot_log_bytes`.
     pub save: String,
@@ -489,6 +552,7 @@ impl Default for Config {
             consistency: Consistency::Linearizable,
             read_barrier: ReadBarrier::Strict,
             tls: TlsConfig::default(),
+            rest: RestConfig::default(),
             save: String::new(),
             config_file: None,
             log_faults: None,
@@ -659,6 +723,30 @@ impl Config {
                     .or(file.tls_handshake_timeout_ms)
                     .unwrap_or(d.tls.handshake_timeout_ms),
             },
+            rest: {
+                let port = flags.rest_port.or(file.rest_port);
+                RestConfig {
+                    port: port.unwrap_or(d.rest.port),
+                    port_configured: port.is_some(),
+                    bind: flags.rest_bind.or(file.rest_bind).filter(|b| !b.is_empty()),
+                    max_request_size: flags
+                        .rest_max_request_size
+                        .or(file.rest_max_request_size)
+                        .unwrap_or(d.rest.max_request_size),
+                    token: flags
+                        .rest_token
+                        .or(file.rest_token)
+                        .filter(|t| !t.is_empty()),
+                    readonly_token: flags
+                        .rest_readonly_token
+                        .or(file.rest_readonly_token)
+                        .filter(|t| !t.is_empty()),
+                    cors_origin: flags
+                        .rest_cors_origin
+                        .or(file.rest_cors_origin)
+                        .unwrap_or(d.rest.cors_origin),
+                }
+            },
             save: d.save,
             config_file: flags.config,
             log_faults: None,
@@ -716,6 +804,22 @@ impl Config {
         }
         if self.bind.parse::<std::net::IpAddr>().is_err() && self.bind != "localhost" {
             return bad("bind", "must be an IP address");
+        }
+        if let Some(bind) = &self.rest.bind
+            && bind.parse::<std::net::IpAddr>().is_err()
+            && bind != "localhost"
+        {
+            return bad("rest-bind", "must be an IP address");
+        }
+        if self.rest.port != 0 && (self.rest.port == self.port || self.rest.port == self.tls.port) {
+            return bad("rest-port", "must differ from port and tls-port");
+        }
+        // Below 1 KiB not even a small pipeline fits.
+        if self.rest.max_request_size < 1024 {
+            return bad("rest-max-request-size", "must be at least 1024");
+        }
+        if self.rest.token.is_some() && self.rest.token == self.rest.readonly_token {
+            return bad("rest-readonly-token", "must differ from rest-token");
         }
         self.validate_tls()
     }

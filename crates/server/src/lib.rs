@@ -12,12 +12,15 @@
 //! - `acl`: authentication, the ACL LOG, protected mode, the ACL file (users live in the
 //!   engine).
 //! - `clients`, `stats`: the client registry and counters.
+//! - `http`: the Upstash-compatible REST API (JSON over HTTP, SSE), a front end that runs
+//!   commands through sessions like RESP's.
 
 pub mod acl;
 pub mod admin;
 pub mod clients;
 pub mod commands;
 pub mod config;
+pub mod http;
 pub mod info;
 pub mod multi;
 pub mod node;
@@ -43,6 +46,8 @@ pub struct Server {
     pub listener: Option<TcpListener>,
     /// RESP over TLS (`tls-port`); `None` with `tls-port 0`.
     pub tls_listener: Option<TcpListener>,
+    /// The REST API (`rest-port`); `None` with `rest-port 0`.
+    rest: Option<http::Listener>,
     node: node::Started,
 }
 
@@ -77,6 +82,12 @@ impl Server {
             true => Some(tls::server_config(&config.tls).map_err(|e| anyhow::anyhow!("{e}"))?),
             false => None,
         };
+        let rest_listener = http::bind(&config, ephemeral).await?;
+        let rest = match rest_listener {
+            // After the data directory exists: a generated token is kept there.
+            Some(listener) => Some(http::Listener::new(listener, &config)?),
+            None => None,
+        };
         let node = node::start(config)?;
         if let Some(tls) = tls {
             node.shared.tls.install(tls);
@@ -85,6 +96,7 @@ impl Server {
             shared: node.shared.clone(),
             listener,
             tls_listener,
+            rest,
             node,
         })
     }
@@ -102,6 +114,11 @@ impl Server {
 
     pub fn tls_addr(&self) -> Option<std::net::SocketAddr> {
         self.tls_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The REST API's address, if it is served.
+    pub fn rest_addr(&self) -> Option<std::net::SocketAddr> {
+        self.rest.as_ref().and_then(|l| l.local_addr())
     }
 
     /// Serves clients on the current thread until SHUTDOWN (or `request_shutdown`), then
@@ -125,6 +142,9 @@ impl Server {
                 );
             }
         }
+        let rest = self.rest.map(|rest| {
+            tokio::task::spawn_local(http::serve(rest, self.shared.clone(), node.clone()))
+        });
         let mut shutdown = self.shared.shutdown.subscribe();
         loop {
             let (accepted, tls) = tokio::select! {
@@ -142,6 +162,10 @@ impl Server {
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 }
             }
+        }
+        // REST requests in progress finish first (bounded by the REST grace period).
+        if let Some(rest) = rest {
+            let _ = rest.await;
         }
         for client in self.shared.clients.all() {
             client.kill();
@@ -167,7 +191,7 @@ impl Server {
 /// costs that client a one-second retransmission.
 const TCP_BACKLOG: u32 = 511;
 
-async fn listen(bind: &str, port: u16) -> std::io::Result<TcpListener> {
+pub(crate) async fn listen(bind: &str, port: u16) -> std::io::Result<TcpListener> {
     let host = if bind == "localhost" {
         "127.0.0.1"
     } else {

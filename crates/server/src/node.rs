@@ -434,14 +434,21 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
             0,
         );
     }
-    let acl_ready = match crate::acl::startup_entry(&config, core.engine.users())? {
-        Some(body) => {
+    let startup = crate::acl::startup_entry(&config, core.engine.users())?;
+    // The REST read-only token's user, when it will not exist otherwise.
+    let readonly =
+        crate::http::tokens::readonly_user_entry(&config, core.engine.users(), startup.as_ref());
+    let mut acl_ready = None;
+    for body in [startup, readonly].into_iter().flatten() {
+        // Clients wait for the first (whose failure is reported); the entries of a lane
+        // apply in order.
+        let reply = acl_ready.is_none().then(|| {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-            core.issue(body, 0, Some(tx), None, 0);
-            Some(rx)
-        }
-        None => None,
-    };
+            acl_ready = Some(rx);
+            tx
+        });
+        core.issue(body, 0, reply, None, 0);
+    }
     Ok(Started {
         shared,
         core,
@@ -647,6 +654,11 @@ impl NodeHandle {
     /// The engine's collection encoding thresholds (CONFIG GET).
     pub fn encodings(&self) -> cairn_engine::types::Encodings {
         *self.core.borrow().engine.encodings()
+    }
+
+    /// The last log position this node has applied (REST sync tokens).
+    pub fn durable_seq(&self) -> Seq {
+        self.core.borrow().durable_seq
     }
 
     /// Reads the engine's users (authentication, the ACL gate).

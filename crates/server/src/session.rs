@@ -105,6 +105,10 @@ pub struct Session {
     pub(crate) multi: Option<crate::multi::Multi>,
     /// Keys are WATCHed (the engine holds the watches; EXEC, DISCARD, UNWATCH drop them).
     pub(crate) watching: bool,
+    /// A REST request's session: replies are kept as values in `captured` instead of being
+    /// encoded as RESP into `out`.
+    capture: bool,
+    pub(crate) captured: Vec<Reply>,
 }
 
 /// Serves a plain TCP connection.
@@ -163,41 +167,7 @@ async fn run<R, W>(
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let (push_tx, push_rx) = mpsc::unbounded_channel();
-    let user = node.users(|u| u.default_user().clone());
-    let mut s = Session {
-        shared: shared.clone(),
-        node,
-        client: client.clone(),
-        tx,
-        proto: Protocol::Resp2,
-        db: 0,
-        authenticated: false,
-        user,
-        acl_generation: 0,
-        deferred: None,
-        reply_mode: ReplyMode::On,
-        slots: VecDeque::new(),
-        inflight: 0,
-        out: BytesMut::new(),
-        closing: false,
-        hold: false,
-        blocked: false,
-        limits: Limits::default(),
-        decoder: Decoder::new(Limits::default()),
-        query_buffer_max: usize::MAX,
-        out_limit: OutputLimit::default(),
-        over_soft_since: None,
-        rx,
-        subs: Subscriptions::default(),
-        push_tx,
-        push_rx,
-        pubsub_out_limit: OutputLimit::default(),
-        multi: None,
-        watching: false,
-        maxmemory: 0,
-    };
+    let mut s = Session::new(shared.clone(), node, client.clone());
     crate::acl::default_auth(&mut s);
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let mut eof = false;
@@ -310,6 +280,47 @@ async fn run<R, W>(
 }
 
 impl Session {
+    /// A session in its initial state (RESP2, db 0, the `default` user, not yet authenticated).
+    pub(crate) fn new(shared: Arc<Shared>, node: NodeHandle, client: Arc<ClientState>) -> Session {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (push_tx, push_rx) = mpsc::unbounded_channel();
+        let user = node.users(|u| u.default_user().clone());
+        Session {
+            shared,
+            node,
+            client,
+            tx,
+            proto: Protocol::Resp2,
+            db: 0,
+            authenticated: false,
+            user,
+            acl_generation: 0,
+            deferred: None,
+            reply_mode: ReplyMode::On,
+            slots: VecDeque::new(),
+            inflight: 0,
+            out: BytesMut::new(),
+            closing: false,
+            hold: false,
+            blocked: false,
+            limits: Limits::default(),
+            decoder: Decoder::new(Limits::default()),
+            query_buffer_max: usize::MAX,
+            out_limit: OutputLimit::default(),
+            over_soft_since: None,
+            rx,
+            subs: Subscriptions::default(),
+            push_tx,
+            push_rx,
+            pubsub_out_limit: OutputLimit::default(),
+            multi: None,
+            watching: false,
+            maxmemory: 0,
+            capture: false,
+            captured: Vec::new(),
+        }
+    }
+
     /// Takes every reply the core has ready and encodes what is in order.
     fn take_replies(&mut self) {
         while self.inflight > 0 {
@@ -673,7 +684,7 @@ impl Session {
         let silent = self.take_silence();
         if self.slots.is_empty() {
             if !silent {
-                cairn_resp::encode(&reply, self.proto, &mut self.out);
+                self.emit(reply, self.proto);
             }
             return;
         }
@@ -698,7 +709,7 @@ impl Session {
     /// REPLY OFF does not silence it (Redis 7.0 sends pushes to silenced clients).
     fn push(&mut self, message: Reply) {
         if self.slots.is_empty() {
-            cairn_resp::encode(&message, self.proto, &mut self.out);
+            self.emit(message, self.proto);
             return;
         }
         self.slots.push_back(Slot {
@@ -746,12 +757,17 @@ impl Session {
         while self.slots.front().is_some_and(|s| s.reply.is_some()) {
             let slot = self.slots.pop_front().expect("front exists");
             if !slot.silent {
-                cairn_resp::encode(
-                    slot.reply.as_ref().expect("filled"),
-                    slot.proto,
-                    &mut self.out,
-                );
+                self.emit(slot.reply.expect("filled"), slot.proto);
             }
+        }
+    }
+
+    /// Hands a reply to the client: RESP into the output, or kept as a value (REST).
+    fn emit(&mut self, reply: Reply, proto: Protocol) {
+        if self.capture {
+            self.captured.push(reply);
+        } else {
+            cairn_resp::encode(&reply, proto, &mut self.out);
         }
     }
 
@@ -763,5 +779,95 @@ impl Session {
         argv: &[Bytes],
     ) -> Option<Reply> {
         crate::commands::run(self, cmd, spec, argv)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// REST requests: the same gate and dispatch, replies kept as values
+
+/// A REST row that never reaches the gate gets this reply in its place.
+pub(crate) type Row = Result<Vec<Bytes>, Reply>;
+
+impl Session {
+    /// A session for one REST request, authenticated by its token as `user`.
+    pub(crate) fn for_rest(
+        shared: Arc<Shared>,
+        node: NodeHandle,
+        client: Arc<ClientState>,
+        user: Arc<User>,
+    ) -> Session {
+        let mut s = Session::new(shared, node, client);
+        s.capture = true;
+        s.authenticated = true;
+        s.acl_generation = s.node.users(|u| u.generation());
+        *s.client.user.lock().expect("client lock") = user.name().clone();
+        s.user = user;
+        s
+    }
+
+    /// Runs `rows` through the gate in order, pipelined as a RESP client's commands are, and
+    /// returns one reply per row.
+    pub(crate) async fn run_rows(&mut self, rows: Vec<Row>) -> Vec<Reply> {
+        let n = rows.len();
+        let mut rows = rows.into_iter();
+        let mut more = true;
+        loop {
+            if let Some((cmd, spec, argv)) = self.deferred.take() {
+                self.run_session(cmd, spec, &argv);
+            }
+            while more && !self.hold && !self.closing && self.slots.len() < INFLIGHT_MAX {
+                match rows.next() {
+                    Some(Ok(argv)) => {
+                        self.dispatch(argv);
+                        self.take_replies();
+                    }
+                    Some(Err(reply)) => self.local(reply),
+                    None => more = false,
+                }
+            }
+            if self.inflight == 0 {
+                self.hold = false;
+                if self.deferred.is_none() && (!more || self.closing) {
+                    break;
+                }
+                continue;
+            }
+            match self.rx.recv().await {
+                Some(reply) => {
+                    self.engine_reply(reply);
+                    self.take_replies();
+                }
+                None => break,
+            }
+        }
+        self.flush_slots();
+        let mut out = std::mem::take(&mut self.captured);
+        // Only a connection whose user was deleted stops early.
+        out.resize(
+            n,
+            Reply::error_static("ERR not run: the token's user no longer exists"),
+        );
+        out
+    }
+
+    /// Waits until the node has applied log position `token` (CAIRN.SYNC).
+    pub(crate) async fn sync_to(&mut self, token: u64) {
+        let lane = self.lane();
+        self.call(Box::new(move |core, reply| {
+            core.sync_to(token, lane, reply)
+        }));
+        while self.inflight > 0 {
+            match self.rx.recv().await {
+                Some(reply) => self.engine_reply(reply),
+                None => break,
+            }
+        }
+        self.slots.clear();
+        self.captured.clear();
+    }
+
+    /// The next pub/sub message for this session (SSE streams).
+    pub(crate) async fn next_push(&mut self) -> Option<Reply> {
+        self.push_rx.recv().await
     }
 }

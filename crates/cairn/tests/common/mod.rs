@@ -4,6 +4,7 @@
 #![allow(dead_code)] // reason: each test file uses a different part of this module
 
 pub mod differential;
+pub mod http;
 pub mod nats;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};

@@ -1,8 +1,8 @@
 //! ACL and its subcommands (Redis's `aclCommand`). SETUSER and DELUSER are logged writes: their
 //! `check` rejects, before the log, every error that does not depend on the users' current
 //! state, and their `apply` changes the users on every node. GETUSER, LIST, USERS, CAT, DRYRUN
-//! and HELP read the users. WHOAMI, GENPASS, LOG, LOAD and SAVE belong to the connection or
-//! the node (the server runs them).
+//! and HELP read the users. WHOAMI, GENPASS, LOG, LOAD, SAVE and RESTTOKEN (Upstash's extension) belong to the
+//! connection or the node (the server runs them).
 //!
 //! Passwords never reach the log: before an ACL SETUSER entry is made, [`redact_setuser`]
 //! turns `>password` into `#sha256` and `<password` into `!sha256`.
@@ -46,6 +46,8 @@ static SUBCOMMANDS: &[Spec] = &[
         .complexity("O(N). Where N is the number of configured users."),
     cmd("log", -2, ADMIN | LOCAL, 0, Keys::NONE, G, "6.0.0", "List latest events denied because of ACLs in place", Handler::Session(S::AclLog))
         .complexity("O(N) with N being the number of entries shown."),
+    cmd("resttoken", 4, ADMIN | LOCAL, 0, Keys::NONE, G, "7.0.0", "Cairn (an Upstash extension): issues a REST API token with the rights of a user, given its password", Handler::Session(S::AclResttoken))
+        .complexity("O(1)"),
     cmd("save", 2, ADMIN | LOCAL, 0, Keys::NONE, G, "6.0.0", "Save the current ACL rules in the configured ACL file", Handler::Session(S::AclSave))
         .complexity("O(N). Where N is the number of configured users."),
     cmd("setuser", -3, ADMIN | LOCAL, 0, Keys::NONE, G, "6.0.0", "Modify or create the rules for a specific ACL user", Handler::Write(setuser_check, setuser))
