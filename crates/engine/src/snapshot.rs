@@ -8,7 +8,8 @@
 //!               4 zset, 5 stream: the form their `encode` in `types/` documents)
 //! u32 writers, then per writer: u64 node, u64 request, u64 time_ms   (from version 2)
 //! u64 lease_epoch, u64 lease_node                                     (from version 3)
-//! 7 x i64: the encoding thresholds, in `Encodings::NAMES` order       (from version 4)
+//! 7 x i64: the encoding thresholds, in `Encodings::NAMES` order       (from version 4;
+//!     9 from version 8: the stream node limits)
 //! users and their ACL rules, as `acl::encode_users` documents         (from version 5;
 //!                                    before it, the `default` user of a new database)
 //! u32 watchers, then per watcher: u64 node, u64 client, u64 since_ms, u8 dirty,
@@ -23,7 +24,7 @@ use crate::engine::{Engine, Writer};
 use crate::types::{Encodings, hash::Hash, list::List, set::Set, stream::Stream, zset::ZSet};
 use crate::value::Value;
 
-pub const SNAPSHOT_VERSION: u8 = 7;
+pub const SNAPSHOT_VERSION: u8 = 8;
 
 const TYPE_STRING: u8 = 0;
 const TYPE_LIST: u8 = 1;
@@ -226,7 +227,12 @@ impl Engine {
             engine.lease = (r.u64()?, r.u64()?);
         }
         if version >= 4 {
-            for name in Encodings::NAMES {
+            let count = if version >= 8 {
+                Encodings::NAMES.len()
+            } else {
+                7
+            };
+            for name in &Encodings::NAMES[..count] {
                 let value = r.u64()? as i64;
                 engine
                     .encodings

@@ -272,6 +272,8 @@ const ENGINE_OPTIONS: &[(&str, Option<&str>)] = &[
     ),
     ("zset-max-listpack-value", Some("zset-max-ziplist-value")),
     ("hll-sparse-max-bytes", None),
+    ("stream-node-max-bytes", None),
+    ("stream-node-max-entries", None),
 ];
 
 /// The engine option `name` is (by its name or alias), as its main name.

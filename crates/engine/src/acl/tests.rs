@@ -306,11 +306,12 @@ fn users_survive_a_snapshot_exactly() {
 fn a_version_4_snapshot_has_the_default_user() {
     let engine = crate::Engine::new(1);
     let mut bytes = engine.snapshot();
-    // Version 4 ended after the encoding thresholds; the users are what version 5 adds, then
-    // come empty counts: watchers (version 6), scripts and function libraries (version 7).
+    // Version 4 ended after 7 encoding thresholds; version 8 put two more (16 bytes) before
+    // the users, which version 5 adds; then come empty counts: watchers (version 6), scripts
+    // and function libraries (version 7).
     let mut users = Vec::new();
     encode_users(engine.users(), &mut users);
-    bytes.truncate(bytes.len() - users.len() - 12);
+    bytes.truncate(bytes.len() - users.len() - 12 - 16);
     bytes[0] = 4;
     let restored = crate::Engine::restore(&bytes, 1).unwrap();
     assert_eq!(restored.users().lines(), engine.users().lines());

@@ -82,8 +82,13 @@ const XSETID_BELOW_LENGTH: &str =
 /// Redis's `stream-node-max-bytes` and `stream-node-max-entries`. They are Redis's defaults
 /// until they become replicated settings next to the other encoding thresholds (`Encodings`):
 /// they decide node boundaries, which approximate trimming exposes.
-fn node_limits() -> NodeLimits {
-    NodeLimits::default()
+/// When a stream starts a new node: `stream-node-max-bytes` and `stream-node-max-entries`.
+fn node_limits(ctx: &WriteCtx) -> NodeLimits {
+    let e = ctx.engine.encodings();
+    NodeLimits {
+        bytes_max: e.stream_node_max_bytes as usize,
+        entries_max: e.stream_node_max_entries as usize,
+    }
 }
 /// COUNT of a blocked XREAD served without one (Redis's `XREAD_BLOCKED_DEFAULT_COUNT`).
 const BLOCKED_COUNT_DEFAULT: &str = "1000";
@@ -361,7 +366,8 @@ fn parse_add_trim(argv: &[Bytes], xadd: bool) -> Result<AddTrim, Reply> {
             return Err(Reply::error_static(LIMIT_WITHOUT_APPROX));
         }
     } else if args.approx {
-        args.limit = node_limits().approx_trim_limit();
+        // Fixed when applied, from the stream node limits then in force.
+        args.limit = LIMIT_BY_NODE_SIZE;
     } else {
         args.limit = 0;
     }
@@ -412,9 +418,22 @@ fn new_entry_id(
     Ok(id)
 }
 
+/// `~` trimming without LIMIT: Redis's default, 100 nodes' worth of entries.
+const LIMIT_BY_NODE_SIZE: u64 = u64::MAX;
+
+fn trim_limit(limit: u64, limits: &NodeLimits) -> u64 {
+    if limit == LIMIT_BY_NODE_SIZE {
+        limits.approx_trim_limit()
+    } else {
+        limit
+    }
+}
+
 fn xadd(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
+    let limits = node_limits(ctx);
     let result = (|| {
-        let args = xadd_args(argv)?;
+        let mut args = xadd_args(argv)?;
+        args.limit = trim_limit(args.limit, &limits);
         let (now_ms, key) = (ctx.now_ms, &argv[1]);
         let db = ctx.db();
         if args.no_mkstream && get_stream_mut(db, key, now_ms)?.is_none() {
@@ -426,7 +445,7 @@ fn xadd(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         }
         let id = new_entry_id(s, args.id, now_ms)?;
         let pairs: Vec<&[u8]> = argv[args.id_at + 1..].iter().map(|b| &b[..]).collect();
-        s.append(id, &pairs, node_limits());
+        s.append(id, &pairs, limits);
         let trimmed = args
             .trim
             .map_or(0, |trim| s.trim(trim, args.approx, args.limit));
@@ -445,8 +464,10 @@ fn xtrim_check(argv: &[Bytes]) -> Result<(), Reply> {
 }
 
 fn xtrim(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
+    let limits = node_limits(ctx);
     let result = (|| {
-        let args = parse_add_trim(argv, false)?;
+        let mut args = parse_add_trim(argv, false)?;
+        args.limit = trim_limit(args.limit, &limits);
         let (now_ms, key) = (ctx.now_ms, &argv[1]);
         let Some(s) = get_stream_mut(ctx.db(), key, now_ms)? else {
             return Ok(Reply::Int(0));

@@ -31,6 +31,10 @@ pub struct Encodings {
     pub zset_max_listpack_value: u64,
     /// `hll-sparse-max-bytes`: a sparse HyperLogLog longer than this becomes dense.
     pub hll_sparse_max_bytes: u64,
+    /// `stream-node-max-bytes` / `stream-node-max-entries`: when a stream starts a new node
+    /// (0: no limit).
+    pub stream_node_max_bytes: u64,
+    pub stream_node_max_entries: u64,
 }
 
 impl Default for Encodings {
@@ -43,13 +47,16 @@ impl Default for Encodings {
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
             hll_sparse_max_bytes: 3000,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
         }
     }
 }
 
 impl Encodings {
-    /// The options as CONFIG names them, in snapshot order.
-    pub const NAMES: [&'static str; 7] = [
+    /// The options as CONFIG names them, in snapshot order (snapshots before version 8 hold
+    /// the first 7).
+    pub const NAMES: [&'static str; 9] = [
         "list-max-listpack-size",
         "hash-max-listpack-entries",
         "hash-max-listpack-value",
@@ -57,6 +64,8 @@ impl Encodings {
         "zset-max-listpack-entries",
         "zset-max-listpack-value",
         "hll-sparse-max-bytes",
+        "stream-node-max-bytes",
+        "stream-node-max-entries",
     ];
 
     pub fn get(&self, name: &str) -> Option<i64> {
@@ -76,6 +85,8 @@ impl Encodings {
                 self.zset_max_listpack_value as i64
             }
             "hll-sparse-max-bytes" => self.hll_sparse_max_bytes as i64,
+            "stream-node-max-bytes" => self.stream_node_max_bytes as i64,
+            "stream-node-max-entries" => self.stream_node_max_entries as i64,
             _ => return None,
         })
     }
@@ -104,6 +115,8 @@ impl Encodings {
                 self.zset_max_listpack_value = unsigned()?;
             }
             "hll-sparse-max-bytes" => self.hll_sparse_max_bytes = unsigned()?,
+            "stream-node-max-bytes" => self.stream_node_max_bytes = unsigned()?,
+            "stream-node-max-entries" => self.stream_node_max_entries = unsigned()?,
             _ => return Err("unknown option"),
         }
         Ok(())
