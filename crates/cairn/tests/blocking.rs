@@ -228,3 +228,23 @@ fn a_key_that_changes_type_inside_a_transaction_leaves_the_waiter_blocked() {
         b"*3\r\n$1\r\nz\r\n$3\r\nbar\r\n$1\r\n1\r\n".to_vec()
     );
 }
+
+#[test]
+fn a_wrong_typed_destination_is_an_error_for_the_waiter() {
+    let node = Cairn::start(&[]);
+    let mut waiter = Raw::connect(&addr(&node));
+    let mut other = Raw::connect(&addr(&node));
+    other.cmd(&["SET", "target", "nolist"]);
+    waiter.send_cmd(&["BRPOPLPUSH", "blist", "target", "0"]);
+    other.wait_blocked(1);
+    assert_eq!(other.cmd(&["RPUSH", "blist", "foo"]), b":1\r\n");
+    assert_eq!(
+        waiter.read_reply(),
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n".to_vec()
+    );
+    assert_eq!(
+        other.cmd(&["LRANGE", "blist", "0", "-1"]),
+        b"*1\r\n$3\r\nfoo\r\n"
+    );
+    other.wait_blocked(0);
+}

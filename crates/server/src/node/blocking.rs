@@ -74,6 +74,23 @@ impl Blocked {
 impl Core {
     /// The outcome of a blocking command's entry, made by this node: `Some` is the reply to
     /// send now; `None` means the client stays blocked.
+    /// Whether a key the parked client at `at` waits on holds a type other than its command's.
+    fn waits_on_other_type(&self, spec: &'static Spec, at: usize) -> bool {
+        let wanted = match spec.group {
+            cairn_engine::table::Group::List => "list",
+            cairn_engine::table::Group::SortedSet => "zset",
+            cairn_engine::table::Group::Stream => "stream",
+            _ => return false,
+        };
+        let p = &self.blocked.parked[at];
+        let db = self.engine.db(p.db);
+        let now_ms = self.engine.now_ms();
+        p.keys.iter().any(|key| {
+            db.get_value(key, now_ms)
+                .is_some_and(|value| value.type_name() != wanted)
+        })
+    }
+
     pub(super) fn blocking_outcome(
         &mut self,
         spec: &'static Spec,
@@ -85,10 +102,15 @@ impl Core {
     ) -> Option<(ReplyTx, Reply)> {
         let attempt_of = self.blocked.attempts.remove(&(lane, order));
         let client = self.blocked.clients.remove(&(lane, order)).unwrap_or(0);
-        // A retry that finds its key holding another type leaves the client waiting: Redis
-        // serves a waiter only from a key of the type it waits for.
+        // A retry that finds a key it waits on holding another type leaves the client waiting:
+        // Redis serves a waiter only from a key of the type it waits for. (A wrong-typed
+        // destination, BLMOVE's, is an error for the client, as in Redis.)
         let wrong_type = matches!(&reply, Reply::Error(e) if e.starts_with(b"WRONGTYPE"));
-        let waits = is_blocked(&reply) || (attempt_of.is_some() && wrong_type);
+        let waits = is_blocked(&reply)
+            || (wrong_type
+                && attempt_of
+                    .and_then(|id| self.blocked.position(id))
+                    .is_some_and(|at| self.waits_on_other_type(spec, at)));
         if !waits {
             if let Some(at) = attempt_of.and_then(|id| self.blocked.position(id)) {
                 let served = self.blocked.parked.remove(at);
