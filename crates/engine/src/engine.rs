@@ -129,6 +129,9 @@ pub struct Engine {
     pub(crate) encodings: Encodings,
     /// Users and their ACL rules (replicated).
     pub(crate) users: Users,
+    /// The user a `CommandAs` entry runs as, while it is applied (its scripts' calls are
+    /// checked against that user's rules); `None` otherwise.
+    pub(crate) caller: Option<Bytes>,
     /// Clients watching keys for a transaction (replicated: WATCH is an entry).
     pub(crate) watchers: BTreeMap<WatcherId, Watcher>,
     /// (db, key) of every key the last applied entry gave elements a blocked client may be
@@ -178,6 +181,7 @@ impl Engine {
             lease: (0, 0),
             encodings: Encodings::default(),
             users: Users::new(),
+            caller: None,
             watchers: BTreeMap::new(),
             ready_keys: Vec::new(),
             ready_dbs: Vec::new(),
@@ -405,6 +409,26 @@ impl Engine {
                     rng: Rng::new(entry.seed),
                 };
                 apply(&mut ctx, argv)
+            }
+            Body::CommandAs { user, argv } => {
+                let apply = match table::resolve(argv) {
+                    Ok(spec) => match spec.handler {
+                        Handler::Write(_, apply) => apply,
+                        _ => return Reply::error_static("ERR command is not a write"),
+                    },
+                    Err((_, reply)) => return reply,
+                };
+                let now_ms = self.now_ms;
+                self.caller = Some(user.clone());
+                let mut ctx = WriteCtx {
+                    engine: self,
+                    db,
+                    now_ms,
+                    rng: Rng::new(entry.seed),
+                };
+                let reply = apply(&mut ctx, argv);
+                self.caller = None;
+                reply
             }
             Body::Tick { .. } if self.lease.0 > 0 && entry.origin.node != self.lease.1 => {
                 // From a node that no longer holds the lease.

@@ -13,6 +13,7 @@
 //! kind 8 Watch:   v client, then a list as in Command: the keys
 //! kind 9 Unwatch: v client
 //! kind 10 Exec:   v client, u8 watching (0/1), v count, then count × a list as in Command
+//! kind 11 CommandAs: a list as in Command: the user's name, then the argv
 //! ```
 //! A changed layout or a new field means a new version byte, and decoders keep reading every
 //! old version; a new body kind takes a new kind number (a binary that predates it refuses
@@ -76,6 +77,9 @@ pub enum Body {
         watching: bool,
         commands: Vec<Vec<Bytes>>,
     },
+    /// A command (a script: EVAL, EVALSHA, FCALL) of a user with ACL restrictions: the
+    /// commands it calls are checked against that user's rules as they run.
+    CommandAs { user: Bytes, argv: Vec<Bytes> },
 }
 
 const KIND_COMMAND: u8 = 1;
@@ -88,6 +92,7 @@ const KIND_USERS: u8 = 7;
 const KIND_WATCH: u8 = 8;
 const KIND_UNWATCH: u8 = 9;
 const KIND_EXEC: u8 = 10;
+const KIND_COMMAND_AS: u8 = 11;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EntryError {
@@ -204,6 +209,9 @@ impl Entry {
             | Body::Config { pairs: argv }
             | Body::Users { lines: argv }
             | Body::Watch { keys: argv, .. } => argv.iter().map(|a| a.len() + 5).sum::<usize>(),
+            Body::CommandAs { user, argv } => {
+                user.len() + 5 + argv.iter().map(|a| a.len() + 5).sum::<usize>()
+            }
             Body::Exec { commands, .. } => commands
                 .iter()
                 .map(|argv| argv.iter().map(|a| a.len() + 5).sum::<usize>() + 5)
@@ -223,6 +231,7 @@ impl Entry {
             Body::Watch { .. } => KIND_WATCH,
             Body::Unwatch { .. } => KIND_UNWATCH,
             Body::Exec { .. } => KIND_EXEC,
+            Body::CommandAs { .. } => KIND_COMMAND_AS,
         });
         put_varint(&mut out, u64::from(self.db));
         out.put_u64_le(self.time_ms);
@@ -242,6 +251,12 @@ impl Entry {
                 put_list(&mut out, keys);
             }
             Body::Unwatch { client } => put_varint(&mut out, *client),
+            Body::CommandAs { user, argv } => {
+                let mut items = Vec::with_capacity(argv.len() + 1);
+                items.push(user.clone());
+                items.extend(argv.iter().cloned());
+                put_list(&mut out, &items);
+            }
             Body::Exec {
                 client,
                 watching,
@@ -301,6 +316,14 @@ impl Entry {
             KIND_UNWATCH => Body::Unwatch {
                 client: get_varint(&mut buf)?,
             },
+            KIND_COMMAND_AS => {
+                let mut items = get_list(&mut buf)?;
+                if items.is_empty() {
+                    return Err(EntryError::Truncated);
+                }
+                let user = items.remove(0);
+                Body::CommandAs { user, argv: items }
+            }
             KIND_EXEC => {
                 let client = get_varint(&mut buf)?;
                 if !buf.has_remaining() {
@@ -489,6 +512,14 @@ mod tests {
             &[0xac, 0x02, 1, 1, b'k'],
         );
         frozen(9, Body::Unwatch { client: 5 }, &[5]);
+        frozen(
+            11,
+            Body::CommandAs {
+                user: Bytes::from_static(b"u"),
+                argv: vec![Bytes::from_static(b"EVAL")],
+            },
+            &[2, 1, b'u', 4, b'E', b'V', b'A', b'L'],
+        );
         frozen(
             10,
             Body::Exec {

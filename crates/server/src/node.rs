@@ -1187,7 +1187,9 @@ impl Core {
             }
             // WATCH, UNWATCH and EXEC were counted by the session, as connection commands.
             // An attempt of a blocking command that found nothing is not a call yet.
-            (Body::Command(_), Some(spec)) if !cairn_engine::commands::is_blocked(&reply) => {
+            (Body::Command(_) | Body::CommandAs { .. }, Some(spec))
+                if !cairn_engine::commands::is_blocked(&reply) =>
+            {
                 let usec = started.elapsed().as_micros() as u64;
                 COMMAND_STATS.record(spec, usec, reply.is_error());
                 self.shared.changes_since_save.fetch_add(1, Relaxed);

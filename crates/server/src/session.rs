@@ -111,6 +111,14 @@ pub struct Session {
     pub(crate) captured: Vec<Reply>,
 }
 
+/// EVAL, EVALSHA, FCALL and their read-only forms.
+fn runs_script(spec: &Spec) -> bool {
+    matches!(
+        spec.name,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+    )
+}
+
 /// Serves a plain TCP connection.
 pub async fn serve(
     mut stream: TcpStream,
@@ -481,17 +489,16 @@ impl Session {
             let reply = crate::multi::rejected(self, spec, reply);
             return self.local(reply);
         }
-        // The commands a script calls are not checked against the caller's ACL rules yet, so
-        // only users without restrictions may run scripts.
+        // A restricted user's script is a CommandAs entry: the engine checks each command it
+        // calls against the user's rules. Read-only scripts (run on the read path) and
+        // scripts inside MULTI carry no user, so they are refused to such users.
         if !self.user.unrestricted()
-            && matches!(
-                spec.name,
-                "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
-            )
+            && runs_script(spec)
+            && (matches!(spec.handler, Handler::Read(_)) || self.multi.is_some())
         {
             COMMAND_STATS.rejected(spec);
             let refused = Reply::error_static(
-                "NOPERM scripts are available only to users with no ACL restrictions",
+                "NOPERM read-only scripts and scripts inside MULTI are available only to users with no ACL restrictions",
             );
             let reply = crate::multi::rejected(self, spec, refused);
             return self.local(reply);
@@ -536,10 +543,18 @@ impl Session {
                 }
                 // ACL SETUSER's passwords are hashed here: a password never reaches the log.
                 let argv = cairn_engine::commands::acl::prepare_for_log(spec, argv);
+                let body = if !self.user.unrestricted() && runs_script(spec) {
+                    cairn_engine::Body::CommandAs {
+                        user: self.user.name().clone(),
+                        argv,
+                    }
+                } else {
+                    cairn_engine::Body::Command(argv)
+                };
                 let msg = Msg::Write {
                     spec,
                     db: self.db,
-                    body: cairn_engine::Body::Command(argv),
+                    body,
                     reply: self.tx.clone(),
                     lane: self.lane(),
                     client: self.client.id,

@@ -414,6 +414,11 @@ fn script_call(
             );
         }
     }
+    if let Caller::Write(ctx) = &st.caller
+        && let Some(name) = &ctx.engine.caller
+    {
+        acl_allows(ctx.engine, name, spec, &argv)?;
+    }
     let argv = sort_in_script(&st.caller, spec.name, argv);
     Ok(match (spec.handler, &mut st.caller) {
         (Handler::Session(cmd), caller) => session_command(caller, cmd, &argv),
@@ -423,6 +428,32 @@ fn script_call(
         }
         (_, Caller::Write(ctx)) => crate::exec::run_command(ctx, spec, &argv),
     })
+}
+
+/// Checks a script's call against the rules of the user running the script (Redis's
+/// `scriptVerifyACL`); a user deleted since the entry was made may run nothing.
+fn acl_allows(
+    engine: &crate::Engine,
+    user: &[u8],
+    spec: &'static crate::Spec,
+    argv: &[Bytes],
+) -> Result<(), &'static str> {
+    use crate::acl::Denied;
+    let Some(user) = engine.users().get(user) else {
+        return Err("The user executing the script can't run this command or subcommand");
+    };
+    match user.check(spec, argv) {
+        Ok(()) => Ok(()),
+        Err(Denied::Command) => {
+            Err("The user executing the script can't run this command or subcommand")
+        }
+        Err(Denied::Key(_)) => Err(
+            "The user executing the script can't access at least one of the keys mentioned in the command",
+        ),
+        Err(Denied::Channel(_)) => Err(
+            "The user executing the script can't publish to the channel mentioned in the command",
+        ),
+    }
 }
 
 /// Redis sorts a set that SORT would leave unsorted (`BY` a constant) when a script asks, so

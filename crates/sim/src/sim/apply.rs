@@ -97,7 +97,11 @@ impl Sim {
         };
         let writer = entry.origin.node;
         match &entry.body {
-            Body::Command(_) | Body::Watch { .. } | Body::Unwatch { .. } | Body::Exec { .. } => {
+            Body::Command(_)
+            | Body::CommandAs { .. }
+            | Body::Watch { .. }
+            | Body::Unwatch { .. }
+            | Body::Exec { .. } => {
                 r.replies.insert((writer, entry.origin.request), reply);
             }
             Body::Tick { .. } if lease.0 == 0 => {
