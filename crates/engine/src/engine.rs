@@ -393,40 +393,10 @@ impl Engine {
             return Reply::error_static("ERR DB index is out of range");
         }
         match &entry.body {
-            Body::Command(argv) => {
-                let apply = match table::resolve(argv) {
-                    Ok(spec) => match spec.handler {
-                        Handler::Write(_, apply) => apply,
-                        _ => return Reply::error_static("ERR command is not a write"),
-                    },
-                    Err((_, reply)) => return reply,
-                };
-                let now_ms = self.now_ms;
-                let mut ctx = WriteCtx {
-                    engine: self,
-                    db,
-                    now_ms,
-                    rng: Rng::new(entry.seed),
-                };
-                apply(&mut ctx, argv)
-            }
+            Body::Command(argv) => self.apply_command(db, entry.seed, argv),
             Body::CommandAs { user, argv } => {
-                let apply = match table::resolve(argv) {
-                    Ok(spec) => match spec.handler {
-                        Handler::Write(_, apply) => apply,
-                        _ => return Reply::error_static("ERR command is not a write"),
-                    },
-                    Err((_, reply)) => return reply,
-                };
-                let now_ms = self.now_ms;
                 self.caller = Some(user.clone());
-                let mut ctx = WriteCtx {
-                    engine: self,
-                    db,
-                    now_ms,
-                    rng: Rng::new(entry.seed),
-                };
-                let reply = apply(&mut ctx, argv);
+                let reply = self.apply_command(db, entry.seed, argv);
                 self.caller = None;
                 reply
             }
@@ -513,6 +483,25 @@ impl Engine {
                 Reply::ok()
             }
         }
+    }
+
+    /// A logged write command, run by its row's apply function.
+    fn apply_command(&mut self, db: usize, seed: u64, argv: &[Bytes]) -> Reply {
+        let apply = match table::resolve(argv) {
+            Ok(spec) => match spec.handler {
+                Handler::Write(_, apply) => apply,
+                _ => return Reply::error_static("ERR command is not a write"),
+            },
+            Err((_, reply)) => return reply,
+        };
+        let now_ms = self.now_ms;
+        let mut ctx = WriteCtx {
+            engine: self,
+            db,
+            now_ms,
+            rng: Rng::new(seed),
+        };
+        apply(&mut ctx, argv)
     }
 
     /// Runs a read-only handler with the node's clock and randomness.
