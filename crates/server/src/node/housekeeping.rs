@@ -1,0 +1,127 @@
+//! The core's housekeeping: expiry ticks (by the lease holder on a shared log), snapshots
+//! (started by log volume, SAVE/BGSAVE, or a stop) and their completion.
+
+use super::{
+    Body, Core, Msg, Relaxed, Reply, ReplyTx, Seq, TICK_KEYS_MAX, snapshot_by_replay, unix_ms,
+};
+
+impl Core {
+    /// Whether a stop without SAVE/NOSAVE writes a snapshot: always on the file log; on a shared
+    /// log only for the lease holder.
+    pub fn snapshot_on_stop(&self) -> bool {
+        !self.shared_log || self.housekeeper()
+    }
+
+    /// Whether this node does the housekeeping (active expiry, automatic snapshots): on a
+    /// shared log, the holder of the lease as the log has granted it; alone, always.
+    pub fn housekeeper(&self) -> bool {
+        match self.engine.lease_holder() {
+            Some(node) => node == self.shared.node_id,
+            None => !self.shared_log,
+        }
+    }
+
+    pub(super) fn maybe_tick(&mut self) {
+        if self.tick_in_flight || !self.shared.active_expire.load(Relaxed) || !self.housekeeper() {
+            return;
+        }
+        if self.engine.expired_keys_due(unix_ms()) {
+            self.tick_in_flight = true;
+            self.issue(
+                Body::Tick {
+                    keys_max: TICK_KEYS_MAX,
+                },
+                0,
+                None,
+                None,
+                0,
+            );
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Snapshots
+
+    pub(super) fn maybe_snapshot(&mut self) {
+        let threshold = self
+            .shared
+            .config
+            .read()
+            .expect("config lock")
+            .snapshot_log_bytes;
+        if threshold > 0 && self.bytes_since_snapshot >= threshold && self.housekeeper() {
+            self.start_snapshot();
+        }
+    }
+
+    /// Starts a background snapshot at the current durable seq, unless one is running.
+    /// The snapshot thread rebuilds state from the previous snapshot and the log, so the
+    /// core never pauses to serialize.
+    pub fn start_snapshot(&mut self) -> bool {
+        if self.shared.snapshot_in_progress.swap(true, Relaxed) {
+            return false;
+        }
+        let upto = self.durable_seq;
+        self.bytes_since_snapshot = 0;
+        let databases = self.engine.databases();
+        let log = self.log.clone();
+        let inbox = self.shared.inbox.clone();
+        let spawned = std::thread::Builder::new()
+            .name("cairn-snapshot".into())
+            .spawn(move || {
+                let result = snapshot_by_replay(&*log, databases, upto);
+                let _ = inbox.send(Msg::SnapshotDone { seq: upto, result });
+            });
+        if spawned.is_err() {
+            self.shared.snapshot_in_progress.store(false, Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// SAVE: replies when a snapshot covering everything durable now is on disk.
+    pub fn save_and_wait(&mut self, reply: &ReplyTx) {
+        self.snapshot_waiters
+            .push((self.durable_seq, reply.clone()));
+        self.start_snapshot();
+    }
+
+    pub(super) fn on_snapshot_done(&mut self, seq: Seq, result: Result<(), String>) {
+        self.shared.snapshot_in_progress.store(false, Relaxed);
+        self.shared.last_snapshot_ok.store(result.is_ok(), Relaxed);
+        match &result {
+            Ok(()) => {
+                self.shared.lastsave_s.store(unix_ms() / 1000, Relaxed);
+                self.shared.changes_since_save.store(0, Relaxed);
+                tracing::info!(seq, "snapshot written");
+            }
+            Err(e) => tracing::error!(seq, "snapshot failed: {e}"),
+        }
+        let waiters = std::mem::take(&mut self.snapshot_waiters);
+        for (needed, tx) in waiters {
+            if needed > seq && result.is_ok() {
+                self.snapshot_waiters.push((needed, tx));
+                continue;
+            }
+            let _ = tx.send(match &result {
+                Ok(()) => Reply::ok(),
+                Err(e) => Reply::error(format!("ERR snapshot failed: {e}")),
+            });
+        }
+        if !self.snapshot_waiters.is_empty() {
+            self.start_snapshot();
+        }
+    }
+
+    /// Writes a snapshot of the live engine synchronously (clean shutdown, DEBUG RELOAD).
+    pub fn snapshot_now(&mut self) -> Result<(), String> {
+        let bytes = self.engine.snapshot();
+        self.log
+            .put_snapshot(self.durable_seq, &bytes)
+            .map_err(|e| e.to_string())?;
+        self.bytes_since_snapshot = 0;
+        self.shared.lastsave_s.store(unix_ms() / 1000, Relaxed);
+        self.shared.changes_since_save.store(0, Relaxed);
+        Ok(())
+    }
+}
