@@ -780,6 +780,18 @@ const COMMAND_INTROSPECTION: &[&str] = &[
     "COMMAND INFO get incrbyfloat lcs",
     "COMMAND GETKEYS PING",
     "COMMAND GETKEYS GET",
+    "COMMAND GETKEYS EVAL \"return 1\" 0",
+    "COMMAND GETKEYS EVAL \"return 1\" 2 a b",
+    "COMMAND GETKEYS FCALL f 0",
+    "COMMAND GETKEYS ZUNIONSTORE d 0 a",
+    "COMMAND GETKEYSANDFLAGS SET k1 v1",
+    "COMMAND GETKEYSANDFLAGS MSET k1 v1 k2 v2",
+    "COMMAND GETKEYSANDFLAGS LMOVE k1 k2 left right",
+    "COMMAND GETKEYSANDFLAGS SORT k1 STORE k2",
+    "COMMAND GETKEYSANDFLAGS EVAL \"return 1\" 1 k",
+    "COMMAND GETKEYSANDFLAGS PING",
+    "COMMAND GETKEYSANDFLAGS GET",
+    "COMMAND GETKEYSANDFLAGS nosuch a",
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -89,6 +89,45 @@ const RESP3_REPLIES: &[&str] = &[
     "EVAL \"return {verbatim_string={format='txt', string='hi'}}\" 0",
 ];
 
+/// Past `maxmemory` (1 byte: both servers are always over it): scripts with flags are
+/// refused unless `allow-oom` or `no-writes`; a script without flags may read, and may not
+/// start writing with a command that can add data; XREAD BLOCK is refused in scripts.
+const PAST_MAXMEMORY: &[&str] = &[
+    "SCRIPT FLUSH",
+    "FUNCTION FLUSH",
+    "SET x 123",
+    "FUNCTION LOAD \"#!lua name=oomlib\\nredis.register_function('f1', function() return redis.call('set', 'x', '1') end)\\nredis.register_function{function_name='f2', callback=function() return 'hello' end, flags={'no-writes'}}\\nredis.register_function{function_name='f3', callback=function() return redis.call('set', 'x', '3') end, flags={'allow-oom'}}\"",
+    "CONFIG SET maxmemory 1",
+    "FCALL f1 0",
+    "FCALL f2 0",
+    "FCALL_RO f2 0",
+    "FCALL f3 0",
+    "EVAL \"#!lua\\nreturn 1\" 0",
+    "EVAL \"#!lua flags=allow-oom\\nreturn redis.call('set','x','4')\" 0",
+    "EVAL \"#!lua flags=no-writes\\nreturn redis.call('get','x')\" 0",
+    "EVAL \"return redis.call('set','x','5')\" 0",
+    "EVAL \"return redis.pcall('set','x','5')\" 0",
+    "EVAL \"local t = redis.pcall('set','x','6'); return t['err']\" 0",
+    "EVAL \"return redis.call('get','x')\" 0",
+    "EVAL \"redis.call('del','x'); return redis.call('set','x','7')\" 0",
+    "GET x",
+    "MULTI",
+    "EVAL \"#!lua\\nreturn 1\" 0",
+    "EXEC",
+    "EVAL_RO \"return redis.call('get','x')\" 0",
+    "CONFIG SET maxmemory 0",
+    "XADD s 1-1 f v",
+    "EVAL \"return redis.pcall('xread','BLOCK',0,'STREAMS','s','$')\" 0",
+    "EVAL \"return redis.pcall('xread','COUNT',1,'STREAMS','s','0')\" 0",
+    "XGROUP CREATE s g $",
+    "EVAL \"return redis.pcall('xreadgroup','GROUP','g','c','BLOCK',0,'STREAMS','s','>')\" 0",
+];
+
+#[test]
+fn scripts_past_maxmemory_match_redis() {
+    check_both_protocols(&[("maxmemory", PAST_MAXMEMORY)]);
+}
+
 #[test]
 fn resp3_conversions_match_redis() {
     check_both_protocols(&[("resp3", RESP3_REPLIES)]);

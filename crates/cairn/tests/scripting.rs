@@ -156,6 +156,18 @@ fn a_restricted_user_s_script_calls_are_checked_against_its_rules() {
         "{denied}"
     );
     assert_eq!(admin.cmd(&["EXISTS", "secret"]), b":1\r\n");
+    // redis.acl_check_cmd answers for the script's user: nil (false) when denied.
+    let check = |c: &mut common::Raw, args: &str| {
+        text(&c.cmd(&["EVAL", &format!("return redis.acl_check_cmd({args})"), "0"]))
+    };
+    assert_eq!(check(&mut app, "'set', 'app:2', 'v'"), ":1\r\n");
+    assert_eq!(check(&mut app, "'get', 'secret'"), "$-1\r\n");
+    assert_eq!(check(&mut app, "'flushall'"), "$-1\r\n");
+    assert_eq!(check(&mut admin, "'get', 'secret'"), ":1\r\n");
+    assert!(
+        check(&mut app, "'nosuchcommand'")
+            .contains("Invalid command passed to redis.acl_check_cmd()")
+    );
     // Read-only scripts and scripts in MULTI carry no user: refused to restricted users.
     let refused = "-NOPERM read-only scripts and scripts inside MULTI are available only to users with no ACL restrictions\r\n";
     assert_eq!(text(&app.cmd(&["EVAL_RO", "return 1", "0"])), refused);
@@ -163,4 +175,85 @@ fn a_restricted_user_s_script_calls_are_checked_against_its_rules() {
     assert_eq!(text(&app.cmd(&["EVAL", "return 1", "0"])), refused);
     assert!(text(&app.cmd(&["EXEC"])).starts_with("-EXECABORT"));
     assert_eq!(admin.cmd(&["EVAL", "return 1", "0"]), b":1\r\n");
+}
+
+/// Over `maxmemory`, a script entry carries the node's memory state: its first write of a
+/// command that may add data is refused, and a restarted node replaying the log refuses it
+/// again (whatever its memory then).
+#[test]
+fn a_script_refused_past_maxmemory_stays_refused_on_replay() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let port = common::free_port();
+    let mut node = Cairn::start_in(&dir, port, &[]);
+    let mut c = node.conn();
+    assert_eq!(c.cmd(&["SET", "x", "1"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["CONFIG", "SET", "maxmemory", "1"]), b"+OK\r\n");
+    let refused = text(&c.cmd(&[
+        "EVAL",
+        "redis.pcall('set', 'x', '2'); return redis.call('get', 'x')",
+        "0",
+    ]));
+    assert_eq!(refused, "$1\r\n1\r\n");
+    // Once a script has written, it may go on (Redis cannot stop it half-way either).
+    let written = text(&c.cmd(&[
+        "EVAL",
+        "redis.call('del', 'y'); return redis.call('set', 'y', '3')",
+        "0",
+    ]));
+    assert_eq!(written, "+OK\r\n");
+    // Declared flags: refused outright unless allow-oom or no-writes.
+    assert!(
+        text(&c.cmd(&["EVAL", "#!lua\nreturn 1", "0"])).starts_with("-OOM command not allowed")
+    );
+    assert_eq!(
+        text(&c.cmd(&[
+            "EVAL",
+            "#!lua flags=allow-oom\nreturn redis.call('set', 'z', '4')",
+            "0"
+        ])),
+        "+OK\r\n"
+    );
+    assert_eq!(c.cmd(&["CONFIG", "SET", "maxmemory", "0"]), b"+OK\r\n");
+    let state = |c: &mut common::Raw| ["x", "y", "z"].map(|k| text(&c.cmd(&["GET", k])));
+    let before = state(&mut c);
+    assert_eq!(before, ["$1\r\n1\r\n", "$1\r\n3\r\n", "$1\r\n4\r\n"]);
+    drop(c);
+    node.kill9();
+
+    let node = Cairn::start_in(&dir, port, &[]);
+    let mut c = node.conn();
+    assert_eq!(state(&mut c), before);
+}
+
+/// The commands a script calls count in INFO commandstats as calls of their own; a refused
+/// one counts as rejected, and an error the script passes on counts once.
+#[test]
+fn commands_called_by_scripts_count_in_commandstats() {
+    let node = Cairn::start(&[]);
+    let mut c = node.conn();
+    c.cmd(&["CONFIG", "RESETSTAT"]);
+    c.cmd(&["EVAL", "redis.call('set', KEYS[1], 0); redis.call('set', KEYS[1], 1); return redis.call('get', KEYS[1])", "1", "k"]);
+    let stats = text(&c.cmd(&["INFO", "commandstats"]));
+    assert!(stats.contains("cmdstat_set:calls=2,"), "{stats}");
+    assert!(stats.contains("cmdstat_get:calls=1,"), "{stats}");
+    assert!(stats.contains("cmdstat_eval:calls=1,"), "{stats}");
+
+    c.cmd(&["CONFIG", "RESETSTAT"]);
+    c.cmd(&["CONFIG", "SET", "maxmemory", "1"]);
+    let reply = text(&c.cmd(&["EVAL", "return redis.call('set', 'x', 'y')", "0"]));
+    c.cmd(&["CONFIG", "SET", "maxmemory", "0"]);
+    assert!(reply.starts_with("-OOM command not allowed"), "{reply}");
+    let stats = text(&c.cmd(&["INFO", "commandstats"]));
+    assert!(
+        stats.contains(
+            "cmdstat_set:calls=0,usec=0,usec_per_call=0.00,rejected_calls=1,failed_calls=0"
+        ),
+        "{stats}"
+    );
+    assert!(stats.contains("rejected_calls=0,failed_calls=1"), "{stats}");
+    let errors = text(&c.cmd(&["INFO", "errorstats"]));
+    assert!(errors.contains("errorstat_OOM:count=1\r\n"), "{errors}");
+    let info = text(&c.cmd(&["INFO", "stats"]));
+    assert!(info.contains("total_error_replies:1\r\n"), "{info}");
 }

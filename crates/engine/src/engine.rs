@@ -129,9 +129,11 @@ pub struct Engine {
     pub(crate) encodings: Encodings,
     /// Users and their ACL rules (replicated).
     pub(crate) users: Users,
-    /// The user a `CommandAs` entry runs as, while it is applied (its scripts' calls are
+    /// The user a `Script` entry runs as, while it is applied (its scripts' calls are
     /// checked against that user's rules); `None` otherwise.
     pub(crate) caller: Option<Bytes>,
+    /// A `Script` entry that its node accepted over `maxmemory` is being applied.
+    pub(crate) oom: bool,
     /// Clients watching keys for a transaction (replicated: WATCH is an entry).
     pub(crate) watchers: BTreeMap<WatcherId, Watcher>,
     /// (db, key) of every key the last applied entry gave elements a blocked client may be
@@ -182,6 +184,7 @@ impl Engine {
             encodings: Encodings::default(),
             users: Users::new(),
             caller: None,
+            oom: false,
             watchers: BTreeMap::new(),
             ready_keys: Vec::new(),
             ready_dbs: Vec::new(),
@@ -381,6 +384,11 @@ impl Engine {
         self.list_compress_depth
     }
 
+    /// The flags the script of a script command would run with (`Scripting::flags_of`).
+    pub fn script_flags(&self, argv: &[Bytes]) -> Option<u32> {
+        self.scripting.flags_of(argv)
+    }
+
     /// The keyspace notification events of the last applied entry.
     pub fn events(&self) -> &[Event] {
         &self.events
@@ -394,10 +402,12 @@ impl Engine {
         }
         match &entry.body {
             Body::Command(argv) => self.apply_command(db, entry.seed, argv),
-            Body::CommandAs { user, argv } => {
-                self.caller = Some(user.clone());
+            Body::Script { user, oom, argv } => {
+                self.caller = user.clone();
+                self.oom = *oom;
                 let reply = self.apply_command(db, entry.seed, argv);
                 self.caller = None;
+                self.oom = false;
                 reply
             }
             Body::Tick { .. } if self.lease.0 > 0 && entry.origin.node != self.lease.1 => {

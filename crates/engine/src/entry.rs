@@ -13,7 +13,9 @@
 //! kind 8 Watch:   v client, then a list as in Command: the keys
 //! kind 9 Unwatch: v client
 //! kind 10 Exec:   v client, u8 watching (0/1), v count, then count × a list as in Command
-//! kind 11 CommandAs: a list as in Command: the user's name, then the argv
+//! kind 11 (read only; kind 12 replaced it) a list as in Command: the user's name, then the argv
+//! kind 12 Script: u8 flags (1: a user follows, 2: oom), [v len, user bytes], then a list as in
+//!         Command: the argv
 //! ```
 //! A changed layout or a new field means a new version byte, and decoders keep reading every
 //! old version; a new body kind takes a new kind number (a binary that predates it refuses
@@ -77,9 +79,16 @@ pub enum Body {
         watching: bool,
         commands: Vec<Vec<Bytes>>,
     },
-    /// A command (a script: EVAL, EVALSHA, FCALL) of a user with ACL restrictions: the
-    /// commands it calls are checked against that user's rules as they run.
-    CommandAs { user: Bytes, argv: Vec<Bytes> },
+    /// A script command (EVAL, EVALSHA, FCALL) with what the node that accepted it knew of
+    /// its caller: `user`, a user with ACL restrictions (the commands the script calls are
+    /// checked against that user's rules as they run); `oom`, the node was over `maxmemory`
+    /// (the script may not start writing with a command that can add data, unless its flags
+    /// allow it).
+    Script {
+        user: Option<Bytes>,
+        oom: bool,
+        argv: Vec<Bytes>,
+    },
 }
 
 const KIND_COMMAND: u8 = 1;
@@ -93,6 +102,7 @@ const KIND_WATCH: u8 = 8;
 const KIND_UNWATCH: u8 = 9;
 const KIND_EXEC: u8 = 10;
 const KIND_COMMAND_AS: u8 = 11;
+const KIND_SCRIPT: u8 = 12;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EntryError {
@@ -102,6 +112,8 @@ pub enum EntryError {
     Version(u8),
     #[error("unknown log entry kind {0}")]
     Kind(u8),
+    #[error("unknown log entry flags {0:#x}")]
+    Flags(u8),
     #[error("log entry varint overflows")]
     Varint,
     #[error("log entry has {0} trailing bytes")]
@@ -158,13 +170,18 @@ fn get_list(buf: &mut Bytes) -> Result<Vec<Bytes>, EntryError> {
     }
     let mut items = Vec::with_capacity(count as usize);
     for _ in 0..count {
-        let len = get_varint(buf)?;
-        if len > buf.remaining() as u64 {
-            return Err(EntryError::Truncated);
-        }
-        items.push(buf.split_to(len as usize));
+        items.push(get_bytes(buf)?);
     }
     Ok(items)
+}
+
+/// `v len, bytes`.
+fn get_bytes(buf: &mut Bytes) -> Result<Bytes, EntryError> {
+    let len = get_varint(buf)?;
+    if len > buf.remaining() as u64 {
+        return Err(EntryError::Truncated);
+    }
+    Ok(buf.split_to(len as usize))
 }
 
 /// Everything before the body.
@@ -209,8 +226,10 @@ impl Entry {
             | Body::Config { pairs: argv }
             | Body::Users { lines: argv }
             | Body::Watch { keys: argv, .. } => argv.iter().map(|a| a.len() + 5).sum::<usize>(),
-            Body::CommandAs { user, argv } => {
-                user.len() + 5 + argv.iter().map(|a| a.len() + 5).sum::<usize>()
+            Body::Script { user, argv, .. } => {
+                user.as_ref().map_or(0, |u| u.len() + 5)
+                    + 1
+                    + argv.iter().map(|a| a.len() + 5).sum::<usize>()
             }
             Body::Exec { commands, .. } => commands
                 .iter()
@@ -231,7 +250,7 @@ impl Entry {
             Body::Watch { .. } => KIND_WATCH,
             Body::Unwatch { .. } => KIND_UNWATCH,
             Body::Exec { .. } => KIND_EXEC,
-            Body::CommandAs { .. } => KIND_COMMAND_AS,
+            Body::Script { .. } => KIND_SCRIPT,
         });
         put_varint(&mut out, u64::from(self.db));
         out.put_u64_le(self.time_ms);
@@ -251,11 +270,13 @@ impl Entry {
                 put_list(&mut out, keys);
             }
             Body::Unwatch { client } => put_varint(&mut out, *client),
-            Body::CommandAs { user, argv } => {
-                let mut items = Vec::with_capacity(argv.len() + 1);
-                items.push(user.clone());
-                items.extend(argv.iter().cloned());
-                put_list(&mut out, &items);
+            Body::Script { user, oom, argv } => {
+                out.put_u8(u8::from(user.is_some()) | (u8::from(*oom) << 1));
+                if let Some(user) = user {
+                    put_varint(&mut out, user.len() as u64);
+                    out.put_slice(user);
+                }
+                put_list(&mut out, argv);
             }
             Body::Exec {
                 client,
@@ -322,7 +343,30 @@ impl Entry {
                     return Err(EntryError::Truncated);
                 }
                 let user = items.remove(0);
-                Body::CommandAs { user, argv: items }
+                Body::Script {
+                    user: Some(user),
+                    oom: false,
+                    argv: items,
+                }
+            }
+            KIND_SCRIPT => {
+                if !buf.has_remaining() {
+                    return Err(EntryError::Truncated);
+                }
+                let flags = buf.get_u8();
+                if flags > 3 {
+                    return Err(EntryError::Flags(flags));
+                }
+                let user = if flags & 1 != 0 {
+                    Some(get_bytes(&mut buf)?)
+                } else {
+                    None
+                };
+                Body::Script {
+                    user,
+                    oom: flags & 2 != 0,
+                    argv: get_list(&mut buf)?,
+                }
             }
             KIND_EXEC => {
                 let client = get_varint(&mut buf)?;
@@ -513,13 +557,39 @@ mod tests {
         );
         frozen(9, Body::Unwatch { client: 5 }, &[5]);
         frozen(
-            11,
-            Body::CommandAs {
-                user: Bytes::from_static(b"u"),
+            12,
+            Body::Script {
+                user: Some(Bytes::from_static(b"u")),
+                oom: false,
                 argv: vec![Bytes::from_static(b"EVAL")],
             },
-            &[2, 1, b'u', 4, b'E', b'V', b'A', b'L'],
+            &[1, 1, b'u', 1, 4, b'E', b'V', b'A', b'L'],
         );
+        frozen(
+            12,
+            Body::Script {
+                user: None,
+                oom: true,
+                argv: vec![Bytes::from_static(b"EVAL")],
+            },
+            &[2, 1, 4, b'E', b'V', b'A', b'L'],
+        );
+        // Kind 11, written before kind 12 existed, still reads.
+        let mut old = header.to_vec();
+        old[1] = 11;
+        old.extend_from_slice(&[2, 1, b'u', 4, b'E', b'V', b'A', b'L']);
+        assert_eq!(
+            Entry::decode(&Bytes::from(old)).unwrap().body,
+            Body::Script {
+                user: Some(Bytes::from_static(b"u")),
+                oom: false,
+                argv: vec![Bytes::from_static(b"EVAL")],
+            }
+        );
+        let mut bad = header.to_vec();
+        bad[1] = 12;
+        bad.extend_from_slice(&[4, 1, 4, b'E', b'V', b'A', b'L']);
+        assert_eq!(Entry::decode(&Bytes::from(bad)), Err(EntryError::Flags(4)));
         frozen(
             10,
             Body::Exec {

@@ -133,6 +133,20 @@ fn memory(core: &Core, out: &mut String) {
         "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_policy:noeviction\r\nmem_allocator:jemalloc-5.3.0\r\n",
         rss as f64 / (1024.0 * 1024.0)
     );
+    let scripting = core.engine.scripting();
+    let eval_vm = scripting.vm().used_memory();
+    let functions_vm = scripting.libraries().vm().used_memory();
+    let (scripts, script_bytes) = scripting
+        .scripts()
+        .fold((0, 0), |(n, b), (_, s)| (n + 1, b + s.body.len()));
+    let libraries = scripting.libraries();
+    let _ = write!(
+        out,
+        "used_memory_lua:{eval_vm}\r\nused_memory_vm_eval:{eval_vm}\r\nused_memory_scripts_eval:{script_bytes}\r\nnumber_of_cached_scripts:{scripts}\r\nnumber_of_functions:{}\r\nnumber_of_libraries:{}\r\nused_memory_vm_functions:{functions_vm}\r\nused_memory_vm_total:{}\r\n",
+        libraries.function_count(),
+        libraries.len(),
+        eval_vm + functions_vm,
+    );
 }
 
 fn persistence(core: &Core, out: &mut String) {

@@ -103,14 +103,15 @@ pub fn queue(s: &mut Session, spec: &'static Spec, argv: Vec<Bytes>) -> Reply {
             Handler::Session(cmd) => queueable(cmd),
             Handler::Container => false,
         };
-    let multi = s.multi.as_mut().expect("inside MULTI");
     if !allowed {
-        multi.failed = true;
+        s.multi.as_mut().expect("inside MULTI").failed = true;
         return Reply::error_static("ERR Command not allowed inside a transaction");
     }
     // ACL SETUSER's passwords are hashed before they can reach the log.
     let argv = cairn_engine::commands::acl::prepare_for_log(spec, argv);
-    multi.denyoom |= spec.flags & flag::DENYOOM != 0;
+    let denyoom = spec.flags & flag::DENYOOM != 0 || s.script_denies_oom(spec, &argv);
+    let multi = s.multi.as_mut().expect("inside MULTI");
+    multi.denyoom |= denyoom;
     multi.queued.push(Queued { spec, argv });
     Reply::simple("QUEUED")
 }

@@ -27,6 +27,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use cairn_engine::script::{CallOutcome, ScriptCall};
 use cairn_engine::table::{ReadFn, flag};
 use cairn_engine::{Body, Engine, Entry, Origin, Spec};
 use cairn_log::{
@@ -553,6 +554,44 @@ fn open_jetstream(config: &Config, node_id: u64, inbox: &Inbox) -> anyhow::Resul
     })
 }
 
+/// Command statistics of the commands a script called: Redis counts each as a call of its
+/// own, and an error one answered as an error reply. The script's own reply, when it passes
+/// such an error on (`redis.call` raising it, or a script returning `redis.pcall`'s error),
+/// is counted by the session; that error is not counted twice.
+fn record_script_calls(shared: &Shared, calls: Vec<ScriptCall>, reply: &Reply) {
+    if calls.is_empty() {
+        return;
+    }
+    let passed_on = calls
+        .iter()
+        .rposition(|c| c.outcome != CallOutcome::Done)
+        .filter(|&i| match (&calls[i].outcome, reply) {
+            (CallOutcome::Failed(text) | CallOutcome::Rejected(text), Reply::Error(sent)) => {
+                sent.starts_with(text)
+            }
+            _ => false,
+        });
+    for (i, call) in calls.into_iter().enumerate() {
+        let error = match call.outcome {
+            CallOutcome::Done => {
+                COMMAND_STATS.record(call.spec, 0, false);
+                continue;
+            }
+            CallOutcome::Failed(text) => {
+                COMMAND_STATS.record(call.spec, 0, true);
+                text
+            }
+            CallOutcome::Rejected(text) => {
+                COMMAND_STATS.rejected(call.spec);
+                text
+            }
+        };
+        if passed_on != Some(i) {
+            shared.stats.error_reply(&error);
+        }
+    }
+}
+
 /// The core, shared by the tasks of the event-loop thread.
 #[derive(Clone)]
 pub struct NodeHandle {
@@ -594,6 +633,12 @@ impl NodeHandle {
             self.flush.notify_one();
         }
         Some(reply)
+    }
+
+    /// The flags the script of a script command would run with, from the replicated script
+    /// cache and libraries as this node has them now.
+    pub fn script_flags(&self, argv: &[Bytes]) -> Option<u32> {
+        self.core.borrow().engine.script_flags(argv)
     }
 
     pub fn pubsub_subscribe(
@@ -1035,6 +1080,8 @@ impl Core {
             .engine
             .read(read, db, argv, started_us / 1000, fastrand::u64(..));
         COMMAND_STATS.record(spec, unix_us().saturating_sub(started_us), out.is_error());
+        let script_calls = self.engine.scripting().control().take_calls();
+        record_script_calls(&self.shared, script_calls, &out);
         self.expire_seen();
         out
     }
@@ -1121,7 +1168,9 @@ impl Core {
             .durable_seq
             .max(if time_ms.is_some() { seq - 1 } else { seq });
         self.bytes_since_snapshot += record.len() as u64;
+        let script_calls = self.engine.scripting().control().take_calls();
         if let (Some((lane, tx, spec, order)), Some(reply)) = (own, reply) {
+            record_script_calls(&self.shared, script_calls, &reply);
             self.resolve_own(&entry, reply, tx, spec, started, (lane, order));
         }
         if !self.engine.users().closing().is_empty() {
@@ -1188,7 +1237,7 @@ impl Core {
             }
             // WATCH, UNWATCH and EXEC were counted by the session, as connection commands.
             // An attempt of a blocking command that found nothing is not a call yet.
-            (Body::Command(_) | Body::CommandAs { .. }, Some(spec))
+            (Body::Command(_) | Body::Script { .. }, Some(spec))
                 if !cairn_engine::commands::is_blocked(&reply) =>
             {
                 let usec = started.elapsed().as_micros() as u64;

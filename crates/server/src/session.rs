@@ -112,11 +112,8 @@ pub struct Session {
 }
 
 /// EVAL, EVALSHA, FCALL and their read-only forms.
-fn runs_script(spec: &Spec) -> bool {
-    matches!(
-        spec.name,
-        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
-    )
+pub(crate) fn runs_script(spec: &Spec) -> bool {
+    cairn_engine::script::is_script_command(spec.name)
 }
 
 /// Serves a plain TCP connection.
@@ -489,7 +486,7 @@ impl Session {
             let reply = crate::multi::rejected(self, spec, reply);
             return self.local(reply);
         }
-        // A restricted user's script is a CommandAs entry: the engine checks each command it
+        // A restricted user's script is a Script entry: the engine checks each command it
         // calls against the user's rules. Read-only scripts (run on the read path) and
         // scripts inside MULTI carry no user, so they are refused to such users.
         if !self.user.unrestricted()
@@ -503,15 +500,21 @@ impl Session {
             let reply = crate::multi::rejected(self, spec, refused);
             return self.local(reply);
         }
-        if self.maxmemory > 0
-            && crate::multi::refused_on_oom(self, spec)
-            && crate::info::rss_bytes() > self.maxmemory
-        {
-            COMMAND_STATS.rejected(spec);
-            let oom =
-                Reply::error_static("OOM command not allowed when used memory > 'maxmemory'.");
-            let reply = crate::multi::rejected(self, spec, oom);
-            return self.local(reply);
+        // Over `maxmemory` as this command arrives (read only for commands it matters to).
+        let mut over_maxmemory = false;
+        if self.maxmemory > 0 {
+            let refused = crate::multi::refused_on_oom(self, spec)
+                || (self.multi.is_none() && self.script_denies_oom(spec, &argv));
+            if refused || runs_script(spec) {
+                over_maxmemory = crate::info::rss_bytes() > self.maxmemory;
+            }
+            if refused && over_maxmemory {
+                COMMAND_STATS.rejected(spec);
+                let oom =
+                    Reply::error_static("OOM command not allowed when used memory > 'maxmemory'.");
+                let reply = crate::multi::rejected(self, spec, oom);
+                return self.local(reply);
+            }
         }
         self.shared.stats.commands_processed.fetch_add(1, Relaxed);
         if crate::multi::queues(self, spec) {
@@ -543,9 +546,12 @@ impl Session {
                 }
                 // ACL SETUSER's passwords are hashed here: a password never reaches the log.
                 let argv = cairn_engine::commands::acl::prepare_for_log(spec, argv);
-                let body = if !self.user.unrestricted() && runs_script(spec) {
-                    cairn_engine::Body::CommandAs {
-                        user: self.user.name().clone(),
+                // A script carries its caller's restrictions and the node's memory state.
+                let user = (!self.user.unrestricted()).then(|| self.user.name().clone());
+                let body = if runs_script(spec) && (user.is_some() || over_maxmemory) {
+                    cairn_engine::Body::Script {
+                        user,
+                        oom: over_maxmemory,
                         argv,
                     }
                 } else {
@@ -574,6 +580,16 @@ impl Session {
             Handler::Session(cmd) => self.run_session(cmd, spec, &argv),
             Handler::Container => self.local(Reply::error_static("ERR unknown subcommand")),
         }
+    }
+
+    /// Whether `argv` runs a script whose flags make it refused over `maxmemory` (a script
+    /// that declares flags without `allow-oom` or `no-writes`, or a function without them).
+    pub(crate) fn script_denies_oom(&self, spec: &Spec, argv: &[Bytes]) -> bool {
+        runs_script(spec)
+            && self
+                .node
+                .script_flags(argv)
+                .is_some_and(cairn_engine::script::sflag::denies_oom)
     }
 
     fn run_session(&mut self, cmd: SessionCmd, spec: &'static Spec, argv: &[Bytes]) {

@@ -62,6 +62,17 @@ static SUBCOMMANDS: &[Spec] = &[
         Handler::Read(command),
     ),
     cmd(
+        "getkeysandflags",
+        -4,
+        META,
+        acl::CONNECTION,
+        Keys::NONE,
+        Group::Server,
+        "7.0.0",
+        "Extracts the key names and access flags for an arbitrary command.",
+        Handler::Read(command),
+    ),
+    cmd(
         "help",
         2,
         META,
@@ -131,7 +142,8 @@ fn command(_ctx: &mut ReadCtx, argv: &[Bytes]) -> Reply {
         ),
         "docs" => docs_reply(&argv[2..]),
         "list" => list(&argv[2..]),
-        "getkeys" => getkeys(&argv[2..]),
+        "getkeys" => getkeys(&argv[2..], false),
+        "getkeysandflags" => getkeys(&argv[2..], true),
         _ => help(),
     }
 }
@@ -326,23 +338,45 @@ fn list(args: &[Bytes]) -> Reply {
     Reply::Array(out)
 }
 
-fn getkeys(args: &[Bytes]) -> Reply {
+/// COMMAND GETKEYS / GETKEYSANDFLAGS (`with_flags`): the keys of a full command line.
+fn getkeys(args: &[Bytes], with_flags: bool) -> Reply {
     let spec = match table::resolve(args) {
         Ok(spec) => spec,
         Err((table::Rejection::Arity, _)) => {
-            return Reply::error_static("ERR Invalid number of arguments specified for command");
+            return match table::lookup(&args[0]) {
+                Some(spec) if spec.key_spec_list().is_empty() => no_keys(),
+                _ => Reply::error_static("ERR Invalid number of arguments specified for command"),
+            };
         }
         Err(_) => return Reply::error_static("ERR Invalid command specified"),
     };
+    if spec.key_spec_list().is_empty() {
+        return no_keys();
+    }
     let mut keys = Vec::new();
-    spec.keys_of(args, |i, _| {
-        keys.push(Reply::Bulk(args[i].clone()));
+    spec.keys_of(args, |i, flags| {
+        let key = Reply::Bulk(args[i].clone());
+        keys.push(if with_flags {
+            let names = table::key::NAMES
+                .iter()
+                .filter(|(bit, _)| flags & bit != 0)
+                .map(|(_, name)| simple(name))
+                .collect();
+            Reply::Array(vec![key, Reply::Set(names)])
+        } else {
+            key
+        });
         true
     });
-    if keys.is_empty() {
-        return Reply::error_static("ERR The command has no key arguments");
+    if keys.is_empty() && !crate::script::is_script_command(spec.name) {
+        // Scripts may name no keys (Redis's `no-mandatory-keys`).
+        return Reply::error_static("ERR Invalid arguments specified for command");
     }
     Reply::Array(keys)
+}
+
+fn no_keys() -> Reply {
+    Reply::error_static("ERR The command has no key arguments")
 }
 
 fn help() -> Reply {
@@ -364,6 +398,8 @@ fn help() -> Reply {
         "    commands are returned.",
         "GETKEYS <full-command>",
         "    Return the keys from a full Redis command.",
+        "GETKEYSANDFLAGS <full-command>",
+        "    Return the keys and the access flags from a full Redis command.",
         "HELP",
         "    Print this help.",
     ];

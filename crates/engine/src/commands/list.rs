@@ -31,7 +31,7 @@ use crate::commands::{
 use crate::db::Db;
 use crate::engine::{ReadCtx, WriteCtx};
 use crate::notify;
-use crate::table::{Group, Handler, Keys, Spec, acl, arity_error, flag::*};
+use crate::table::{Group, Handler, KeySpec, Keys, Spec, acl, arity_error, flag::*, key};
 use crate::types::list::{End, List};
 use crate::value::Value;
 
@@ -865,6 +865,12 @@ const KEYS_BEFORE_TIMEOUT: Keys = Keys {
     step: 1,
 };
 
+/// LMOVE and its kin: the source loses an element, the destination gains one.
+const MOVE_KEYS: &[KeySpec] = &[
+    KeySpec::at(1, key::RW | key::ACCESS | key::DELETE),
+    KeySpec::at(2, key::RW | key::INSERT),
+];
+
 #[rustfmt::skip]
 pub static COMMANDS: &[Spec] = &[
     cmd("lpush", -3, WRITE | DENYOOM | FAST, L, Keys::ONE, G, "1.0.0", "Prepend one or multiple elements to a list", Handler::Write(no_syntax, lpush)).complexity(PUSH),
@@ -882,12 +888,12 @@ pub static COMMANDS: &[Spec] = &[
     cmd("linsert", 5, WRITE | DENYOOM, L, Keys::ONE, G, "2.2.0", "Insert an element before or after another element in a list", Handler::Write(linsert_check, linsert)).complexity("O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N)."),
     cmd("lrem", 4, WRITE, L, Keys::ONE, G, "1.0.0", "Remove elements from a list", Handler::Write(lrem_check, lrem)).complexity("O(N+M) where N is the length of the list and M is the number of elements removed."),
     cmd("ltrim", 4, WRITE, L, Keys::ONE, G, "1.0.0", "Trim a list to the specified range", Handler::Write(ltrim_check, ltrim)).complexity("O(N) where N is the number of elements to be removed by the operation."),
-    cmd("lmove", 5, WRITE | DENYOOM, L, TWO_KEYS, G, "6.2.0", "Pop an element from a list, push it to another list and return it", Handler::Write(lmove_check, lmove)).complexity("O(1)"),
-    cmd("rpoplpush", 3, WRITE | DENYOOM, L, TWO_KEYS, G, "1.2.0", "Remove the last element in a list, prepend it to another list and return it", Handler::Write(no_syntax, rpoplpush)).complexity("O(1)"),
+    cmd("lmove", 5, WRITE | DENYOOM, L, TWO_KEYS, G, "6.2.0", "Pop an element from a list, push it to another list and return it", Handler::Write(lmove_check, lmove)).key_specs(MOVE_KEYS).complexity("O(1)"),
+    cmd("rpoplpush", 3, WRITE | DENYOOM, L, TWO_KEYS, G, "1.2.0", "Remove the last element in a list, prepend it to another list and return it", Handler::Write(no_syntax, rpoplpush)).key_specs(MOVE_KEYS).complexity("O(1)"),
     cmd("blpop", -3, WRITE | NOSCRIPT | BLOCKING, L, KEYS_BEFORE_TIMEOUT, G, "2.0.0", "Remove and get the first element in a list, or block until one is available", Handler::Write(bpop_check, blpop)).complexity(BPOP),
     cmd("brpop", -3, WRITE | NOSCRIPT | BLOCKING, L, KEYS_BEFORE_TIMEOUT, G, "2.0.0", "Remove and get the last element in a list, or block until one is available", Handler::Write(bpop_check, brpop)).complexity(BPOP),
-    cmd("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, L, TWO_KEYS, G, "6.2.0", MOVE_SUMMARY, Handler::Write(blmove_check, blmove)).complexity("O(1)"),
-    cmd("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, L, TWO_KEYS, G, "2.2.0", MOVE_SUMMARY, Handler::Write(brpoplpush_check, brpoplpush)).complexity("O(1)"),
+    cmd("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, L, TWO_KEYS, G, "6.2.0", MOVE_SUMMARY, Handler::Write(blmove_check, blmove)).key_specs(MOVE_KEYS).complexity("O(1)"),
+    cmd("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, L, TWO_KEYS, G, "2.2.0", MOVE_SUMMARY, Handler::Write(brpoplpush_check, brpoplpush)).key_specs(MOVE_KEYS).complexity("O(1)"),
     cmd("blmpop", -5, WRITE | BLOCKING, L, Keys::NONE, G, "7.0.0", "Pop elements from a list, or block until one is available", Handler::Write(blmpop_check, blmpop)).key_specs(BMPOP_KEYS).complexity(MPOP),
 ];
 

@@ -28,7 +28,7 @@ pub(crate) mod args;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use cairn_resp::Reply;
@@ -59,6 +59,21 @@ pub mod sflag {
         (ALLOW_CROSS_SLOT, "allow-cross-slot-keys"),
         (ALLOW_KEY_LOCKING, "allow-key-locking"),
     ];
+
+    /// Whether a script with `flags` is refused while its node is over `maxmemory` (Redis
+    /// gives it the `denyoom` command flag): it declared flags, and neither `allow-oom` nor
+    /// `no-writes` among them.
+    pub fn denies_oom(flags: u32) -> bool {
+        flags & EVAL_COMPAT == 0 && flags & (ALLOW_OOM | NO_WRITES) == 0
+    }
+}
+
+/// Whether the command `name` runs a script (EVAL, EVALSHA, FCALL and their `_RO` forms).
+pub fn is_script_command(name: &str) -> bool {
+    matches!(
+        name,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+    )
 }
 
 /// SHA-1 of `bytes` as 40 lowercase hex digits (script names).
@@ -86,6 +101,48 @@ pub struct ScriptControl {
     pub is_eval: AtomicBool,
     /// Set by SCRIPT KILL / FUNCTION KILL; checked by the instruction hook.
     pub kill: AtomicBool,
+    /// The commands scripts called since the node last took them (its command statistics).
+    calls: Mutex<Vec<ScriptCall>>,
+}
+
+/// A command a script called, and how it ended.
+pub struct ScriptCall {
+    pub spec: &'static crate::Spec,
+    pub outcome: CallOutcome,
+}
+
+impl std::fmt::Debug for ScriptCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {:?}", self.spec.name, self.outcome)
+    }
+}
+
+#[derive(Debug, PartialEq)]
+pub enum CallOutcome {
+    Done,
+    /// It ran and answered this error.
+    Failed(Bytes),
+    /// Refused before it ran (arity, ACL, a write in a read-only script, OOM …) with this
+    /// error.
+    Rejected(Bytes),
+}
+
+impl ScriptControl {
+    fn record(&self, spec: &'static crate::Spec, outcome: CallOutcome) {
+        self.calls
+            .lock()
+            .expect("script calls lock")
+            .push(ScriptCall { spec, outcome });
+    }
+
+    /// The commands scripts called since the last take.
+    pub fn take_calls(&self) -> Vec<ScriptCall> {
+        let mut calls = self.calls.lock().expect("script calls lock");
+        if calls.is_empty() {
+            return Vec::new();
+        }
+        std::mem::take(&mut *calls)
+    }
 }
 
 /// Replicated scripting state plus the node's VMs.
@@ -124,6 +181,26 @@ impl Scripting {
 
     pub fn script(&self, sha: &str) -> Option<&Script> {
         self.scripts.get(sha)
+    }
+
+    /// The flags a script command (EVAL, EVALSHA, FCALL and their `_RO` forms) would run
+    /// its script with; `None` when it names no script that can run (the command answers its
+    /// own error).
+    pub fn flags_of(&self, argv: &[Bytes]) -> Option<u32> {
+        let name = argv.first()?.to_ascii_lowercase();
+        let target = argv.get(1)?;
+        match &name[..] {
+            b"eval" | b"eval_ro" => shebang_flags(target).ok().map(|(flags, _)| flags),
+            b"evalsha" | b"evalsha_ro" => {
+                let sha = String::from_utf8_lossy(target).to_ascii_lowercase();
+                self.script(&sha).map(|s| s.flags)
+            }
+            b"fcall" | b"fcall_ro" => {
+                let name = std::str::from_utf8(target).ok()?;
+                self.libraries.function(name).map(|(_, f)| f.flags)
+            }
+            _ => None,
+        }
     }
 
     pub fn scripts(&self) -> impl Iterator<Item = (&String, &Script)> {
@@ -261,6 +338,8 @@ struct RunState<'a, 'b, 'k> {
     read_only: bool,
     /// `allow-key-locking`: the script may touch only the keys it declared.
     declared: Option<&'k [Bytes]>,
+    /// `allow-oom`: the script may write although its node was over `maxmemory`.
+    allow_oom: bool,
 }
 
 /// What to run and how.
@@ -284,6 +363,7 @@ pub fn run(vm: &Vm, control: &ScriptControl, caller: Caller, inv: Invocation) ->
         caller,
         read_only: inv.read_only,
         declared: (inv.flags & sflag::ALLOW_KEY_LOCKING != 0).then_some(inv.keys),
+        allow_oom: inv.flags & sflag::EVAL_COMPAT == 0 && inv.flags & sflag::ALLOW_OOM != 0,
     });
     control.kill.store(false, Ordering::Relaxed);
     control.wrote.store(false, Ordering::Relaxed);
@@ -303,7 +383,26 @@ pub fn run(vm: &Vm, control: &ScriptControl, caller: Caller, inv: Invocation) ->
                 Err(message) => Ok((Value::Table(convert::err(lua, message)?), true)),
             }
         })?;
+        // redis.acl_check_cmd: the command (known to exist) against the script's user.
+        let acl = scope.create_function(|_, args: MultiValue| {
+            let argv: Vec<Bytes> = args
+                .iter()
+                .filter_map(|a| match a {
+                    Value::String(s) => Some(Bytes::copy_from_slice(&s.as_bytes())),
+                    _ => None,
+                })
+                .collect();
+            let st = state.borrow();
+            let (Caller::Write(ctx), Ok(spec)) = (&st.caller, table::resolve(&argv)) else {
+                return Ok(true);
+            };
+            Ok(match &ctx.engine.caller {
+                Some(name) => acl_allows(ctx.engine, name, spec, &argv).is_ok(),
+                None => true,
+            })
+        })?;
         vm.hooks.raw_set("call", call)?;
+        vm.hooks.raw_set("acl", acl)?;
         vm.hooks.raw_set("resp", 2)?;
         let keys = string_array(lua, inv.keys)?;
         let args = string_array(lua, inv.args)?;
@@ -316,6 +415,7 @@ pub fn run(vm: &Vm, control: &ScriptControl, caller: Caller, inv: Invocation) ->
         };
         let resp3 = vm.hooks.raw_get::<Option<i64>>("resp")? == Some(3);
         vm.hooks.raw_set("call", Value::Nil)?;
+        vm.hooks.raw_set("acl", Value::Nil)?;
         vm.hooks.raw_set("resp", Value::Nil)?;
         Ok(match outcome {
             Ok(value) => convert::lua_to_reply(&value, resp3),
@@ -386,15 +486,58 @@ fn script_call(
     let spec = match table::resolve(&argv) {
         Ok(spec) => spec,
         Err((Rejection::Arity, _)) => {
+            if let Some(spec) = table::lookup(&argv[0]) {
+                control.record(spec, CallOutcome::Rejected(Bytes::from_static(ARITY_ERROR)));
+            }
             return Err("Wrong number of args calling Redis command from script");
         }
         Err(_) => return Err("Unknown Redis command called from script"),
     };
+    let outcome = checked_call(st, control, spec, argv);
+    control.record(
+        spec,
+        match &outcome {
+            Ok(Reply::Error(text)) if &text[..] == OOM_ERROR.as_bytes() => {
+                CallOutcome::Rejected(text.clone())
+            }
+            Ok(Reply::Error(text)) => CallOutcome::Failed(text.clone()),
+            Ok(_) => CallOutcome::Done,
+            Err(message) => CallOutcome::Rejected(Bytes::from(format!("ERR {message}"))),
+        },
+    );
+    outcome
+}
+
+const ARITY_ERROR: &[u8] = b"ERR Wrong number of args calling Redis command from script";
+
+/// The refusal of a command that may add data, while over `maxmemory`.
+const OOM_ERROR: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
+/// `redis.call` of a known command: Redis's script rules, then the command.
+fn checked_call(
+    st: &mut RunState<'_, '_, '_>,
+    control: &ScriptControl,
+    spec: &'static crate::Spec,
+    argv: Vec<Bytes>,
+) -> Result<Reply, &'static str> {
     if spec.flags & flag::NOSCRIPT != 0 {
         return Err("This Redis command is not allowed from script");
     }
+    if let Some(reply) = refuse_block_option(spec, &argv) {
+        return Ok(reply);
+    }
     if st.read_only && spec.flags & (flag::WRITE | flag::MAY_REPLICATE) != 0 {
         return Err("Write commands are not allowed from read-only scripts.");
+    }
+    // Accepted over `maxmemory`: a script that has not written yet may not start with a
+    // command that can add data (Redis's `scriptVerifyOOM`); once it has, it runs to its end.
+    if let Caller::Write(ctx) = &st.caller
+        && ctx.engine.oom
+        && !st.allow_oom
+        && spec.flags & flag::DENYOOM != 0
+        && !control.wrote.load(Ordering::Relaxed)
+    {
+        return Ok(Reply::error_static(OOM_ERROR));
     }
     if spec.flags & flag::WRITE != 0 {
         control.wrote.store(true, Ordering::Relaxed);
@@ -428,6 +571,33 @@ fn script_call(
         }
         (_, Caller::Write(ctx)) => crate::exec::run_command(ctx, spec, &argv),
     })
+}
+
+/// XREAD and XREADGROUP with BLOCK answer an error in a script (Redis refuses rather than
+/// run them without blocking, as MULTI does).
+fn refuse_block_option(spec: &crate::Spec, argv: &[Bytes]) -> Option<Reply> {
+    if !matches!(spec.name, "xread" | "xreadgroup") {
+        return None;
+    }
+    let mut i = 1;
+    while i < argv.len() {
+        let more = argv.len() - i - 1;
+        let word = &argv[i];
+        if word.eq_ignore_ascii_case(b"block") && more > 0 {
+            return Some(Reply::error(format!(
+                "ERR {} command is not allowed with BLOCK option from scripts",
+                String::from_utf8_lossy(&argv[0])
+            )));
+        } else if word.eq_ignore_ascii_case(b"count") && more > 0 {
+            i += 1;
+        } else if word.eq_ignore_ascii_case(b"group") && more > 1 {
+            i += 2;
+        } else if !word.eq_ignore_ascii_case(b"noack") {
+            break;
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Checks a script's call against the rules of the user running the script (Redis's

@@ -205,7 +205,7 @@ fn api(lua: &Lua, hooks: &Table, rand48: &Arc<AtomicU64>, raw: &Table) -> mlua::
     let h = hooks.clone();
     raw.set(
         "acl_check_cmd",
-        lua.create_function(move |_, args: MultiValue| {
+        lua.create_function(move |lua, args: MultiValue| {
             in_script(&h, "redis.acl_check_cmd")?;
             let mut argv = Vec::new();
             for arg in args {
@@ -225,10 +225,17 @@ fn api(lua: &Lua, hooks: &Table, rand48: &Arc<AtomicU64>, raw: &Table) -> mlua::
                     "Please specify at least one argument for this redis lib call",
                 ));
             }
-            match crate::table::resolve(&argv) {
-                // The engine does not know the calling user: every known command is allowed.
-                Ok(_) => Ok(true),
-                Err(_) => Err(raise_err("Invalid command passed to redis.acl_check_cmd()")),
+            if crate::table::resolve(&argv).is_err() {
+                return Err(raise_err("Invalid command passed to redis.acl_check_cmd()"));
+            }
+            // The running invocation knows its user (`script::run` sets the hook).
+            match h.raw_get::<Value>("acl")? {
+                Value::Function(acl) => acl.call::<bool>(MultiValue::from_iter(
+                    argv.into_iter()
+                        .map(|a| lua.create_string(&a).map(Value::String))
+                        .collect::<mlua::Result<Vec<_>>>()?,
+                )),
+                _ => Ok(true),
             }
         })?,
     )?;

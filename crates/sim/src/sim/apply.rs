@@ -98,7 +98,7 @@ impl Sim {
         let writer = entry.origin.node;
         match &entry.body {
             Body::Command(_)
-            | Body::CommandAs { .. }
+            | Body::Script { .. }
             | Body::Watch { .. }
             | Body::Unwatch { .. }
             | Body::Exec { .. } => {
