@@ -24,6 +24,8 @@ pub struct ClientState {
     /// Row in COMMAND_STATS of the last command (usize::MAX: none yet).
     pub last_cmd: AtomicUsize,
     pub qbuf: AtomicUsize,
+    /// Room allocated for input beyond `qbuf`.
+    pub qbuf_free: AtomicUsize,
     pub omem: AtomicUsize,
     pub name: Mutex<Option<Bytes>>,
     pub lib_name: Mutex<Option<Bytes>>,
@@ -73,6 +75,7 @@ impl ClientState {
             row => COMMAND_STATS.name(row).to_string(),
         };
         let qbuf = self.qbuf.load(Relaxed);
+        let qbuf_free = self.qbuf_free.load(Relaxed);
         let omem = self.omem.load(Relaxed);
         let (sub, psub, ssub) = (
             self.sub.load(Relaxed),
@@ -90,14 +93,14 @@ impl ClientState {
             flags.push('N');
         }
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={age_s} idle={} flags={flags} db={} sub={sub} psub={psub} ssub={ssub} multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={cmd} user={} redir=-1 resp={}",
+            "id={} addr={} laddr={} fd=8 name={} age={age_s} idle={} flags={flags} db={} sub={sub} psub={psub} ssub={ssub} multi=-1 qbuf={qbuf} qbuf-free={qbuf_free} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={cmd} user={} redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
             text(&self.name),
             idle_ms / 1000,
             self.db.load(Relaxed),
-            qbuf + omem + 16384,
+            qbuf + qbuf_free + omem,
             String::from_utf8_lossy(&self.user.lock().expect("client lock")),
             self.resp.load(Relaxed),
         )
@@ -123,6 +126,7 @@ impl Clients {
             resp: AtomicU8::new(2),
             last_cmd: AtomicUsize::new(usize::MAX),
             qbuf: AtomicUsize::new(0),
+            qbuf_free: AtomicUsize::new(0),
             omem: AtomicUsize::new(0),
             name: Mutex::new(None),
             lib_name: Mutex::new(None),

@@ -252,6 +252,9 @@ async fn run<R, W>(
         }
         s.flush_slots();
         client.qbuf.store(inbuf.len(), Relaxed);
+        client
+            .qbuf_free
+            .store(inbuf.capacity() - inbuf.len(), Relaxed);
         client.omem.store(s.out.len(), Relaxed);
         if s.over_output_limit() {
             tracing::warn!(
