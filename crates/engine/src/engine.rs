@@ -151,6 +151,12 @@ pub struct Engine {
     list_compress_depth: usize,
     /// EVAL's script cache and FUNCTION's libraries (replicated), and the Lua VMs.
     pub(crate) scripting: crate::script::Scripting,
+    /// A clock the node lends (monotonic µs) to time an EXEC's commands one by one; the engine
+    /// only notes its readings (`exec_times`), which never reach state or a reply.
+    exec_clock: Option<fn() -> u64>,
+    /// The lent clock's readings in the last EXEC entry: before its first command and after
+    /// each. Node-local, like `events`.
+    pub(crate) exec_times: Vec<u64>,
 }
 
 /// What the engine remembers of one writer.
@@ -192,6 +198,8 @@ impl Engine {
             events: Vec::new(),
             list_compress_depth: 0,
             scripting: crate::script::Scripting::new(),
+            exec_clock: None,
+            exec_times: Vec::new(),
         }
     }
 
@@ -374,6 +382,25 @@ impl Engine {
         }
     }
 
+    /// Lends the engine a clock (monotonic µs) to time each command of an EXEC entry; `None`
+    /// stops it. Observation only: what the clock says never changes state or replies.
+    pub fn set_exec_clock(&mut self, clock: Option<fn() -> u64>) {
+        self.exec_clock = clock;
+    }
+
+    /// The lent clock's readings during the last EXEC entry applied: before its first command
+    /// and after each (empty without a clock, or when the transaction aborted).
+    pub fn exec_times(&self) -> &[u64] {
+        &self.exec_times
+    }
+
+    /// Notes a reading of the lent clock (EXEC, between its commands).
+    pub(crate) fn note_exec_time(&mut self) {
+        if let Some(clock) = self.exec_clock {
+            self.exec_times.push(clock());
+        }
+    }
+
     /// Sets `list-compress-depth`: the quicklist nodes DUMP leaves uncompressed at each end
     /// of a list (0: none compressed). Node-local; a payload decodes the same either way.
     pub fn set_list_compress_depth(&mut self, depth: usize) {
@@ -474,6 +501,7 @@ impl Engine {
                 let now_ms = self.now_ms;
                 let aborted = *watching && self.watch_failed(id, now_ms);
                 self.unwatch(id);
+                self.exec_times.clear();
                 if aborted {
                     return Reply::NilArray;
                 }

@@ -11,8 +11,12 @@ use crate::table::{self, Handler, Spec, flag};
 /// EXEC: runs a transaction's commands in order and answers the array of their replies. The
 /// session queued only commands that resolve (arity included); SELECT switches the database
 /// for the commands after it.
+///
+/// With a clock lent by the node, it notes a reading before the first command and after each,
+/// so that the node can time them one by one (`Engine::exec_times`).
 pub fn exec(ctx: &mut WriteCtx, commands: &[Vec<Bytes>]) -> Reply {
     let mut replies = Vec::with_capacity(commands.len());
+    ctx.engine.note_exec_time();
     for argv in commands {
         let reply = match table::resolve(argv) {
             Ok(spec) if spec.name == "select" => select(ctx, argv),
@@ -20,6 +24,7 @@ pub fn exec(ctx: &mut WriteCtx, commands: &[Vec<Bytes>]) -> Reply {
             Err((_, reply)) => reply,
         };
         replies.push(reply);
+        ctx.engine.note_exec_time();
     }
     Reply::Array(replies)
 }

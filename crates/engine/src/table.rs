@@ -316,6 +316,10 @@ pub enum SessionCmd {
     Bgsave,
     Shutdown,
     Debug,
+    /// SLOWLOG's subcommands (the server dispatches on the subcommand's name).
+    Slowlog,
+    /// LATENCY's subcommands.
+    Latency,
     SyncToken,
     Sync,
     Subscribe,

@@ -354,3 +354,32 @@ fn transactions_replay_identically_from_snapshots() {
         }
     }
 }
+
+/// A clock the node lends only times EXEC's commands: readings before the first and after
+/// each, and the same replies and state as without it.
+#[test]
+fn a_lent_clock_times_each_exec_command_and_changes_nothing() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static TICKS: AtomicU64 = AtomicU64::new(0);
+    fn clock() -> u64 {
+        TICKS.fetch_add(10, Ordering::Relaxed)
+    }
+    let commands = ["SET x 1", "INCR x", "GET x", "SELECT 1", "SET y 2"];
+    let mut timed = Harness::new();
+    let mut plain = Harness::new();
+    timed.engine.set_exec_clock(Some(clock));
+    let c = Client(1);
+    assert_eq!(
+        c.exec(&mut timed, false, &commands),
+        c.exec(&mut plain, false, &commands)
+    );
+    assert_eq!(timed.engine.exec_times().len(), commands.len() + 1);
+    assert!(timed.engine.exec_times().windows(2).all(|w| w[1] > w[0]));
+    assert!(plain.engine.exec_times().is_empty());
+    assert_eq!(timed.engine.digest(), plain.engine.digest());
+    // An aborted transaction ran nothing, so it has no readings.
+    c.watch(&mut timed, "x");
+    timed.cmd("SET x 5");
+    assert_eq!(c.exec(&mut timed, true, &["GET x"]), "(nil-array)");
+    assert!(timed.engine.exec_times().is_empty());
+}

@@ -167,6 +167,11 @@ const OPTIONS: &[(&str, bool)] = &[
     ("aclfile", false),
     ("protected-mode", true),
     ("acllog-max-len", true),
+    ("slowlog-log-slower-than", true),
+    ("slowlog-max-len", true),
+    ("latency-monitor-threshold", true),
+    ("latency-tracking", true),
+    ("latency-tracking-info-percentiles", true),
     ("appendfsync", false),
     ("appendonly", false),
     ("maxclients", true),
@@ -218,6 +223,13 @@ fn option_value(config: &Config, name: &str) -> String {
         "aclfile" => config.aclfile.clone().unwrap_or_default(),
         "protected-mode" => if config.protected_mode { "yes" } else { "no" }.into(),
         "acllog-max-len" => config.acllog_max_len.to_string(),
+        "slowlog-log-slower-than" => config.slowlog_log_slower_than_us.to_string(),
+        "slowlog-max-len" => config.slowlog_max_len.to_string(),
+        "latency-monitor-threshold" => config.latency_monitor_threshold_ms.to_string(),
+        "latency-tracking" => if config.latency_tracking { "yes" } else { "no" }.into(),
+        "latency-tracking-info-percentiles" => {
+            crate::latency::percentiles_text(&config.latency_tracking_info_percentiles)
+        }
         "appendfsync" => config.appendfsync.name().into(),
         "appendonly" => "yes".into(),
         "maxclients" => config.maxclients.to_string(),
@@ -457,6 +469,7 @@ fn config_set_node(s: &mut Session, argv: &[Bytes]) -> Reply {
         return failed(e.option, &e.message);
     }
     *config = next;
+    crate::calls::configure(&s.shared, &config);
     Reply::ok()
 }
 
@@ -482,6 +495,26 @@ fn set_option(c: &mut Config, name: &str, value: &str) -> Result<(), String> {
                 .ok_or_else(|| "argument must be 'yes' or 'no'".to_string())?;
         }
         "acllog-max-len" => c.acllog_max_len = int(0, i64::MAX as u64)? as usize,
+        "slowlog-log-slower-than" => {
+            c.slowlog_log_slower_than_us = match value.parse::<i64>() {
+                Ok(v) if v >= -1 => v,
+                Ok(_) => {
+                    return Err(
+                        "argument must be between -1 and 9223372036854775807 inclusive".into(),
+                    );
+                }
+                Err(_) => return Err("argument couldn't be parsed into an integer".into()),
+            }
+        }
+        "slowlog-max-len" => c.slowlog_max_len = int(0, i64::MAX as u64)?,
+        "latency-monitor-threshold" => c.latency_monitor_threshold_ms = int(0, i64::MAX as u64)?,
+        "latency-tracking" => {
+            c.latency_tracking = crate::config::parse_yes_no(value)
+                .ok_or_else(|| "argument must be 'yes' or 'no'".to_string())?;
+        }
+        "latency-tracking-info-percentiles" => {
+            c.latency_tracking_info_percentiles = crate::latency::parse_percentiles(value)?;
+        }
         "maxclients" => {
             let wanted = int(1, u64::from(u32::MAX))? as usize;
             let allowed = crate::max_clients_allowed().unwrap_or(usize::MAX);
@@ -566,7 +599,7 @@ pub fn config_rewrite(s: &mut Session) -> Reply {
         if TEXT_OPTIONS.contains(name) && value.is_empty() {
             continue;
         }
-        let numeric = value.parse::<u64>().is_ok() && !TEXT_OPTIONS.contains(name);
+        let numeric = value.parse::<i64>().is_ok() && !TEXT_OPTIONS.contains(name);
         if numeric {
             text.push_str(&format!("{name} = {value}\n"));
         } else {
@@ -755,6 +788,7 @@ fn debug_reload(core: &mut Core) -> Reply {
             let notify = core.shared.config.read().expect("config lock");
             engine.set_notify(notify.notify_keyspace_events);
             engine.set_list_compress_depth(notify.list_compress_depth as usize);
+            engine.set_exec_clock(Some(crate::calls::monotonic_us));
             drop(notify);
             core.engine = engine;
             Reply::ok()

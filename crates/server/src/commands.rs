@@ -90,6 +90,8 @@ pub fn run(s: &mut Session, cmd: SessionCmd, spec: &'static Spec, argv: &[Bytes]
         C::Bgsave => crate::admin::bgsave(s, argv),
         C::Shutdown => crate::admin::shutdown(s, argv),
         C::Debug => crate::admin::debug(s, spec, argv),
+        C::Slowlog => Some(crate::slowlog::command(&s.shared.slowlog, argv)),
+        C::Latency => Some(crate::latency::command(s, argv)),
         C::SyncToken => {
             s.call(Box::new(|core, _| {
                 Some(Reply::Int(core.durable_seq as i64))
@@ -386,7 +388,7 @@ pub fn help(name: &str, lines: &[&str]) -> Reply {
             .map(|l| Reply::Simple(Bytes::from(l.to_string()))),
     );
     out.push(Reply::simple("HELP"));
-    out.push(Reply::simple("    Print this help."));
+    out.push(Reply::simple("    Prints this help."));
     Reply::Array(out)
 }
 

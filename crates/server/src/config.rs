@@ -3,7 +3,7 @@
 //! Option names are Redis's where Redis has the option (`port`, `bind`, `dir`, `requirepass`,
 //! `appendfsync`, `maxclients`, `timeout`, `databases`, `proto-max-bulk-len`,
 //! `client-query-buffer-limit`, `client-output-buffer-limit`, `aclfile`, `protected-mode`,
-//! `acllog-max-len`), with Redis's meaning. In the
+//! `acllog-max-len`, `slowlog-*`, `latency-*`), with Redis's meaning. In the
 //! TOML file they are written as in redis.conf (`port = 6380`, `appendfsync = "everysec"`).
 //! TLS takes Redis's `tls-*` options (`TlsConfig`); `port 0` turns the plain listener off.
 
@@ -140,6 +140,34 @@ pub struct Flags {
     /// Entries kept in the ACL LOG [default: 128].
     #[arg(long = "acllog-max-len", env = "CAIRN_ACLLOG_MAX_LEN")]
     pub acllog_max_len: Option<usize>,
+    /// Log commands that run at least this many microseconds in SLOWLOG; -1 = never, 0 =
+    /// every command [default: 10000].
+    #[arg(
+        long = "slowlog-log-slower-than",
+        env = "CAIRN_SLOWLOG_LOG_SLOWER_THAN",
+        allow_negative_numbers = true
+    )]
+    pub slowlog_log_slower_than: Option<i64>,
+    /// Entries kept in SLOWLOG [default: 128].
+    #[arg(long = "slowlog-max-len", env = "CAIRN_SLOWLOG_MAX_LEN")]
+    pub slowlog_max_len: Option<u64>,
+    /// Record latency events (LATENCY) of at least this many milliseconds; 0 = off
+    /// [default: 0].
+    #[arg(
+        long = "latency-monitor-threshold",
+        env = "CAIRN_LATENCY_MONITOR_THRESHOLD"
+    )]
+    pub latency_monitor_threshold: Option<u64>,
+    /// Per-command latency histograms (LATENCY HISTOGRAM, INFO latencystats): yes or no
+    /// [default: yes].
+    #[arg(long = "latency-tracking", env = "CAIRN_LATENCY_TRACKING")]
+    pub latency_tracking: Option<String>,
+    /// Percentiles INFO latencystats reports, space-separated [default: "50 99 99.9"].
+    #[arg(
+        long = "latency-tracking-info-percentiles",
+        env = "CAIRN_LATENCY_TRACKING_INFO_PERCENTILES"
+    )]
+    pub latency_tracking_info_percentiles: Option<String>,
     /// When a write is acknowledged: after fdatasync (always) or after write(2) (everysec)
     /// [default: always].
     #[arg(long, env = "CAIRN_APPENDFSYNC", value_enum)]
@@ -324,6 +352,11 @@ struct FileConfig {
     aclfile: Option<String>,
     protected_mode: Option<String>,
     acllog_max_len: Option<usize>,
+    slowlog_log_slower_than: Option<i64>,
+    slowlog_max_len: Option<u64>,
+    latency_monitor_threshold: Option<u64>,
+    latency_tracking: Option<String>,
+    latency_tracking_info_percentiles: Option<String>,
     appendfsync: Option<AppendFsync>,
     maxclients: Option<usize>,
     timeout: Option<u64>,
@@ -493,6 +526,14 @@ pub struct Config {
     pub aclfile: Option<String>,
     pub protected_mode: bool,
     pub acllog_max_len: usize,
+    /// `slowlog-log-slower-than`: SLOWLOG takes commands of at least this many µs (negative:
+    /// none).
+    pub slowlog_log_slower_than_us: i64,
+    pub slowlog_max_len: u64,
+    /// `latency-monitor-threshold` (0: the latency monitor is off).
+    pub latency_monitor_threshold_ms: u64,
+    pub latency_tracking: bool,
+    pub latency_tracking_info_percentiles: Vec<f64>,
     pub appendfsync: AppendFsync,
     pub maxclients: usize,
     pub timeout_s: u64,
@@ -533,6 +574,13 @@ impl Default for Config {
             protected_mode: true,
             // Redis's default.
             acllog_max_len: 128,
+            // Redis's defaults: 10 ms, 128 entries; the latency monitor off; histograms on,
+            // reported at p50, p99 and p99.9.
+            slowlog_log_slower_than_us: 10_000,
+            slowlog_max_len: 128,
+            latency_monitor_threshold_ms: 0,
+            latency_tracking: true,
+            latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
             appendfsync: AppendFsync::Always,
             maxclients: 10_000,
             timeout_s: 0,
@@ -597,6 +645,37 @@ impl Config {
                 .acllog_max_len
                 .or(file.acllog_max_len)
                 .unwrap_or(d.acllog_max_len),
+            slowlog_log_slower_than_us: flags
+                .slowlog_log_slower_than
+                .or(file.slowlog_log_slower_than)
+                .unwrap_or(d.slowlog_log_slower_than_us),
+            slowlog_max_len: flags
+                .slowlog_max_len
+                .or(file.slowlog_max_len)
+                .unwrap_or(d.slowlog_max_len),
+            latency_monitor_threshold_ms: flags
+                .latency_monitor_threshold
+                .or(file.latency_monitor_threshold)
+                .unwrap_or(d.latency_monitor_threshold_ms),
+            latency_tracking: match flags.latency_tracking.or(file.latency_tracking) {
+                Some(text) => parse_yes_no(&text).ok_or_else(|| ConfigError::Value {
+                    name: "latency-tracking",
+                    message: "must be yes or no".into(),
+                })?,
+                None => d.latency_tracking,
+            },
+            latency_tracking_info_percentiles: match flags
+                .latency_tracking_info_percentiles
+                .or(file.latency_tracking_info_percentiles)
+            {
+                Some(text) => crate::latency::parse_percentiles(&text).map_err(|message| {
+                    ConfigError::Value {
+                        name: "latency-tracking-info-percentiles",
+                        message,
+                    }
+                })?,
+                None => d.latency_tracking_info_percentiles,
+            },
             appendfsync: flags
                 .appendfsync
                 .or(file.appendfsync)
@@ -767,6 +846,18 @@ impl Config {
         }
         if self.maxclients == 0 {
             return bad("maxclients", "must be at least 1");
+        }
+        if self.slowlog_log_slower_than_us < -1 {
+            return bad("slowlog-log-slower-than", "must be at least -1");
+        }
+        if self.slowlog_max_len > i64::MAX as u64 {
+            return bad("slowlog-max-len", "must be at most 9223372036854775807");
+        }
+        if self.latency_monitor_threshold_ms > i64::MAX as u64 {
+            return bad(
+                "latency-monitor-threshold",
+                "must be at most 9223372036854775807",
+            );
         }
         // Redis refuses bulk limits under 1 MiB; below that ordinary values would be refused.
         if self.proto_max_bulk_len < 1024 * 1024 {
@@ -1079,6 +1170,60 @@ mod tests {
             err.to_string(),
             "bad value for 'nats-url': needs at least one URL"
         );
+    }
+
+    #[test]
+    fn slowlog_and_latency_options_have_redis_defaults_and_limits() {
+        let d = Config::default();
+        assert_eq!(d.slowlog_log_slower_than_us, 10_000);
+        assert_eq!(d.slowlog_max_len, 128);
+        assert_eq!(d.latency_monitor_threshold_ms, 0);
+        assert!(d.latency_tracking);
+        assert_eq!(d.latency_tracking_info_percentiles, [50.0, 99.0, 99.9]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cairn.toml");
+        std::fs::write(
+            &path,
+            "slowlog-log-slower-than = -1\nslowlog-max-len = 3\nlatency-monitor-threshold = 5\n\
+             latency-tracking = \"no\"\nlatency-tracking-info-percentiles = \"90 100\"\n",
+        )
+        .unwrap();
+        let c = Config::load(Flags {
+            config: Some(path),
+            slowlog_max_len: Some(4),
+            ..Flags::default()
+        })
+        .unwrap();
+        assert_eq!(c.slowlog_log_slower_than_us, -1);
+        assert_eq!(c.slowlog_max_len, 4);
+        assert_eq!(c.latency_monitor_threshold_ms, 5);
+        assert!(!c.latency_tracking);
+        assert_eq!(c.latency_tracking_info_percentiles, [90.0, 100.0]);
+        for (flags, text) in [
+            (
+                Flags {
+                    slowlog_log_slower_than: Some(-2),
+                    ..Flags::default()
+                },
+                "bad value for 'slowlog-log-slower-than': must be at least -1",
+            ),
+            (
+                Flags {
+                    latency_tracking: Some("maybe".into()),
+                    ..Flags::default()
+                },
+                "bad value for 'latency-tracking': must be yes or no",
+            ),
+            (
+                Flags {
+                    latency_tracking_info_percentiles: Some("50 101".into()),
+                    ..Flags::default()
+                },
+                "bad value for 'latency-tracking-info-percentiles': latency-tracking-info-percentiles parameters should sit between [0.0,100.0]",
+            ),
+        ] {
+            assert_eq!(Config::load(flags).unwrap_err().to_string(), text);
+        }
     }
 }
 

@@ -32,6 +32,7 @@ const ALL: &[&str] = &[
     "cpu",
     "commandstats",
     "errorstats",
+    "latencystats",
     "cluster",
     "keyspace",
 ];
@@ -68,6 +69,10 @@ pub fn render(core: &Core, args: &[Bytes]) -> String {
             "commandstats" => {
                 out.push_str("# Commandstats\r\n");
                 COMMAND_STATS.render(&mut out);
+            }
+            "latencystats" => {
+                let config = core.shared.config.read().expect("config lock");
+                crate::latency::render_info(&mut out, &config.latency_tracking_info_percentiles);
             }
             "cluster" => cluster(core, &mut out),
             "errorstats" => errorstats(core, &mut out),

@@ -12,20 +12,25 @@
 //! - `acl`: authentication, the ACL LOG, protected mode, the ACL file (users live in the
 //!   engine).
 //! - `clients`, `stats`: the client registry and counters.
+//! - `calls`, `slowlog`, `latency`: what a command's execution took, and what reports it
+//!   (commandstats, SLOWLOG, LATENCY and its histograms); per node, never replicated.
 //! - `http`: the Upstash-compatible REST API (JSON over HTTP, SSE), a front end that runs
 //!   commands through sessions like RESP's.
 
 pub mod acl;
 pub mod admin;
+pub mod calls;
 pub mod clients;
 pub mod commands;
 pub mod config;
 pub mod http;
 pub mod info;
+pub mod latency;
 pub mod multi;
 pub mod node;
 pub mod pubsub;
 pub mod session;
+pub mod slowlog;
 pub mod stats;
 pub mod tls;
 

@@ -35,7 +35,7 @@ pub struct ExecPlan {
 
 enum Part {
     /// The n-th command of the entry.
-    Engine(usize, &'static Spec),
+    Engine(usize),
     /// A connection command, run when the reply arrives.
     Local(SessionCmd, &'static Spec, Vec<Bytes>),
     /// Decided at EXEC (ACL rules changed since the command was queued).
@@ -80,6 +80,8 @@ fn queueable(cmd: SessionCmd) -> bool {
             | C::AclWhoami
             | C::AclGenpass
             | C::AclLog
+            | C::Slowlog
+            | C::Latency
             | C::Unwatch
     )
 }
@@ -241,12 +243,12 @@ pub fn exec(s: &mut Session, spec: &'static Spec) -> Option<Reply> {
         match spec.handler {
             Handler::Session(SessionCmd::Select) => {
                 selects = true;
-                parts.push(Part::Engine(commands.len(), spec));
+                parts.push(Part::Engine(commands.len()));
                 commands.push(argv);
             }
             Handler::Session(cmd) => parts.push(Part::Local(cmd, spec, argv)),
             _ => {
-                parts.push(Part::Engine(commands.len(), spec));
+                parts.push(Part::Engine(commands.len()));
                 commands.push(argv);
             }
         }
@@ -296,20 +298,23 @@ pub fn merge(s: &mut Session, plan: ExecPlan, engine: Reply, selected: &[Option<
     let mut out = Vec::with_capacity(plan.parts.len());
     for part in plan.parts {
         out.push(match part {
-            Part::Engine(i, spec) => {
+            // Commands run by EXEC count in INFO commandstats, as in Redis: the core counted
+            // the entry's, each with its own time (`calls::exec_applied`).
+            Part::Engine(i) => {
                 let reply = std::mem::replace(&mut replies[i], Reply::Nil);
-                // Commands run by EXEC count in INFO commandstats, as in Redis.
-                crate::stats::COMMAND_STATS.record(spec, 0, reply.is_error());
                 if let (Some(Some(index)), Reply::Simple(_)) = (selected.get(i), &reply) {
                     s.select_db(index);
                 }
                 reply
             }
             Part::Local(cmd, spec, argv) => {
+                let started = std::time::Instant::now();
                 let reply = s
                     .run_queued(cmd, spec, &argv)
                     .unwrap_or_else(|| Reply::error_static("ERR command did not complete"));
-                crate::stats::COMMAND_STATS.record(spec, 0, reply.is_error());
+                let usec = started.elapsed().as_micros() as u64;
+                let caller = crate::calls::Caller::Client(&s.client);
+                crate::calls::record(&s.shared, spec, &argv, usec, reply.is_error(), caller);
                 reply
             }
             Part::Fixed(reply) => reply,

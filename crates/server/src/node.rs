@@ -41,7 +41,7 @@ mod housekeeping;
 
 use crate::clients::Clients;
 use crate::config::{AppendFsync, Config, Consistency, LogKind, ReadBarrier};
-use crate::stats::{COMMAND_STATS, ServerStats};
+use crate::stats::ServerStats;
 
 pub type ReplyTx = tokio::sync::mpsc::UnboundedSender<Reply>;
 /// Work that needs node state (INFO, DEBUG, SAVE …). `None`: the reply is sent later.
@@ -55,6 +55,8 @@ pub enum Msg {
         argv: Vec<Bytes>,
         reply: ReplyTx,
         lane: usize,
+        /// The client's id (SLOWLOG names it).
+        client: u64,
     },
     Write {
         spec: &'static Spec,
@@ -62,7 +64,7 @@ pub enum Msg {
         body: Body,
         reply: ReplyTx,
         lane: usize,
-        /// The client's id (CLIENT UNBLOCK finds a blocked client by it).
+        /// The client's id (CLIENT UNBLOCK finds a blocked client by it; SLOWLOG names it).
         client: u64,
     },
     Call {
@@ -153,6 +155,9 @@ pub struct Shared {
     pub tls: crate::tls::TlsState,
     /// Commands refused and authentications failed on this node (ACL LOG).
     pub acl_log: std::sync::Mutex<crate::acl::AclLog>,
+    /// This node's SLOWLOG and latency monitor (not replicated).
+    pub slowlog: crate::slowlog::SlowLog,
+    pub latency: crate::latency::LatencyMonitor,
 }
 
 pub fn unix_us() -> u64 {
@@ -175,6 +180,8 @@ struct PendingWrite {
     failed: Option<String>,
     /// Arrival order in its lane (replies leave a lane in this order).
     order: u64,
+    /// The client whose command it is (0: the node's own entry).
+    client: u64,
 }
 
 /// A read or call waiting for earlier writes and, for a linearizable read on a shared log,
@@ -220,6 +227,7 @@ enum Waiting {
         db: usize,
         argv: Vec<Bytes>,
         reply: ReplyTx,
+        client: u64,
     },
     Call {
         call: CallFn,
@@ -242,6 +250,7 @@ enum Waiting {
         db: usize,
         body: Body,
         reply: ReplyTx,
+        client: u64,
     },
 }
 
@@ -387,6 +396,8 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         snapshot_in_progress: AtomicBool::new(false),
         tls: crate::tls::TlsState::default(),
         acl_log: Default::default(),
+        slowlog: crate::slowlog::SlowLog::new(&config),
+        latency: crate::latency::LatencyMonitor::new(&config),
     });
     let barrier_reads =
         config.log == LogKind::Jetstream && config.consistency == Consistency::Linearizable;
@@ -424,6 +435,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
     };
     core.engine.set_notify(notify);
     core.engine.set_list_compress_depth(depth as usize);
+    core.engine.set_exec_clock(Some(crate::calls::monotonic_us));
     if durable_seq == 0 {
         // A new log: its first entry fixes the keyspace hash seed for every node that replays it.
         core.issue(
@@ -574,15 +586,15 @@ fn record_script_calls(shared: &Shared, calls: Vec<ScriptCall>, reply: &Reply) {
     for (i, call) in calls.into_iter().enumerate() {
         let error = match call.outcome {
             CallOutcome::Done => {
-                COMMAND_STATS.record(call.spec, 0, false);
+                crate::stats::COMMAND_STATS.record(call.spec, 0, false);
                 continue;
             }
             CallOutcome::Failed(text) => {
-                COMMAND_STATS.record(call.spec, 0, true);
+                crate::stats::COMMAND_STATS.record(call.spec, 0, true);
                 text
             }
             CallOutcome::Rejected(text) => {
-                COMMAND_STATS.rejected(call.spec);
+                crate::stats::COMMAND_STATS.rejected(call.spec);
                 text
             }
         };
@@ -619,7 +631,7 @@ impl NodeHandle {
         read: ReadFn,
         db: usize,
         argv: &[Bytes],
-        lane: usize,
+        (lane, client): (usize, u64),
     ) -> Option<Reply> {
         let mut core = self.core.borrow_mut();
         if core.barrier_reads
@@ -628,7 +640,7 @@ impl NodeHandle {
         {
             return None;
         }
-        let reply = core.execute_read(spec, read, db, argv);
+        let reply = core.execute_read(spec, read, db, argv, client);
         if core.has_outgoing() {
             self.flush.notify_one();
         }
@@ -797,6 +809,7 @@ impl Core {
                 argv,
                 reply,
                 lane,
+                client,
             } => {
                 let barrier = if self.barrier_reads {
                     self.request_barrier()
@@ -810,6 +823,7 @@ impl Core {
                         db,
                         argv,
                         reply,
+                        client,
                     },
                     barrier,
                     lane,
@@ -837,10 +851,11 @@ impl Core {
                         db,
                         body,
                         reply,
+                        client,
                     };
                     self.waiting[lane].push_back(Waiter::in_place(order, w));
                 } else {
-                    self.issue_write(spec, db, body, reply, (lane, order));
+                    self.issue_write(spec, db, body, reply, (lane, order, client));
                 }
             }
             Msg::Durable { first_seq, records } => {
@@ -890,7 +905,7 @@ impl Core {
         lane: usize,
     ) {
         let order = self.take_order(lane);
-        self.issue_ordered(body, db, reply, spec, lane, order);
+        self.issue_ordered(body, db, reply, spec, (lane, order, 0));
     }
 
     /// CONFIG SET of engine options: a Config entry, answered once applied.
@@ -898,16 +913,16 @@ impl Core {
         self.issue(Body::Config { pairs }, 0, Some(reply.clone()), None, lane);
     }
 
-    /// Issues a client's write command.
+    /// Issues a client's write command; `at`: (lane, arrival order, client).
     fn issue_write(
         &mut self,
         spec: &'static Spec,
         db: usize,
         body: Body,
         reply: ReplyTx,
-        (lane, order): (usize, u64),
+        at: (usize, u64, u64),
     ) {
-        self.issue_ordered(body, db, Some(reply), Some(spec), lane, order);
+        self.issue_ordered(body, db, Some(reply), Some(spec), at);
     }
 
     /// A write of `lane` must wait in the lane's queue when a read ahead of it waits for a
@@ -920,14 +935,14 @@ impl Core {
             .any(|w| w.barrier != 0 || matches!(w.w, Waiting::Write { .. }))
     }
 
+    /// Makes the entry of `body` and queues it; `at`: (lane, arrival order, client or 0).
     fn issue_ordered(
         &mut self,
         body: Body,
         db: usize,
         reply: Option<ReplyTx>,
         spec: Option<&'static Spec>,
-        lane: usize,
-        order: u64,
+        (lane, order, client): (usize, u64, u64),
     ) {
         let request = self.next_request;
         self.next_request += 1;
@@ -952,6 +967,7 @@ impl Core {
                 spec,
                 failed: None,
                 order,
+                client,
             },
         );
         self.issued[lane] += 1;
@@ -1068,18 +1084,22 @@ impl Core {
         self.drain_waiting();
     }
 
+    /// Runs a read for `client`; its time is the engine's run (see `calls.rs`).
     fn execute_read(
         &mut self,
         spec: &'static Spec,
         read: ReadFn,
         db: usize,
         argv: &[Bytes],
+        client: u64,
     ) -> Reply {
         let started_us = unix_us();
         let out = self
             .engine
             .read(read, db, argv, started_us / 1000, fastrand::u64(..));
-        COMMAND_STATS.record(spec, unix_us().saturating_sub(started_us), out.is_error());
+        let usec = unix_us().saturating_sub(started_us);
+        let caller = crate::calls::Caller::Id(client);
+        crate::calls::record(&self.shared, spec, argv, usec, out.is_error(), caller);
         let script_calls = self.engine.scripting().control().take_calls();
         record_script_calls(&self.shared, script_calls, &out);
         self.expire_seen();
@@ -1094,8 +1114,9 @@ impl Core {
                 db,
                 argv,
                 reply,
+                client,
             } => {
-                let out = self.execute_read(spec, read, db, &argv);
+                let out = self.execute_read(spec, read, db, &argv, client);
                 let _ = reply.send(out);
             }
             Waiting::Call { call, reply } => {
@@ -1115,9 +1136,10 @@ impl Core {
                 db,
                 body,
                 reply,
+                client,
             } => {
                 self.queued_writes[lane] -= 1;
-                self.issue_write(spec, db, body, reply, (lane, order));
+                self.issue_write(spec, db, body, reply, (lane, order, client));
             }
         }
     }
@@ -1151,7 +1173,7 @@ impl Core {
             Some((lane, request, p)) => {
                 // Writes of its lane issued earlier that the log refused are answered first.
                 self.resolve_failed_before(lane, request);
-                (p.entry, Some((lane, p.reply, p.spec, p.order)))
+                (p.entry, Some((lane, p.reply, p.spec, (p.order, p.client))))
             }
             None => (
                 Entry::decode(record).unwrap_or_else(|e| undecodable(seq, &e)),
@@ -1164,14 +1186,19 @@ impl Core {
         let started = Instant::now();
         // `None`: a copy of an entry applied before (an append the log stored twice).
         let reply = self.engine.apply_logged(&entry);
+        if let Body::Tick { .. } = entry.body {
+            // Redis's `expire-cycle` event: this node's expiry sweep, whoever made the entry.
+            let ms = started.elapsed().as_millis() as u64;
+            self.shared.latency.sample("expire-cycle", ms);
+        }
         self.durable_seq = self
             .durable_seq
             .max(if time_ms.is_some() { seq - 1 } else { seq });
         self.bytes_since_snapshot += record.len() as u64;
         let script_calls = self.engine.scripting().control().take_calls();
-        if let (Some((lane, tx, spec, order)), Some(reply)) = (own, reply) {
+        if let (Some((lane, tx, spec, at)), Some(reply)) = (own, reply) {
             record_script_calls(&self.shared, script_calls, &reply);
-            self.resolve_own(&entry, reply, tx, spec, started, (lane, order));
+            self.resolve_own(&entry, reply, tx, spec, started, (lane, at));
         }
         if !self.engine.users().closing().is_empty() {
             crate::acl::close_connections(&self.shared, self.engine.users().closing());
@@ -1216,7 +1243,7 @@ impl Core {
         tx: Option<ReplyTx>,
         spec: Option<&'static Spec>,
         started: Instant,
-        (lane, order): (usize, u64),
+        (lane, (order, client)): (usize, (u64, u64)),
     ) {
         self.resolved[lane] += 1;
         match (&entry.body, spec) {
@@ -1237,14 +1264,18 @@ impl Core {
             }
             // WATCH, UNWATCH and EXEC were counted by the session, as connection commands.
             // An attempt of a blocking command that found nothing is not a call yet.
-            (Body::Command(_) | Body::Script { .. }, Some(spec))
+            (Body::Command(argv) | Body::Script { argv, .. }, Some(spec))
                 if !cairn_engine::commands::is_blocked(&reply) =>
             {
                 let usec = started.elapsed().as_micros() as u64;
-                COMMAND_STATS.record(spec, usec, reply.is_error());
+                let caller = crate::calls::Caller::Id(client);
+                crate::calls::record(&self.shared, spec, argv, usec, reply.is_error(), caller);
                 self.shared.changes_since_save.fetch_add(1, Relaxed);
             }
-            (Body::Exec { .. }, _) => {
+            (Body::Exec { commands, .. }, _) => {
+                let usec = started.elapsed().as_micros() as u64;
+                let times = self.engine.exec_times();
+                crate::calls::exec_applied(&self.shared, client, commands, &reply, times, usec);
                 self.shared.changes_since_save.fetch_add(1, Relaxed);
             }
             _ => {}

@@ -109,6 +109,8 @@ pub struct Session {
     /// encoded as RESP into `out`.
     capture: bool,
     pub(crate) captured: Vec<Reply>,
+    /// The connection or node command being run, for timing its core part (`calls.rs`).
+    pub(crate) running: crate::calls::Running,
 }
 
 /// EVAL, EVALSHA, FCALL and their read-only forms.
@@ -326,6 +328,7 @@ impl Session {
             maxmemory: 0,
             capture: false,
             captured: Vec::new(),
+            running: crate::calls::Running::Idle,
         }
     }
 
@@ -528,7 +531,13 @@ impl Session {
             Handler::Read(read) => {
                 self.take_replies();
                 if self.inflight == 0
-                    && let Some(reply) = self.node.read_now(spec, read, self.db, &argv, self.lane())
+                    && let Some(reply) = self.node.read_now(
+                        spec,
+                        read,
+                        self.db,
+                        &argv,
+                        (self.lane(), self.client.id),
+                    )
                 {
                     return self.local(reply);
                 }
@@ -539,12 +548,14 @@ impl Session {
                     argv,
                     reply: self.tx.clone(),
                     lane: self.lane(),
+                    client: self.client.id,
                 };
                 self.send_engine(msg);
             }
             Handler::Write(check, _) => {
                 if let Err(reply) = check(&argv) {
-                    COMMAND_STATS.record(spec, 0, true);
+                    let caller = crate::calls::Caller::Client(&self.client);
+                    crate::calls::record(&self.shared, spec, &argv, 0, true, caller);
                     return self.local(reply);
                 }
                 // ACL SETUSER's passwords are hashed here: a password never reaches the log.
@@ -596,14 +607,13 @@ impl Session {
     }
 
     fn run_session(&mut self, cmd: SessionCmd, spec: &'static Spec, argv: &[Bytes]) {
-        let started = Instant::now();
-        if let Some(reply) = self.session_command(cmd, spec, argv) {
-            let failed = reply.is_error();
+        let timer = crate::calls::SessionTimer::start(self);
+        let reply = self.session_command(cmd, spec, argv);
+        let failed = reply.as_ref().is_some_and(Reply::is_error);
+        if let Some(reply) = reply {
             self.local(reply);
-            COMMAND_STATS.record(spec, started.elapsed().as_micros() as u64, failed);
-        } else {
-            COMMAND_STATS.record(spec, started.elapsed().as_micros() as u64, false);
         }
+        timer.finish(self, spec, argv, failed);
     }
 
     fn send_engine(&mut self, msg: Msg) {
@@ -683,6 +693,7 @@ impl Session {
 
     /// Runs `call` on the core, in order with this session's other commands.
     pub fn call(&mut self, call: CallFn) {
+        let call = crate::calls::timed_call(self, call);
         self.send_engine(Msg::Call {
             call,
             reply: self.tx.clone(),

@@ -14,6 +14,9 @@ pub struct CmdStat {
     pub usec: AtomicU64,
     pub rejected: AtomicU64,
     pub failed: AtomicU64,
+    /// The calls' latency distribution (LATENCY HISTOGRAM, INFO latencystats), counted while
+    /// `latency-tracking` is on.
+    pub latency: crate::latency::Histogram,
 }
 
 /// Every row (subcommands included) with its full name (`client|list`) and counters.
@@ -49,6 +52,9 @@ impl CommandStats {
         if let Some(s) = self.get(spec) {
             s.calls.fetch_add(1, Relaxed);
             s.usec.fetch_add(usec, Relaxed);
+            if crate::latency::tracking() {
+                s.latency.record(usec);
+            }
             if failed {
                 s.failed.fetch_add(1, Relaxed);
             }
@@ -94,6 +100,7 @@ impl CommandStats {
             s.usec.store(0, Relaxed);
             s.rejected.store(0, Relaxed);
             s.failed.store(0, Relaxed);
+            s.latency.reset();
         }
     }
 }

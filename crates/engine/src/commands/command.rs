@@ -401,7 +401,7 @@ fn help() -> Reply {
         "GETKEYSANDFLAGS <full-command>",
         "    Return the keys and the access flags from a full Redis command.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     ];
     Reply::Array(lines.iter().map(|l| simple(l)).collect())
 }

@@ -1,5 +1,6 @@
-//! Server commands. Node-level ones (INFO, CONFIG, SAVE, SHUTDOWN, DEBUG, …) run in the
-//! server crate (`Handler::Session`); COMMAND renders this table and runs in the engine.
+//! Server commands. Node-level ones (INFO, CONFIG, SAVE, SHUTDOWN, DEBUG, SLOWLOG, LATENCY,
+//! …) run in the server crate (`Handler::Session`); COMMAND renders this table and runs in
+//! the engine.
 
 use crate::commands::cmd;
 use crate::table::{Group, Handler, Keys, SessionCmd as S, Spec, acl, flag::*};
@@ -30,6 +31,30 @@ pub static COMMANDS: &[Spec] = &[
         Handler::Container,
     )
     .sub(CONFIG),
+    cmd(
+        "slowlog",
+        -2,
+        0,
+        0,
+        Keys::NONE,
+        Group::Server,
+        "2.2.12",
+        "A container for slow log commands.",
+        Handler::Container,
+    )
+    .sub(SLOWLOG),
+    cmd(
+        "latency",
+        -2,
+        0,
+        0,
+        Keys::NONE,
+        Group::Server,
+        "2.8.13",
+        "A container for latency diagnostics commands.",
+        Handler::Container,
+    )
+    .sub(LATENCY),
     cmd(
         "time",
         1,
@@ -176,4 +201,145 @@ static CONFIG: &[Spec] = &[
         "Returns helpful text about the different subcommands.",
         Handler::Session(S::ConfigHelp),
     ),
+];
+
+/// SLOWLOG: the node's own log of slow commands (not replicated).
+static SLOWLOG: &[Spec] = &[
+    cmd(
+        "get",
+        -2,
+        ADMIN | LOADING | STALE,
+        0,
+        Keys::NONE,
+        Group::Server,
+        "2.2.12",
+        "Returns the slow log's entries.",
+        Handler::Session(S::Slowlog),
+    )
+    .complexity("O(N) where N is the number of entries returned"),
+    cmd(
+        "len",
+        2,
+        ADMIN | LOADING | STALE,
+        0,
+        Keys::NONE,
+        Group::Server,
+        "2.2.12",
+        "Returns the number of entries in the slow log.",
+        Handler::Session(S::Slowlog),
+    )
+    .complexity("O(1)"),
+    cmd(
+        "reset",
+        2,
+        ADMIN | LOADING | STALE,
+        0,
+        Keys::NONE,
+        Group::Server,
+        "2.2.12",
+        "Clears all entries from the slow log.",
+        Handler::Session(S::Slowlog),
+    )
+    .complexity("O(N) where N is the number of entries in the slowlog"),
+    cmd(
+        "help",
+        2,
+        LOADING | STALE,
+        0,
+        Keys::NONE,
+        Group::Server,
+        "6.2.0",
+        "Show helpful text about the different subcommands",
+        Handler::Session(S::Slowlog),
+    )
+    .complexity("O(1)"),
+];
+
+/// LATENCY: the node's own latency monitor and per-command latency histograms (not
+/// replicated).
+static LATENCY: &[Spec] = &[
+    cmd(
+        "latest",
+        2,
+        ADMIN | LOCAL,
+        0,
+        Keys::NONE,
+        Group::Server,
+        "2.8.13",
+        "Returns the latest latency samples for all events.",
+        Handler::Session(S::Latency),
+    )
+    .complexity("O(1)"),
+    cmd(
+        "history",
+        3,
+        ADMIN | LOCAL,
+        0,
+        Keys::NONE,
+        Group::Server,
+        "2.8.13",
+        "Returns timestamp-latency samples for an event.",
+        Handler::Session(S::Latency),
+    )
+    .complexity("O(1)"),
+    cmd(
+        "reset",
+        -2,
+        ADMIN | LOCAL,
+        0,
+        Keys::NONE,
+        Group::Server,
+        "2.8.13",
+        "Resets the latency data for one or more events.",
+        Handler::Session(S::Latency),
+    )
+    .complexity("O(1)"),
+    cmd(
+        "graph",
+        3,
+        ADMIN | LOCAL,
+        0,
+        Keys::NONE,
+        Group::Server,
+        "2.8.13",
+        "Returns a latency graph for an event.",
+        Handler::Session(S::Latency),
+    )
+    .complexity("O(1)"),
+    cmd(
+        "doctor",
+        2,
+        ADMIN | LOCAL,
+        0,
+        Keys::NONE,
+        Group::Server,
+        "2.8.13",
+        "Returns a human-readable latency analysis report.",
+        Handler::Session(S::Latency),
+    )
+    .complexity("O(1)"),
+    cmd(
+        "help",
+        2,
+        LOADING | STALE,
+        0,
+        Keys::NONE,
+        Group::Server,
+        "2.8.13",
+        "Returns helpful text about the different subcommands.",
+        Handler::Session(S::Latency),
+    )
+    .complexity("O(1)"),
+    cmd(
+        "histogram",
+        -2,
+        ADMIN | LOCAL,
+        0,
+        Keys::NONE,
+        Group::Server,
+        "7.0.0",
+        "Returns the cumulative distribution of latencies of a subset or all commands.",
+        Handler::Session(S::Latency),
+    )
+    .complexity("O(N) where N is the number of commands with latency information being retrieved."),
 ];

@@ -216,14 +216,14 @@ impl Core {
             let p = &mut self.blocked.parked[at];
             p.in_flight = true;
             let (id, spec, argv, reply) = (p.id, p.spec, p.argv.clone(), p.reply.clone());
+            let client = p.client;
             self.blocked.attempts.insert((lane, order), id);
             self.issue_ordered(
                 Body::Command(argv),
                 db,
                 Some(reply),
                 Some(spec),
-                lane,
-                order,
+                (lane, order, client),
             );
             return;
         }
