@@ -942,7 +942,9 @@ impl Stream {
             let (live, deleted, lp_bytes, entries_at) = (r.u32()?, r.u32()?, r.u32()?, r.u32()?);
             let last = id(r)?;
             let buf = r.bytes()?.to_vec();
-            if entries_at as usize > buf.len() || live == 0 {
+            // A node may hold no live entry: trimming by ID marks entries deleted without
+            // removing their node, as Redis's streamTrim does.
+            if entries_at as usize > buf.len() {
                 return Err(SnapshotError::Invalid("stream node"));
             }
             let node = Node {
