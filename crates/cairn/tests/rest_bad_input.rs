@@ -373,6 +373,62 @@ fn without_a_configured_token_one_is_generated_into_the_data_directory() {
 }
 
 #[test]
+fn keys_and_values_over_the_rest_limits_are_refused_with_upstash_errors() {
+    let s = Rest::start(&["--rest-max-key-size", "16", "--rest-max-record-size", "64"]);
+    let long_key = "k".repeat(17);
+    let long_value = "v".repeat(65);
+    let set = |k: &str, v: &str| format!(r#"["SET","{k}","{v}"]"#);
+    let r = s.post("/", set(&long_key, "v").as_bytes());
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        error_of(&r),
+        r#"{"error":"ERR max key size exceeded. Limit: 16 bytes, Actual: 17 bytes"}"#
+    );
+    let r = s.post("/", set("k", &long_value).as_bytes());
+    assert_eq!(
+        error_of(&r),
+        r#"{"error":"ERR max single record size exceeded"}"#
+    );
+    // At the limits, the command runs.
+    let r = s.post("/", set(&"k".repeat(16), &"v".repeat(64)).as_bytes());
+    assert_eq!(r.text(), r#"{"result":"OK"}"#);
+    // Keys found by the command's key specs, wherever they are.
+    let r = s.post(
+        "/",
+        format!(r#"["MSET","a","1","{long_key}","2"]"#).as_bytes(),
+    );
+    assert!(error_of(&r).contains("max key size exceeded"));
+    // In a pipeline only the oversized row fails; a transaction is discarded as a whole.
+    let rows = format!(r#"[["SET","p","1"],{}]"#, set("k", &long_value));
+    let r = s.post("/pipeline", rows.as_bytes());
+    assert_eq!(
+        r.text(),
+        r#"[{"result":"OK"},{"error":"ERR max single record size exceeded"}]"#
+    );
+    let rows = format!(r#"[["SET","t","1"],{}]"#, set(&long_key, "v"));
+    let r = s.post("/multi-exec", rows.as_bytes());
+    assert!(
+        error_of(&r).contains("max key size exceeded"),
+        "{}",
+        r.text()
+    );
+    let mut c = s.cairn.conn();
+    assert_eq!(c.cmd(&["EXISTS", "t", &long_key]), b":0\r\n");
+    // RESP clients are not bound by the REST limits.
+    assert_eq!(c.cmd(&["SET", &long_key, &long_value]), b"+OK\r\n");
+    let config = String::from_utf8_lossy(&c.cmd(&["CONFIG", "GET", "rest-max-*"])).into_owned();
+    assert!(
+        config.contains("rest-max-key-size\r\n$2\r\n16\r\n"),
+        "{config}"
+    );
+    assert!(
+        config.contains("rest-max-record-size\r\n$2\r\n64\r\n"),
+        "{config}"
+    );
+    s.assert_healthy();
+}
+
+#[test]
 fn rest_port_zero_serves_no_rest_api_and_config_get_reports_the_options() {
     let port = free_port();
     let s = Cairn::start(&["--rest-port", "0"]);
@@ -383,11 +439,17 @@ fn rest_port_zero_serves_no_rest_api_and_config_get_reports_the_options() {
         "rest-port",
         "rest-bind",
         "rest-max-request-size",
+        "rest-max-key-size",
+        "rest-max-record-size",
         "rest-cors-origin",
     ] {
         assert!(text.contains(option), "{option}: {text}");
     }
     assert!(text.contains("10485760"), "{text}");
+    assert!(
+        text.contains("32768") && text.contains("104857600"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -203,6 +203,8 @@ const OPTIONS: &[(&str, bool)] = &[
     ("rest-port", false),
     ("rest-bind", false),
     ("rest-max-request-size", false),
+    ("rest-max-key-size", false),
+    ("rest-max-record-size", false),
     ("rest-cors-origin", false),
 ];
 
@@ -263,6 +265,8 @@ fn option_value(config: &Config, name: &str) -> String {
             .clone()
             .unwrap_or_else(|| config.bind.clone()),
         "rest-max-request-size" => config.rest.max_request_size.to_string(),
+        "rest-max-key-size" => config.rest.max_key_size.to_string(),
+        "rest-max-record-size" => config.rest.max_record_size.to_string(),
         "rest-cors-origin" => config.rest.cors_origin.clone(),
         _ => String::new(),
     }

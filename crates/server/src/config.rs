@@ -307,6 +307,14 @@ pub struct Flags {
     /// Largest REST request body, in bytes [default: 10485760].
     #[arg(long = "rest-max-request-size", env = "CAIRN_REST_MAX_REQUEST_SIZE")]
     pub rest_max_request_size: Option<usize>,
+    /// Longest key a REST command may name, in bytes; 0 = no limit [default: 32768, as
+    /// Upstash].
+    #[arg(long = "rest-max-key-size", env = "CAIRN_REST_MAX_KEY_SIZE")]
+    pub rest_max_key_size: Option<usize>,
+    /// Longest other argument (a value) of a REST command, in bytes; 0 = no limit [default:
+    /// 104857600, as Upstash].
+    #[arg(long = "rest-max-record-size", env = "CAIRN_REST_MAX_RECORD_SIZE")]
+    pub rest_max_record_size: Option<usize>,
     /// REST token with the `default` user's rights [default: generated at first start into
     /// <dir>/rest-token].
     #[arg(long = "rest-token", env = "CAIRN_REST_TOKEN", hide_env_values = true)]
@@ -396,6 +404,8 @@ struct FileConfig {
     rest_port: Option<u16>,
     rest_bind: Option<String>,
     rest_max_request_size: Option<usize>,
+    rest_max_key_size: Option<usize>,
+    rest_max_record_size: Option<usize>,
     rest_token: Option<String>,
     rest_readonly_token: Option<String>,
     rest_cors_origin: Option<String>,
@@ -412,6 +422,9 @@ pub struct RestConfig {
     /// `None`: as `bind`.
     pub bind: Option<String>,
     pub max_request_size: usize,
+    /// Longest key / other argument of a command (0: no limit).
+    pub max_key_size: usize,
+    pub max_record_size: usize,
     pub token: Option<String>,
     pub readonly_token: Option<String>,
     /// "": no CORS headers.
@@ -426,6 +439,9 @@ impl Default for RestConfig {
             bind: None,
             // Upstash's documented maximum request size.
             max_request_size: 10 * 1024 * 1024,
+            // Upstash's documented key and record limits.
+            max_key_size: 32 * 1024,
+            max_record_size: 100 * 1024 * 1024,
             token: None,
             readonly_token: None,
             cors_origin: "*".into(),
@@ -812,6 +828,14 @@ impl Config {
                         .rest_max_request_size
                         .or(file.rest_max_request_size)
                         .unwrap_or(d.rest.max_request_size),
+                    max_key_size: flags
+                        .rest_max_key_size
+                        .or(file.rest_max_key_size)
+                        .unwrap_or(d.rest.max_key_size),
+                    max_record_size: flags
+                        .rest_max_record_size
+                        .or(file.rest_max_record_size)
+                        .unwrap_or(d.rest.max_record_size),
                     token: flags
                         .rest_token
                         .or(file.rest_token)

@@ -58,6 +58,9 @@ struct Ctx {
     node: NodeHandle,
     tokens: Tokens,
     max_request_size: usize,
+    /// `rest-max-key-size`, `rest-max-record-size` (0: no limit).
+    max_key_size: usize,
+    max_record_size: usize,
     cors_origin: Option<HeaderValue>,
     /// Distinguishes sync tokens handed out at the same log position.
     responses: Cell<u64>,
@@ -152,6 +155,8 @@ pub async fn serve(rest: Listener, shared: Arc<Shared>, node: NodeHandle) {
         node,
         tokens: rest.tokens,
         max_request_size: config.rest.max_request_size,
+        max_key_size: config.rest.max_key_size,
+        max_record_size: config.rest.max_record_size,
         cors_origin,
         responses: Cell::new(0),
         tls: std::cell::RefCell::new(None),
@@ -350,7 +355,7 @@ async fn respond(
             });
         }
     };
-    let rows = rows.into_iter().map(admit).collect();
+    let rows = rows.into_iter().map(|argv| admit(ctx, argv)).collect();
     let replies = run(ctx, user, rows, peer, local, sync).await;
     if single {
         return Ok(reply_response(ctx, &replies[0], encoding, resp2));
@@ -523,8 +528,10 @@ fn route(
 }
 
 /// Commands a REST request cannot run: they change or need a connection that outlives the
-/// request (subscriptions go through the SSE endpoints, transactions through `/multi-exec`).
-fn admit(argv: Vec<Bytes>) -> Row {
+/// request (subscriptions go through the SSE endpoints, transactions through `/multi-exec`),
+/// or name a key or carry a value longer than the REST limits (Upstash's errors).
+fn admit(ctx: &Ctx, argv: Vec<Bytes>) -> Row {
+    oversized(ctx, &argv)?;
     let refused = || {
         Err(Reply::error(format!(
             "ERR Command is not available over REST: '{}'",
@@ -562,6 +569,31 @@ fn admit(argv: Vec<Bytes>) -> Row {
     Ok(argv)
 }
 
+/// Upstash's key and record limits: a key longer than `rest-max-key-size`, or any other
+/// argument longer than `rest-max-record-size`, refuses the command.
+fn oversized(ctx: &Ctx, argv: &[Bytes]) -> Result<(), Reply> {
+    let mut is_key = vec![false; argv.len()];
+    if let Ok(spec) = table::resolve(argv) {
+        spec.keys_of(argv, |i, _| {
+            is_key[i] = true;
+            true
+        });
+    }
+    for (arg, key) in argv.iter().zip(is_key) {
+        if key && ctx.max_key_size > 0 && arg.len() > ctx.max_key_size {
+            return Err(Reply::error(format!(
+                "ERR max key size exceeded. Limit: {} bytes, Actual: {} bytes",
+                ctx.max_key_size,
+                arg.len()
+            )));
+        }
+        if !key && ctx.max_record_size > 0 && arg.len() > ctx.max_record_size {
+            return Err(Reply::error_static("ERR max single record size exceeded"));
+        }
+    }
+    Ok(())
+}
+
 /// Runs `rows` for `user` as one client (one lane, in order), after the sync token.
 async fn run(
     ctx: &Ctx,
@@ -595,7 +627,7 @@ async fn multi_exec(
         if let Err((_, reply)) = table::resolve(argv) {
             return discarded(&reply);
         }
-        if let Err(reply) = admit(argv.clone()) {
+        if let Err(reply) = admit(ctx, argv.clone()) {
             return discarded(&reply);
         }
     }
