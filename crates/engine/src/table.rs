@@ -379,6 +379,7 @@ pub enum Group {
     Scripting,
     Connection,
     Server,
+    Cluster,
 }
 
 impl Group {
@@ -399,6 +400,7 @@ impl Group {
             Group::PubSub => "pubsub",
             Group::Connection => "connection",
             Group::Server => "server",
+            Group::Cluster => "cluster",
         }
     }
 }

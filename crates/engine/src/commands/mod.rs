@@ -5,6 +5,7 @@
 
 pub mod acl;
 pub mod bitmap;
+pub mod cluster;
 pub mod command;
 pub mod connection;
 pub mod dump;
@@ -65,6 +66,7 @@ pub static FAMILIES: &[&[Spec]] = &[
     transaction::COMMANDS,
     script::COMMANDS,
     function::COMMANDS,
+    cluster::COMMANDS,
 ];
 
 // ---------------------------------------------------------------------------------------------
