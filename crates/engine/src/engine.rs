@@ -149,6 +149,8 @@ pub struct Engine {
     list_compress_depth: usize,
     /// EVAL's script cache and FUNCTION's libraries (replicated), and the Lua VMs.
     pub(crate) scripting: crate::script::Scripting,
+    /// Commands run inside an entry or a read, recorded while a client monitors (node-local).
+    pub(crate) tap: crate::tap::Tap,
 }
 
 /// What the engine remembers of one writer.
@@ -189,6 +191,7 @@ impl Engine {
             events: Vec::new(),
             list_compress_depth: 0,
             scripting: crate::script::Scripting::new(),
+            tap: crate::tap::Tap::default(),
         }
     }
 
@@ -220,6 +223,11 @@ impl Engine {
     /// EVAL's script cache and FUNCTION's libraries.
     pub fn scripting(&self) -> &crate::script::Scripting {
         &self.scripting
+    }
+
+    /// The commands recorded for MONITOR (node-local; off unless the node turns it on).
+    pub fn tap(&self) -> &crate::tap::Tap {
+        &self.tap
     }
 
     pub fn users(&self) -> &Users {

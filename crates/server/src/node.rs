@@ -152,6 +152,10 @@ pub struct Shared {
     pub tls: crate::tls::TlsState,
     /// Commands refused and authentications failed on this node (ACL LOG).
     pub acl_log: std::sync::Mutex<crate::acl::AclLog>,
+    /// CLIENT PAUSE: this node's pause and the clients it holds.
+    pub pause: crate::pause::Pause,
+    /// MONITOR: this node's monitoring clients.
+    pub monitors: crate::monitor::Monitors,
 }
 
 pub fn unix_us() -> u64 {
@@ -386,6 +390,8 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         snapshot_in_progress: AtomicBool::new(false),
         tls: crate::tls::TlsState::default(),
         acl_log: Default::default(),
+        pause: Default::default(),
+        monitors: Default::default(),
     });
     let barrier_reads =
         config.log == LogKind::Jetstream && config.consistency == Consistency::Linearizable;
@@ -660,6 +666,11 @@ impl NodeHandle {
     /// The last log position this node has applied (REST sync tokens).
     pub fn durable_seq(&self) -> Seq {
         self.core.borrow().durable_seq
+    }
+
+    /// Reads the engine's scripts and functions (CLIENT PAUSE reads their flags).
+    pub fn scripting<R>(&self, f: impl FnOnce(&cairn_engine::script::Scripting) -> R) -> R {
+        f(self.core.borrow().engine.scripting())
     }
 
     /// Reads the engine's users (authentication, the ACL gate).
@@ -1031,9 +1042,13 @@ impl Core {
         argv: &[Bytes],
     ) -> Reply {
         let started_us = unix_us();
+        let tapped = crate::monitor::tap_begin(&self.engine, &self.shared);
         let out = self
             .engine
             .read(read, db, argv, started_us / 1000, fastrand::u64(..));
+        if tapped {
+            crate::monitor::tap_end(&self.engine, &self.shared, None);
+        }
         COMMAND_STATS.record(spec, unix_us().saturating_sub(started_us), out.is_error());
         self.expire_seen();
         out
@@ -1115,8 +1130,17 @@ impl Core {
             entry.time_ms = t;
         }
         let started = Instant::now();
+        // MONITOR shows the commands run inside the entries this node made.
+        let tapped = own.is_some() && crate::monitor::tap_begin(&self.engine, &self.shared);
         // `None`: a copy of an entry applied before (an append the log stored twice).
         let reply = self.engine.apply_logged(&entry);
+        if tapped {
+            let client = match &entry.body {
+                Body::Exec { client, .. } => Some(*client),
+                _ => None,
+            };
+            crate::monitor::tap_end(&self.engine, &self.shared, client);
+        }
         self.durable_seq = self
             .durable_seq
             .max(if time_ms.is_some() { seq - 1 } else { seq });
@@ -1268,7 +1292,12 @@ impl Core {
     /// Lazy expiry: keys a read found expired are removed through the log, as Redis removes
     /// a key its reads find expired. Later commands wait behind the entry like any write.
     fn expire_seen(&mut self) {
-        for (db, keys) in self.engine.take_seen_expired() {
+        let seen = self.engine.take_seen_expired();
+        // CLIENT PAUSE: expired keys stay (invisible) until the pause ends, as in Redis.
+        if seen.is_empty() || self.shared.pause.active() {
+            return;
+        }
+        for (db, keys) in seen {
             let keys: Vec<Bytes> = keys
                 .into_iter()
                 .map(Bytes::from)
