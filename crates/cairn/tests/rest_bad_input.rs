@@ -157,8 +157,6 @@ fn unknown_commands_paths_and_refused_commands() {
     assert!(error_of(&r).contains("unknown command"), "{}", r.text());
     let r = s.http().request("GET", "/", &[H], b"");
     assert_eq!(r.status, 400);
-    let r = s.post("/monitor", b"");
-    assert_eq!(r.status, 400);
     for command in [
         "SUBSCRIBE",
         "AUTH",

@@ -157,6 +157,8 @@ pub struct Engine {
     /// The lent clock's readings in the last EXEC entry: before its first command and after
     /// each. Node-local, like `events`.
     pub(crate) exec_times: Vec<u64>,
+    /// Commands run inside an entry or a read, recorded while a client monitors (node-local).
+    pub(crate) tap: crate::tap::Tap,
 }
 
 /// What the engine remembers of one writer.
@@ -200,6 +202,7 @@ impl Engine {
             scripting: crate::script::Scripting::new(),
             exec_clock: None,
             exec_times: Vec::new(),
+            tap: crate::tap::Tap::default(),
         }
     }
 
@@ -231,6 +234,11 @@ impl Engine {
     /// EVAL's script cache and FUNCTION's libraries.
     pub fn scripting(&self) -> &crate::script::Scripting {
         &self.scripting
+    }
+
+    /// The commands recorded for MONITOR (node-local; off unless the node turns it on).
+    pub fn tap(&self) -> &crate::tap::Tap {
+        &self.tap
     }
 
     pub fn users(&self) -> &Users {

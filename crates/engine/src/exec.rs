@@ -19,8 +19,16 @@ pub fn exec(ctx: &mut WriteCtx, commands: &[Vec<Bytes>]) -> Reply {
     ctx.engine.note_exec_time();
     for argv in commands {
         let reply = match table::resolve(argv) {
-            Ok(spec) if spec.name == "select" => select(ctx, argv),
-            Ok(spec) => run_command(ctx, spec, argv),
+            Ok(spec) if spec.name == "select" => {
+                let reply = select(ctx, argv);
+                ctx.engine.tap.record(ctx.db, false, argv);
+                reply
+            }
+            Ok(spec) => {
+                // Recorded before it runs, so that a script's own calls follow it.
+                ctx.engine.tap.record(ctx.db, false, argv);
+                run_command(ctx, spec, argv)
+            }
             Err((_, reply)) => reply,
         };
         replies.push(reply);

@@ -12,6 +12,7 @@
 //! - `snapshot`: state as bytes and as a digest.
 //! - `script`: Lua scripting (EVAL's cache, FUNCTION's libraries, the sandboxed VMs).
 //! - `glob`: Redis's pattern matching (KEYS, SCAN MATCH).
+//! - `tap`: the commands run inside an entry or a read, recorded for MONITOR (node-local).
 //! - `testing`: the transcript runner `check()` used by every family's tests.
 //!
 //! Architecture invariant: nothing in this crate reads a clock, draws OS randomness, does I/O
@@ -31,6 +32,7 @@ pub mod rdb;
 pub mod script;
 pub mod snapshot;
 pub mod table;
+pub mod tap;
 pub mod testing;
 pub mod types;
 pub mod value;

@@ -303,6 +303,8 @@ pub enum SessionCmd {
     ClientNoEvict,
     ClientUnblock,
     ClientReply,
+    ClientPause,
+    ClientUnpause,
     ClientHelp,
     Info,
     ConfigGet,
@@ -320,6 +322,7 @@ pub enum SessionCmd {
     Slowlog,
     /// LATENCY's subcommands.
     Latency,
+    Monitor,
     SyncToken,
     Sync,
     Subscribe,

@@ -31,6 +31,10 @@ pub struct ClientState {
     pub lib_name: Mutex<Option<Bytes>>,
     pub lib_ver: Mutex<Option<Bytes>>,
     pub no_evict: AtomicBool,
+    /// MONITOR (CLIENT LIST flag `O`).
+    pub monitor: AtomicBool,
+    /// Waiting in a blocking command, or held by CLIENT PAUSE (CLIENT LIST flag `b`).
+    pub blocked: AtomicBool,
     /// Pub/sub subscriptions: channels, patterns, shard channels.
     pub sub: AtomicUsize,
     pub psub: AtomicUsize,
@@ -83,8 +87,14 @@ impl ClientState {
             self.ssub.load(Relaxed),
         );
         let mut flags = String::new();
+        if self.monitor.load(Relaxed) {
+            flags.push('O');
+        }
         if sub + psub + ssub > 0 {
             flags.push('P');
+        }
+        if self.blocked.load(Relaxed) {
+            flags.push('b');
         }
         if self.no_evict.load(Relaxed) {
             flags.push('e');
@@ -132,6 +142,8 @@ impl Clients {
             lib_name: Mutex::new(None),
             lib_ver: Mutex::new(None),
             no_evict: AtomicBool::new(false),
+            monitor: AtomicBool::new(false),
+            blocked: AtomicBool::new(false),
             sub: AtomicUsize::new(0),
             psub: AtomicUsize::new(0),
             ssub: AtomicUsize::new(0),

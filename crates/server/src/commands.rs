@@ -50,6 +50,9 @@ pub fn run(s: &mut Session, cmd: SessionCmd, spec: &'static Spec, argv: &[Bytes]
         }),
         C::ClientReply => client_reply(s, &argv[2]),
         C::ClientUnblock => Some(client_unblock(s, argv)),
+        C::ClientPause => Some(crate::pause::client_pause(s, argv)),
+        C::ClientUnpause => Some(crate::pause::client_unpause(s)),
+        C::Monitor => crate::monitor::start(s),
         C::ClientHelp => Some(help("CLIENT", CLIENT_HELP)),
         C::Info => {
             let sections: Vec<Bytes> = argv[1..].to_vec();
@@ -165,7 +168,7 @@ pub fn run(s: &mut Session, cmd: SessionCmd, spec: &'static Spec, argv: &[Bytes]
         C::AclSave => crate::acl::save(s),
         C::AclResttoken => crate::acl::resttoken(s, argv),
         C::Multi => Some(crate::multi::multi(s)),
-        C::Exec => crate::multi::exec(s, spec),
+        C::Exec => crate::multi::exec(s, spec, argv),
         C::Discard => crate::multi::discard(s, spec),
         C::Watch => crate::multi::watch(s, spec, argv),
         C::Unwatch => crate::multi::unwatch(s, spec),
@@ -215,6 +218,7 @@ fn ping(argv: &[Bytes]) -> Reply {
 
 fn reset(s: &mut Session) -> Reply {
     crate::pubsub::unsubscribe_all(s);
+    crate::monitor::stop(s);
     s.multi = None;
     crate::multi::forget_watches(s);
     s.db = 0;
@@ -405,6 +409,10 @@ const CLIENT_HELP: &[&str] = &[
     "    Kill connections. Options are: ID <client-id>, ADDR <ip:port>, LADDR <ip:port>, USER <username>, SKIPME (yes|no).",
     "LIST [options ...]",
     "    Return information about client connections. Options: TYPE (NORMAL|MASTER|REPLICA|PUBSUB), ID <client-id>.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds (on this node).",
     "NO-EVICT (ON|OFF)",
     "    Protect current client connection from eviction.",
     "REPLY (ON|OFF|SKIP)",

@@ -112,7 +112,7 @@ fn clients(core: &Core, out: &mut String) {
         out,
         "# Clients\r\nconnected_clients:{}\r\nmaxclients:{maxclients}\r\nblocked_clients:{}\r\ntracking_clients:0\r\nwatching_clients:{}\r\ntotal_watched_keys:{}\r\n",
         core.shared.clients.len(),
-        core.blocked_clients(),
+        core.blocked_clients() + core.shared.pause.held(),
         core.engine.watching_clients(),
         core.engine.watched_keys()
     );

@@ -31,6 +31,8 @@ struct Queued {
 /// How EXEC's reply is put together once the engine has answered.
 pub struct ExecPlan {
     parts: Vec<Part>,
+    /// EXEC as the client spelled it (MONITOR shows it once the transaction has run).
+    name: Bytes,
 }
 
 enum Part {
@@ -65,6 +67,9 @@ fn queueable(cmd: SessionCmd) -> bool {
             | C::ClientKill
             | C::ClientNoEvict
             | C::ClientUnblock
+            | C::ClientPause
+            | C::ClientUnpause
+            | C::Monitor
             | C::ClientHelp
             | C::ConfigGet
             | C::ConfigResetstat
@@ -129,6 +134,16 @@ pub fn refused_on_oom(s: &Session, spec: &Spec) -> bool {
         Some(_) => !matches!(spec.name, "discard" | "quit" | "reset"),
         None => false,
     }
+}
+
+/// Whether the transaction being queued holds a command that may change data (CLIENT PAUSE
+/// WRITE holds its EXEC). Asked only during a pause.
+pub fn may_replicate(s: &Session) -> bool {
+    s.multi.as_ref().is_some_and(|m| {
+        m.queued
+            .iter()
+            .any(|q| crate::pause::may_replicate(&s.node, q.spec, &q.argv))
+    })
 }
 
 /// The gate refused `spec` with `reply` (NOAUTH, NOPERM, OOM): inside MULTI the transaction
@@ -216,7 +231,7 @@ pub fn forget_watches(s: &mut Session) {
     }
 }
 
-pub fn exec(s: &mut Session, spec: &'static Spec) -> Option<Reply> {
+pub fn exec(s: &mut Session, spec: &'static Spec, argv: &[Bytes]) -> Option<Reply> {
     let Some(multi) = s.multi.take() else {
         return Some(Reply::error_static("ERR EXEC without MULTI"));
     };
@@ -253,7 +268,10 @@ pub fn exec(s: &mut Session, spec: &'static Spec) -> Option<Reply> {
             }
         }
     }
-    let plan = ExecPlan { parts };
+    let plan = ExecPlan {
+        parts,
+        name: argv[0].clone(),
+    };
     if commands.is_empty() && !watching {
         return Some(merge(s, plan, Reply::Array(Vec::new()), &[]));
     }
@@ -289,6 +307,23 @@ fn denied_reason(denied: &cairn_engine::acl::Denied) -> &'static str {
     }
 }
 
+/// `merge` for the reply of EXEC's entry, which MONITOR shows once it has run.
+pub fn merge_entry(
+    s: &mut Session,
+    plan: ExecPlan,
+    engine: Reply,
+    selected: &[Option<Bytes>],
+) -> Reply {
+    let name = plan.name.clone();
+    let reply = merge(s, plan, engine, selected);
+    if s.shared.monitors.active()
+        && let Some(spec) = cairn_engine::table::lookup(b"exec")
+    {
+        crate::monitor::command(s, spec, &[name]);
+    }
+    reply
+}
+
 /// EXEC's reply from the engine's: a null array when a watched key was touched, an error
 /// when the entry never applied, else the queued commands' replies in order.
 pub fn merge(s: &mut Session, plan: ExecPlan, engine: Reply, selected: &[Option<Bytes>]) -> Reply {
@@ -307,6 +342,7 @@ pub fn merge(s: &mut Session, plan: ExecPlan, engine: Reply, selected: &[Option<
                 }
                 reply
             }
+            Part::Local(SessionCmd::Monitor, _, _) => crate::monitor::refused_in_exec(),
             Part::Local(cmd, spec, argv) => {
                 let started = std::time::Instant::now();
                 let reply = s
@@ -315,6 +351,9 @@ pub fn merge(s: &mut Session, plan: ExecPlan, engine: Reply, selected: &[Option<
                 let usec = started.elapsed().as_micros() as u64;
                 let caller = crate::calls::Caller::Client(&s.client);
                 crate::calls::record(&s.shared, spec, &argv, usec, reply.is_error(), caller);
+                if s.shared.monitors.active() {
+                    crate::monitor::command(s, spec, &argv);
+                }
                 reply
             }
             Part::Fixed(reply) => reply,

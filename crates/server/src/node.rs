@@ -158,6 +158,10 @@ pub struct Shared {
     /// This node's SLOWLOG and latency monitor (not replicated).
     pub slowlog: crate::slowlog::SlowLog,
     pub latency: crate::latency::LatencyMonitor,
+    /// CLIENT PAUSE: this node's pause and the clients it holds.
+    pub pause: crate::pause::Pause,
+    /// MONITOR: this node's monitoring clients.
+    pub monitors: crate::monitor::Monitors,
 }
 
 pub fn unix_us() -> u64 {
@@ -398,6 +402,8 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         acl_log: Default::default(),
         slowlog: crate::slowlog::SlowLog::new(&config),
         latency: crate::latency::LatencyMonitor::new(&config),
+        pause: Default::default(),
+        monitors: Default::default(),
     });
     let barrier_reads =
         config.log == LogKind::Jetstream && config.consistency == Consistency::Linearizable;
@@ -717,6 +723,11 @@ impl NodeHandle {
     /// The last log position this node has applied (REST sync tokens).
     pub fn durable_seq(&self) -> Seq {
         self.core.borrow().durable_seq
+    }
+
+    /// Reads the engine's scripts and functions (CLIENT PAUSE reads their flags).
+    pub fn scripting<R>(&self, f: impl FnOnce(&cairn_engine::script::Scripting) -> R) -> R {
+        f(self.core.borrow().engine.scripting())
     }
 
     /// Reads the engine's users (authentication, the ACL gate).
@@ -1094,9 +1105,13 @@ impl Core {
         client: u64,
     ) -> Reply {
         let started_us = unix_us();
+        let tapped = crate::monitor::tap_begin(&self.engine, &self.shared);
         let out = self
             .engine
             .read(read, db, argv, started_us / 1000, fastrand::u64(..));
+        if tapped {
+            crate::monitor::tap_end(&self.engine, &self.shared, None);
+        }
         let usec = unix_us().saturating_sub(started_us);
         let caller = crate::calls::Caller::Id(client);
         crate::calls::record(&self.shared, spec, argv, usec, out.is_error(), caller);
@@ -1184,12 +1199,21 @@ impl Core {
             entry.time_ms = t;
         }
         let started = Instant::now();
+        // MONITOR shows the commands run inside the entries this node made.
+        let tapped = own.is_some() && crate::monitor::tap_begin(&self.engine, &self.shared);
         // `None`: a copy of an entry applied before (an append the log stored twice).
         let reply = self.engine.apply_logged(&entry);
         if let Body::Tick { .. } = entry.body {
             // Redis's `expire-cycle` event: this node's expiry sweep, whoever made the entry.
             let ms = started.elapsed().as_millis() as u64;
             self.shared.latency.sample("expire-cycle", ms);
+        }
+        if tapped {
+            let client = match &entry.body {
+                Body::Exec { client, .. } => Some(*client),
+                _ => None,
+            };
+            crate::monitor::tap_end(&self.engine, &self.shared, client);
         }
         self.durable_seq = self
             .durable_seq
@@ -1348,7 +1372,12 @@ impl Core {
     /// Lazy expiry: keys a read found expired are removed through the log, as Redis removes
     /// a key its reads find expired. Later commands wait behind the entry like any write.
     fn expire_seen(&mut self) {
-        for (db, keys) in self.engine.take_seen_expired() {
+        let seen = self.engine.take_seen_expired();
+        // CLIENT PAUSE: expired keys stay (invisible) until the pause ends, as in Redis.
+        if seen.is_empty() || self.shared.pause.active() {
+            return;
+        }
+        for (db, keys) in seen {
             let keys: Vec<Bytes> = keys
                 .into_iter()
                 .map(Bytes::from)

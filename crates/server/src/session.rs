@@ -111,6 +111,8 @@ pub struct Session {
     pub(crate) captured: Vec<Reply>,
     /// The connection or node command being run, for timing its core part (`calls.rs`).
     pub(crate) running: crate::calls::Running,
+    /// A command held by CLIENT PAUSE.
+    pub(crate) held: crate::pause::Held,
 }
 
 /// EVAL, EVALSHA, FCALL and their read-only forms.
@@ -184,6 +186,7 @@ async fn run<R, W>(
     // them too (Redis's clientsCron does the same). One timer per connection, not per event.
     let mut idle_check = tokio::time::interval(IDLE_CHECK_INTERVAL);
     idle_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let unpaused = s.held.waker.clone();
     loop {
         let timeout_s = s.refresh_limits(inbuf.is_empty());
         let can_read = !eof
@@ -229,6 +232,9 @@ async fn run<R, W>(
                     _ => break,
                 }
             }
+            _ = unpaused.notified(), if s.held.is_held() && !s.held.released => {
+                s.held.released = true;
+            }
             _ = idle_check.tick() => {
                 if timeout_s > 0 && s.inflight == 0 && client.idle_ms() >= timeout_s * 1000 {
                     break;
@@ -238,6 +244,9 @@ async fn run<R, W>(
         if client.killed.load(Relaxed) {
             s.close_killed();
             break;
+        }
+        if s.held.released && s.inflight == 0 {
+            s.run_held();
         }
         if !s.hold && !s.closing {
             // CLIENT LIST run by this batch shows the input it came in, as Redis does.
@@ -268,7 +277,7 @@ async fn run<R, W>(
         }
         // A client that leaves while blocked is gone at once: the core finds its reply
         // channel closed and never serves it.
-        if eof && s.blocked {
+        if eof && (s.blocked || s.held.is_held()) {
             break;
         }
         if s.out.is_empty() && s.inflight == 0 && (s.closing || eof) {
@@ -285,6 +294,8 @@ async fn run<R, W>(
     })
     .await;
     crate::pubsub::unsubscribe_all(&mut s);
+    crate::monitor::stop(&mut s);
+    crate::pause::forget(&mut s);
     crate::multi::forget_watches(&mut s);
     shared.clients.unregister(client.id);
 }
@@ -329,6 +340,7 @@ impl Session {
             capture: false,
             captured: Vec::new(),
             running: crate::calls::Running::Idle,
+            held: Default::default(),
         }
     }
 
@@ -408,7 +420,8 @@ impl Session {
         self.maxmemory = self.shared.config.read().expect("config lock").maxmemory;
         // Replies waiting behind an unanswered one count too: a client that does not read
         // cannot make the server hold more than INFLIGHT_MAX of them.
-        while !self.hold && !self.closing && self.slots.len() < INFLIGHT_MAX {
+        while !self.hold && !self.closing && !self.held.is_held() && self.slots.len() < INFLIGHT_MAX
+        {
             // Redis's limits on what a client that must authenticate may send.
             let unauthenticated = !self.authenticated && self.password_required();
             self.decoder.set_unauthenticated(unauthenticated);
@@ -438,7 +451,7 @@ impl Session {
     }
 
     /// The gate: resolve, arity, auth; then dispatch by handler kind.
-    fn dispatch(&mut self, argv: Vec<Bytes>) {
+    fn dispatch(&mut self, mut argv: Vec<Bytes>) {
         let spec = match table::resolve(&argv) {
             Ok(spec) => spec,
             Err((rejection, reply)) => {
@@ -522,10 +535,23 @@ impl Session {
                 return self.local(reply);
             }
         }
+        if let Some(refused) = crate::monitor::refuses(self, spec, &argv) {
+            COMMAND_STATS.rejected(spec);
+            let reply = crate::multi::rejected(self, spec, refused);
+            return self.local(reply);
+        }
+        if crate::pause::hold_if_paused(self, spec, &mut argv) {
+            return;
+        }
         self.shared.stats.commands_processed.fetch_add(1, Relaxed);
         if crate::multi::queues(self, spec) {
             let reply = crate::multi::queue(self, spec, argv);
             return self.local(reply);
+        }
+        if matches!(spec.handler, Handler::Read(_) | Handler::Write(..))
+            && self.shared.monitors.active()
+        {
+            crate::monitor::command(self, spec, &argv);
         }
         match spec.handler {
             Handler::Read(read) => {
@@ -585,6 +611,7 @@ impl Session {
                 if spec.flags & flag::BLOCKING != 0 {
                     self.hold = true;
                     self.blocked = true;
+                    self.client.blocked.store(true, Relaxed);
                 }
             }
             Handler::Session(cmd @ (SessionCmd::Auth | SessionCmd::Hello)) if self.inflight > 0 => {
@@ -610,10 +637,31 @@ impl Session {
         let timer = crate::calls::SessionTimer::start(self);
         let reply = self.session_command(cmd, spec, argv);
         let failed = reply.as_ref().is_some_and(Reply::is_error);
+        let answered = reply.is_some();
         if let Some(reply) = reply {
             self.local(reply);
         }
         timer.finish(self, spec, argv, failed);
+        // MONITOR shows a command once it has run (an EXEC sent to the log, once it replies).
+        if self.shared.monitors.active() && (answered || cmd != SessionCmd::Exec) {
+            crate::monitor::command(self, spec, argv);
+        }
+    }
+
+    /// CLIENT PAUSE ended or relaxed, and the connection's earlier commands have replied: the
+    /// held command goes through the gate again (and may be held again). It runs in lane 0,
+    /// where the commands released before it went, so it sees them (and reaches the log after
+    /// them); the connection's next commands wait for its reply.
+    fn run_held(&mut self) {
+        if let Some(argv) = crate::pause::take_held(self) {
+            self.held.releasing = true;
+            self.dispatch(argv);
+            self.held.releasing = false;
+            if self.inflight > 0 {
+                self.hold = true;
+            }
+            self.take_replies();
+        }
     }
 
     fn send_engine(&mut self, msg: Msg) {
@@ -701,8 +749,12 @@ impl Session {
         });
     }
 
-    /// This connection's write lane.
+    /// This connection's write lane (lane 0 for a command CLIENT PAUSE held, so that held
+    /// commands reach the log in the order they were released).
     pub fn lane(&self) -> usize {
+        if self.held.releasing {
+            return 0;
+        }
         crate::node::lane_of_client(self.client.id)
     }
 
@@ -785,7 +837,7 @@ impl Session {
             let reply = match self.slots[at].exec.take() {
                 Some(merge) => {
                     let (plan, selected) = *merge;
-                    crate::multi::merge(self, plan, reply, &selected)
+                    crate::multi::merge_entry(self, plan, reply, &selected)
                 }
                 None => reply,
             };
@@ -794,7 +846,9 @@ impl Session {
         self.inflight -= 1;
         if self.inflight == 0 {
             self.hold = false;
-            self.blocked = false;
+            if std::mem::take(&mut self.blocked) {
+                self.client.blocked.store(false, Relaxed);
+            }
         }
     }
 
@@ -860,7 +914,12 @@ impl Session {
             if let Some((cmd, spec, argv)) = self.deferred.take() {
                 self.run_session(cmd, spec, &argv);
             }
-            while more && !self.hold && !self.closing && self.slots.len() < INFLIGHT_MAX {
+            while more
+                && !self.hold
+                && !self.closing
+                && !self.held.is_held()
+                && self.slots.len() < INFLIGHT_MAX
+            {
                 match rows.next() {
                     Some(Ok(argv)) => {
                         self.dispatch(argv);
@@ -869,6 +928,14 @@ impl Session {
                     Some(Err(reply)) => self.local(reply),
                     None => more = false,
                 }
+            }
+            if self.held.is_held() && self.inflight == 0 {
+                if !self.held.released {
+                    let unpaused = self.held.waker.clone();
+                    unpaused.notified().await;
+                }
+                self.run_held();
+                continue;
             }
             if self.inflight == 0 {
                 self.hold = false;

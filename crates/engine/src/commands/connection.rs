@@ -211,6 +211,30 @@ static CLIENT: &[Spec] = &[
         Handler::Session(S::ClientUnblock),
     ),
     cmd(
+        "pause",
+        -3,
+        ADMIN | LOCAL,
+        CONN,
+        Keys::NONE,
+        Group::Connection,
+        "2.9.50",
+        "Suspends commands processing.",
+        Handler::Session(S::ClientPause),
+    )
+    .complexity("O(1)"),
+    cmd(
+        "unpause",
+        2,
+        ADMIN | LOCAL,
+        CONN,
+        Keys::NONE,
+        Group::Connection,
+        "6.2.0",
+        "Resumes processing commands from paused clients.",
+        Handler::Session(S::ClientUnpause),
+    )
+    .complexity("O(N) Where N is the number of paused clients"),
+    cmd(
         "help",
         2,
         LOADING | STALE,

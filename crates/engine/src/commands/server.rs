@@ -143,6 +143,17 @@ pub static COMMANDS: &[Spec] = &[
         "A container for debugging commands.",
         Handler::Session(S::Debug),
     ),
+    cmd(
+        "monitor",
+        1,
+        ADMIN | LOCAL,
+        0,
+        Keys::NONE,
+        Group::Server,
+        "1.0.0",
+        "Listens for all requests received by the server in real-time.",
+        Handler::Session(S::Monitor),
+    ),
 ];
 
 static CONFIG: &[Spec] = &[

@@ -562,15 +562,34 @@ fn checked_call(
     {
         acl_allows(ctx.engine, name, spec, &argv)?;
     }
+    // MONITOR shows the call as the script made it, once it has run.
+    let shown = st.tap().is_on().then(|| argv.clone());
     let argv = sort_in_script(&st.caller, spec.name, argv);
-    Ok(match (spec.handler, &mut st.caller) {
+    let reply = match (spec.handler, &mut st.caller) {
         (Handler::Session(cmd), caller) => session_command(caller, cmd, &argv),
         (Handler::Read(read), Caller::Read(ctx)) => read(ctx, &argv),
         (_, Caller::Read(_)) => {
             return Err("Write commands are not allowed from read-only scripts.");
         }
         (_, Caller::Write(ctx)) => crate::exec::run_command(ctx, spec, &argv),
-    })
+    };
+    if let Some(argv) = shown {
+        let db = match &st.caller {
+            Caller::Write(ctx) => ctx.db,
+            Caller::Read(ctx) => ctx.db,
+        };
+        st.tap().record(db, true, &argv);
+    }
+    Ok(reply)
+}
+
+impl RunState<'_, '_, '_> {
+    fn tap(&self) -> &crate::tap::Tap {
+        match &self.caller {
+            Caller::Write(ctx) => &ctx.engine.tap,
+            Caller::Read(ctx) => &ctx.engine.tap,
+        }
+    }
 }
 
 /// XREAD and XREADGROUP with BLOCK answer an error in a script (Redis refuses rather than

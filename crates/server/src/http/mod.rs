@@ -1,7 +1,7 @@
 //! The Upstash-compatible REST API: `POST /` with a JSON command, the URL form
 //! (`GET /set/foo/bar`), `/pipeline`, `/multi-exec`, and Server-Sent Events for
-//! `/subscribe/<channel>` and `/psubscribe/<pattern>`, as `@upstash/redis` and `upstash-redis`
-//! speak it (`docs/REST.md` in the README; the spec's conformance matrix is
+//! `/subscribe/<channel>`, `/psubscribe/<pattern>` and `/monitor`, as `@upstash/redis` and
+//! `upstash-redis` speak it (`docs/REST.md` in the README; the spec's conformance matrix is
 //! `crates/cairn/tests/rest_conformance.rs`).
 //!
 //! A request is one more client of the node: its token names an ACL user, and each command
@@ -231,6 +231,8 @@ enum Route {
     Pipeline(Vec<Vec<Bytes>>),
     MultiExec(Vec<Vec<Bytes>>),
     Subscribe(crate::pubsub::Kind, Bytes),
+    /// `/monitor`: MONITOR's lines as SSE.
+    Monitor,
 }
 
 /// A request refused before any command ran: its status and error text.
@@ -341,6 +343,7 @@ async fn respond(
     let single = matches!(route, Route::Single(_));
     let rows = match route {
         Route::Subscribe(kind, name) => return subscribe(ctx, user, kind, name, peer, local).await,
+        Route::Monitor => return monitor(ctx, user, peer, local).await,
         Route::Single(argv) => vec![argv],
         Route::Pipeline(rows) | Route::MultiExec(rows) if rows.is_empty() => {
             return Ok(json_response(StatusCode::OK, b"[]".to_vec(), ctx));
@@ -506,10 +509,7 @@ fn route(
                 Bytes::from(segments[1..].join(&b'/')),
             ))
         }
-        b"monitor" if segments.len() == 1 => Err(error(
-            StatusCode::BAD_REQUEST,
-            "ERR MONITOR is not supported by this server",
-        )),
+        b"monitor" if segments.len() == 1 => Ok(Route::Monitor),
         _ => {
             let mut argv = segments.to_vec();
             if (method == Method::POST || method == Method::PUT) && !body.is_empty() {
@@ -689,6 +689,8 @@ impl RestClient {
 impl Drop for RestClient {
     fn drop(&mut self) {
         crate::pubsub::unsubscribe_all(&mut self.session);
+        crate::monitor::stop(&mut self.session);
+        crate::pause::forget(&mut self.session);
         self.session
             .shared
             .clients
@@ -829,6 +831,73 @@ async fn subscribe(
         .insert("upstash-sync-token", next_sync_token(ctx));
     Ok(response)
 }
+
+/// `/monitor`: MONITOR goes through the gate (it needs `@admin`); the first event is `"OK"`,
+/// then one per line MONITOR shows, without its `+` (`1721284005.242090 [0 127.0.0.1:5000]
+/// "GET" "k"`), until the client leaves or the node stops. A client that does not read its
+/// events is cut off once `MONITOR_BACKLOG_BYTES` of them wait, as a RESP monitor is cut off
+/// at its output buffer limit.
+async fn monitor(
+    ctx: &Ctx,
+    user: Arc<User>,
+    peer: SocketAddr,
+    local: SocketAddr,
+) -> Result<Response<Body>, Refused> {
+    let mut client = RestClient::new(ctx, user, peer, local);
+    let argv = vec![Bytes::from_static(b"MONITOR")];
+    let reply = client.session.run_rows(vec![Ok(argv)]).await;
+    if let Some(Reply::Error(text)) = reply.into_iter().next() {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            &String::from_utf8_lossy(&text),
+        ));
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let ok = "\"OK\"".to_string();
+    // Bytes of lines the client has not taken yet.
+    let waiting = Arc::new(std::sync::atomic::AtomicUsize::new(ok.len()));
+    let _ = tx.send(ok);
+    let taken = waiting.clone();
+    let mut shutdown = ctx.shared.shutdown.subscribe();
+    tokio::task::spawn_local(async move {
+        use std::sync::atomic::Ordering::Relaxed;
+        loop {
+            tokio::select! {
+                line = client.session.next_push() => {
+                    // Lines are printable ASCII (MONITOR escapes the rest).
+                    let Some(Reply::Simple(line)) = line else { break };
+                    if waiting.fetch_add(line.len(), Relaxed) + line.len() > MONITOR_BACKLOG_BYTES
+                        || tx.send(String::from_utf8_lossy(&line).into_owned()).is_err()
+                    {
+                        break;
+                    }
+                }
+                _ = tx.closed() => break,
+                _ = shutdown.changed() => break,
+            }
+        }
+        // Dropping the client stops the monitor and unregisters it.
+        drop(client);
+    });
+    let stream = futures_util::stream::poll_fn(move |cx| {
+        rx.poll_recv(cx).map(|line| {
+            line.map(|l| {
+                taken.fetch_sub(l.len(), std::sync::atomic::Ordering::Relaxed);
+                Ok::<_, Infallible>(Event::default().data(l))
+            })
+        })
+    });
+    let mut response = Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(SSE_KEEPALIVE).text("keepalive"))
+        .into_response();
+    response
+        .headers_mut()
+        .insert("upstash-sync-token", next_sync_token(ctx));
+    Ok(response)
+}
+
+/// `/monitor` lines (bytes) waiting for a client that does not read before it is cut off.
+const MONITOR_BACKLOG_BYTES: usize = 32 * 1024 * 1024;
 
 /// A pub/sub push as one SSE data line: `subscribe,chat,1`, `message,chat,hello`,
 /// `pmessage,ch*,ch1,x`. Payloads are raw text (never base64); line breaks are escaped as

@@ -22,7 +22,11 @@ impl Core {
     }
 
     pub(super) fn maybe_tick(&mut self) {
-        if self.tick_in_flight || !self.shared.active_expire.load(Relaxed) || !self.housekeeper() {
+        if self.tick_in_flight
+            || !self.shared.active_expire.load(Relaxed)
+            || !self.housekeeper()
+            || self.shared.pause.active()
+        {
             return;
         }
         if self.engine.expired_keys_due(unix_ms()) {
