@@ -1193,7 +1193,10 @@ impl Core {
             {
                 let usec = started.elapsed().as_micros() as u64;
                 COMMAND_STATS.record(spec, usec, reply.is_error());
-                self.shared.changes_since_save.fetch_add(1, Relaxed);
+                // Redis's `server.dirty`: what the command counted, else one unless it failed
+                // (an error reply changed nothing).
+                let changes = self.engine.dirty().unwrap_or(u64::from(!reply.is_error()));
+                self.shared.changes_since_save.fetch_add(changes, Relaxed);
             }
             (Body::Exec { .. }, _) => {
                 self.shared.changes_since_save.fetch_add(1, Relaxed);
