@@ -21,6 +21,9 @@ enum Step {
     Read(usize),
     /// Connection `n` sends the commands in one write, then reads all their replies.
     Pipeline(usize, &'static [&'static str]),
+    /// Connection `n` switches to RESP3 (HELLO 3; its reply, which names the connection, is
+    /// not compared).
+    Hello3(usize),
 }
 
 use Step::*;
@@ -41,6 +44,9 @@ fn run_steps(conns: &mut [Raw], steps: &[Step]) -> Vec<(String, Vec<u8>)> {
                 conns[0].wait_blocked(*blocked);
             }
             Read(n) => out.push((format!("[{n}] reply"), conns[*n].read_reply())),
+            Hello3(n) => {
+                conns[*n].cmd(&["HELLO", "3"]);
+            }
             Pipeline(n, lines) => {
                 let mut request = Vec::new();
                 for line in *lines {
@@ -213,6 +219,30 @@ const MIXED: &[Step] = &[
     Read(4),
 ];
 
+/// Blocked XREAD and XREADGROUP answer a map (stream → entries) in RESP3, an array of
+/// [stream, entries] pairs in RESP2, as when they do not block.
+const XREAD_PROTOCOLS: &[Step] = &[
+    Hello3(1),
+    Hello3(3),
+    Run(0, "XGROUP CREATE s2 g $ MKSTREAM"),
+    Block(1, "XREAD BLOCK 0 STREAMS s1 s2 $ $", 1),
+    Block(2, "XREAD BLOCK 0 STREAMS s1 s2 $ $", 2),
+    Block(3, "XREADGROUP GROUP g alice BLOCK 0 STREAMS s2 >", 3),
+    Block(4, "XREADGROUP GROUP g bob BLOCK 0 STREAMS s2 >", 4),
+    Run(0, "XADD s2 1-1 f v"),
+    Read(1),
+    Read(2),
+    Read(3),
+    Run(0, "XADD s2 1-2 f w"),
+    Read(4),
+    Run(1, "XREAD STREAMS s1 s2 0 0"),
+    Run(1, "XREADGROUP GROUP g alice STREAMS s2 0"),
+    Run(1, "XREAD STREAMS s2 9"),
+    Run(2, "XREAD STREAMS s1 s2 0 0"),
+    Run(1, "XREAD BLOCK 1 STREAMS s2 $"),
+    Run(2, "XREAD BLOCK 1 STREAMS s2 $"),
+];
+
 #[test]
 fn blocked_clients_are_served_as_redis_serves_them() {
     check(&[
@@ -223,5 +253,6 @@ fn blocked_clients_are_served_as_redis_serves_them() {
         ("fewer-elements", FEWER_ELEMENTS),
         ("wrong-destination", WRONG_DESTINATION),
         ("mixed", MIXED),
+        ("xread-protocols", XREAD_PROTOCOLS),
     ]);
 }
