@@ -691,6 +691,44 @@ fn clients_blocked_on_different_nodes_each_get_a_different_element() {
     assert_eq!(admins[0].cmd(&["EXISTS", "jobs"]), b":0\r\n");
 }
 
+/// A chain of BLMOVEs parked on one node: a push through that node is answered once the
+/// whole chain has run there (as Redis serves it); a push through another node is served by
+/// later entries, each element once, and the chain ends in the same state.
+#[test]
+fn a_blmove_chain_on_one_node_is_served_before_its_pushers_reply() {
+    let _serial = serial();
+    let nats = NatsCluster::start(3);
+    let nodes: Vec<Cairn> = (0..2).map(|_| nats.node(&[])).collect();
+    let raw = |i: usize| common::Raw::connect(&format!("127.0.0.1:{}", nodes[i].port));
+    let mut admin = raw(0);
+    let mut other = raw(1);
+    for pusher in [0, 1] {
+        let mut w1 = raw(0);
+        let mut w2 = raw(0);
+        w1.send_cmd(&["BLMOVE", "list1", "list2", "RIGHT", "LEFT", "0"]);
+        admin.wait_blocked(1);
+        w2.send_cmd(&["BLMOVE", "list2", "list3", "LEFT", "RIGHT", "0"]);
+        admin.wait_blocked(2);
+        let push = if pusher == 0 { &mut admin } else { &mut other };
+        assert_eq!(push.cmd(&["RPUSH", "list1", "foo"]), b":1\r\n");
+        if pusher == 0 {
+            assert_eq!(admin.cmd(&["LRANGE", "list2", "0", "-1"]), b"*0\r\n");
+            assert_eq!(
+                admin.cmd(&["LRANGE", "list3", "0", "-1"]),
+                b"*1\r\n$3\r\nfoo\r\n"
+            );
+        }
+        assert_eq!(w1.read_reply(), b"$3\r\nfoo\r\n");
+        assert_eq!(w2.read_reply(), b"$3\r\nfoo\r\n");
+        for node in [&mut admin, &mut other] {
+            assert_eq!(node.cmd(&["LRANGE", "list1", "0", "-1"]), b"*0\r\n");
+            assert_eq!(node.cmd(&["LRANGE", "list2", "0", "-1"]), b"*0\r\n");
+        }
+        assert_eq!(other.cmd(&["RPOP", "list3"]), b"$3\r\nfoo\r\n");
+        assert_eq!(admin.cmd(&["EXISTS", "list3"]), b":0\r\n");
+    }
+}
+
 #[test]
 fn watch_on_one_node_sees_writes_through_the_others() {
     let _serial = serial();

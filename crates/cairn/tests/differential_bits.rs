@@ -535,6 +535,113 @@ fn bitmap_family_matches_redis() {
     ]);
 }
 
+/// SETBIT and BITFIELD change a key (watchers, `setbit` event) only when the string was
+/// created or grew or a value changed: a watched key written with the bits it holds still lets
+/// the transaction commit.
+const BIT_WATCH: &[&str] = &[
+    "SETBIT b 0 1",
+    "BITFIELD f SET i5 0 3",
+    "WATCH b f",
+    "SETBIT b 0 1",
+    "BITFIELD f SET i5 0 3 GET u8 0",
+    "BITFIELD f OVERFLOW FAIL INCRBY u2 0 9",
+    "MULTI",
+    "GET b",
+    "EXEC",
+    "WATCH b",
+    "SETBIT b 0 0",
+    "MULTI",
+    "GET b",
+    "EXEC",
+    "WATCH f",
+    "BITFIELD f SET i5 0 4",
+    "MULTI",
+    "GET f",
+    "EXEC",
+    "WATCH b",
+    "SETBIT b 40 0",
+    "MULTI",
+    "STRLEN b",
+    "EXEC",
+    "SET s x",
+    "WATCH s",
+    "BITFIELD s SET u8 0 120",
+    "MULTI",
+    "GET s",
+    "EXEC",
+];
+
+#[test]
+fn bit_writes_that_change_nothing_match_redis() {
+    check_both_protocols(&[("bit-watch", BIT_WATCH)]);
+}
+
+/// `rdb_changes_since_last_save` in INFO.
+fn changes_since_save(conn: &mut common::Raw) -> i64 {
+    let info = conn.cmd(&["INFO", "persistence"]);
+    let text = String::from_utf8_lossy(&info);
+    text.lines()
+        .find_map(|line| line.strip_prefix("rdb_changes_since_last_save:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("INFO persistence has rdb_changes_since_last_save")
+}
+
+/// Redis's `server.dirty` for SETBIT and BITFIELD: one per write that created, grew or changed
+/// the string (a BITFIELD counts each such operation), none for a write that left it as it was.
+#[test]
+fn bit_write_change_counts_match_redis() {
+    let pair = Pair::start();
+    let mut redis = common::Raw::connect(&pair.oracle.addr());
+    let mut cairn = pair.cairn.conn();
+    let steps: &[&[&str]] = &[
+        &["SETBIT", "foo", "0", "0"],
+        &["BITFIELD", "foo2", "SET", "i5", "0", "0"],
+        &["SETBIT", "foo", "0", "0"],
+        &["BITFIELD", "foo2", "SET", "i5", "0", "0"],
+        &["SETBIT", "foo", "0", "1"],
+        &["SETBIT", "foo", "0", "1"],
+        &[
+            "BITFIELD", "foo2", "SET", "i5", "0", "1", "SET", "u3", "0", "1", "GET", "u8", "0",
+        ],
+        &["BITFIELD", "foo2", "SET", "i5", "0", "1"],
+        &[
+            "BITFIELD", "foo3", "INCRBY", "i5", "0", "1", "INCRBY", "i5", "0", "0",
+        ],
+        &[
+            "BITFIELD", "foo3", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "9",
+        ],
+        &[
+            "BITFIELD", "foo3", "OVERFLOW", "FAIL", "INCRBY", "u2", "90", "9",
+        ],
+        &["BITFIELD", "foo3", "GET", "u8", "0"],
+        &["SETBIT", "foo", "90", "0"],
+        &["BITFIELD", "foo2", "SET", "i5", "90", "0"],
+        &["SET", "str", "x"],
+        &["BITFIELD", "str", "SET", "u8", "0", "120"],
+        &["LPUSH", "list", "x"],
+        &["SETBIT", "list", "0", "1"],
+        &["BITFIELD", "list", "SET", "u8", "0", "1"],
+    ];
+    let mut failures = Vec::new();
+    for step in steps {
+        let (before_redis, before_cairn) = (
+            changes_since_save(&mut redis),
+            changes_since_save(&mut cairn),
+        );
+        let (reply_redis, reply_cairn) = (redis.cmd(step), cairn.cmd(step));
+        let delta_redis = changes_since_save(&mut redis) - before_redis;
+        let delta_cairn = changes_since_save(&mut cairn) - before_cairn;
+        if reply_redis != reply_cairn || delta_redis != delta_cairn {
+            failures.push(format!(
+                "{step:?}: redis {} (+{delta_redis}), cairn {} (+{delta_cairn})",
+                show(&reply_redis),
+                show(&reply_cairn)
+            ));
+        }
+    }
+    assert_none("RESP2", failures);
+}
+
 #[test]
 fn hyperloglog_family_matches_redis() {
     let promotion = promotion_script();

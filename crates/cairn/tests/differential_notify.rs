@@ -1,4 +1,4 @@
-//! Keyspace notifications of the list, hash and set families against the real
+//! Keyspace notifications of the list, hash, set and bitmap families against the real
 //! `redis-server` 7.0.15: on each server one connection subscribes to `__key*__:*` after
 //! `CONFIG SET notify-keyspace-events KEAn` (every class, and "new" for keys added), another
 //! runs a script of writes, and the messages each command produced must be equal byte for
@@ -406,6 +406,24 @@ const SET_SMOVE: &[&str] = &[
     "EXISTS one",
 ];
 
+/// SETBIT and BITFIELD notify only when the string was created or grew, or a value changed.
+const BITS: &[&str] = &[
+    "SETBIT b 3 1",
+    "SETBIT b 3 1",
+    "SETBIT b 3 0",
+    "SETBIT b 3 0",
+    "SETBIT b 20 0",
+    "BITFIELD f SET u8 0 7",
+    "BITFIELD f SET u8 0 7 GET u4 0",
+    "BITFIELD f INCRBY u8 0 0",
+    "BITFIELD f OVERFLOW FAIL INCRBY u2 0 9",
+    "BITFIELD f INCRBY u8 0 1",
+    "BITFIELD f GET u8 0",
+    "BITFIELD f SET u8 16 0",
+    "SET s x",
+    "BITFIELD s SET u8 0 120",
+];
+
 const SET_SPOP: &[&str] = &[
     "SADD s a b c d e f g h i j",
     "any: SPOP s",
@@ -562,6 +580,11 @@ fn list_notifications_match_redis() {
         ("blocked-then-served", LIST_BLOCKED_THEN_SERVED),
         ("expired", LIST_EXPIRED),
     ]);
+}
+
+#[test]
+fn bit_notifications_match_redis() {
+    check(&[("bits", BITS)]);
 }
 
 #[test]

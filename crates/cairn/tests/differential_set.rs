@@ -162,6 +162,30 @@ const SMOVE: &[&str] = &[
     "SMOVE a b",
 ];
 
+/// SMOVE tells the destination's watchers only when it added the member: a destination that
+/// already held it is unchanged, so a transaction watching it still commits.
+const SMOVE_WATCH: &[&str] = &[
+    "SADD srcset a b",
+    "SADD dstset a",
+    "WATCH dstset",
+    "SMOVE srcset dstset a",
+    "MULTI",
+    "SCARD dstset",
+    "EXEC",
+    "WATCH dstset",
+    "SMOVE srcset dstset b",
+    "MULTI",
+    "SCARD dstset",
+    "EXEC",
+    "SADD one x",
+    "SADD two x",
+    "WATCH one",
+    "SMOVE one two x",
+    "MULTI",
+    "EXISTS one",
+    "EXEC",
+];
+
 const ALGEBRA: &[&str] = &[
     "SADD a 1 2 3 4 5",
     "SADD b 4 5 6 7",
@@ -307,6 +331,7 @@ fn set_family_matches_redis() {
         ("basics", BASICS),
         ("spop-srandmember", SPOP_SRANDMEMBER),
         ("smove", SMOVE),
+        ("smove-watch", SMOVE_WATCH),
         ("algebra", ALGEBRA),
         ("sscan", SSCAN),
         ("keyspace", KEYSPACE),

@@ -1,17 +1,124 @@
 //! Cairn's DUMP payloads in a real Redis 7.0.15 (`cairn_engine::rdb`): RESTORE takes each
-//! one, the value Redis then reports (GET, LRANGE, SMEMBERS, HGETALL, ZRANGE WITHSCORES) is
-//! the value dumped, and Redis's own DUMP of the restored key reads back as that value. Under
-//! a configuration that matches the dump options, with compression off, Redis's DUMP is
-//! byte for byte Cairn's wherever the encoding fixes the order (all but hash-table sets and
-//! hashes).
+//! one, the value Redis then reports (GET, LRANGE, SMEMBERS, HGETALL, ZRANGE WITHSCORES,
+//! XRANGE) is the value dumped, and Redis's own DUMP of the restored key reads back as that
+//! value. Under a configuration that matches the dump options, with compression off, Redis's
+//! DUMP is byte for byte Cairn's wherever the encoding fixes the order (all but hash-table
+//! sets and hashes).
 
 mod common;
 
 use std::collections::BTreeSet;
 
-use cairn_engine::rdb::{self, DumpOptions, RdbValue};
+use cairn_engine::rdb::{
+    self, DumpOptions, RdbStream, RdbStreamConsumer, RdbStreamEntry, RdbStreamGroup, RdbStreamId,
+    RdbStreamMeta, RdbStreamNack, RdbStreamNode, RdbValue,
+};
 use common::differential::Oracle;
 use common::{Client, Resp};
+
+/// Streams as Redis holds them: nodes led by their first entry's fields, tombstones, entries
+/// with other fields, values of every listpack string size, consumer groups.
+fn streams() -> Vec<(&'static str, RdbStream)> {
+    let entry = |id: RdbStreamId, deleted: bool, fields: &[(&[u8], &[u8])]| RdbStreamEntry {
+        id,
+        deleted,
+        fields: fields
+            .iter()
+            .map(|(f, v)| (f.to_vec(), v.to_vec()))
+            .collect(),
+    };
+    let long = vec![b'v'; 5000];
+    let mut nodes = Vec::new();
+    for n in 0..3u64 {
+        let base = n * 100 + 1;
+        nodes.push(RdbStreamNode {
+            master_id: (base, 0),
+            master_fields: vec![b"f".to_vec(), b"g".to_vec()],
+            entries: vec![
+                entry((base, 0), n == 1, &[(b"f", b"1"), (b"g", b"-70000")]),
+                entry((base, 1), false, &[(b"f", b""), (b"g", &long[..100])]),
+                entry((base + 1, 0), false, &[(b"other", b"x")]),
+                entry(
+                    (base + 2, 5),
+                    n == 2,
+                    &[(b"f", &long), (b"g", b"12345678901")],
+                ),
+            ],
+        });
+    }
+    let groups = vec![
+        RdbStreamGroup {
+            name: b"7".to_vec(),
+            last_id: (0, 0),
+            entries_read: Some(0),
+            pending: Vec::new(),
+            consumers: Vec::new(),
+        },
+        RdbStreamGroup {
+            name: b"workers".to_vec(),
+            last_id: (101, 1),
+            entries_read: Some(-1),
+            pending: vec![
+                RdbStreamNack {
+                    id: (1, 0),
+                    delivery_time_ms: 1_700_000_000_000,
+                    delivery_count: 2,
+                },
+                RdbStreamNack {
+                    id: (101, 1),
+                    delivery_time_ms: 1_700_000_000_500,
+                    delivery_count: 1,
+                },
+            ],
+            consumers: vec![
+                RdbStreamConsumer {
+                    name: b"a".to_vec(),
+                    seen_time_ms: 1_700_000_000_600,
+                    pending: vec![(1, 0), (101, 1)],
+                },
+                RdbStreamConsumer {
+                    name: b"idle".to_vec(),
+                    seen_time_ms: 1_600_000_000_000,
+                    pending: Vec::new(),
+                },
+            ],
+        },
+    ];
+    let meta = |first_id, max_deleted_id, entries_added| {
+        Some(RdbStreamMeta {
+            first_id,
+            max_deleted_id,
+            entries_added,
+        })
+    };
+    vec![
+        (
+            "stream_nodes",
+            RdbStream {
+                nodes,
+                length: 10,
+                last_id: (400, 0),
+                meta: meta((1, 0), (203, 5), 14),
+                groups,
+            },
+        ),
+        (
+            "stream_empty_with_group",
+            RdbStream {
+                nodes: Vec::new(),
+                length: 0,
+                last_id: (5, 5),
+                meta: meta((0, 0), (5, 5), 3),
+                groups: vec![RdbStreamGroup {
+                    name: b"g".to_vec(),
+                    last_id: (5, 5),
+                    entries_read: Some(3),
+                    ..RdbStreamGroup::default()
+                }],
+            },
+        ),
+    ]
+}
 
 /// Values in every encoding `dump` writes, at and around each threshold.
 fn values() -> Vec<(String, RdbValue)> {
@@ -186,6 +293,9 @@ fn values() -> Vec<(String, RdbValue)> {
                 .collect(),
         ),
     );
+    for (name, stream) in streams() {
+        add(name, RdbValue::Stream(Box::new(stream)));
+    }
     out
 }
 
@@ -292,6 +402,23 @@ fn check_reported(redis: &mut Client, key: &[u8], value: &RdbValue) -> Option<St
             let key = |s: f64| if s == 0.0 { 0.0 } else { s };
             want.sort_by(|a, b| key(a.1).total_cmp(&key(b.1)).then_with(|| a.0.cmp(&b.0)));
             return (got != want).then(|| format!("ZRANGE: {got:?}"));
+        }
+        RdbValue::Stream(stream) => {
+            let bulk = |b: &[u8]| Resp::Bulk(b.to_vec());
+            let want = Resp::Array(
+                stream
+                    .nodes
+                    .iter()
+                    .flat_map(|n| &n.entries)
+                    .filter(|e| !e.deleted)
+                    .map(|e| {
+                        let id = format!("{}-{}", e.id.0, e.id.1);
+                        let fields = e.fields.iter().flat_map(|(f, v)| [bulk(f), bulk(v)]);
+                        Resp::Array(vec![bulk(id.as_bytes()), Resp::Array(fields.collect())])
+                    })
+                    .collect(),
+            );
+            (call(redis, &[b"XRANGE", key, b"-", b"+"]), want)
         }
     };
     (got != want).then(|| format!("got {got:?}"))

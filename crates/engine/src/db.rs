@@ -160,6 +160,21 @@ impl Db {
         self.keys.get_mut(key)
     }
 
+    /// `get_mut` for a write that may change nothing: its watchers are not told here; the
+    /// write calls [`Db::touched`] once it knows it changed the key (Redis signals a modified
+    /// key only then).
+    pub fn get_mut_untouched(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Slot> {
+        self.expire_if_due(key, now_ms);
+        self.keys.get_mut(key)
+    }
+
+    /// A write through [`Db::get_mut_untouched`] changed `key`, which is still present.
+    pub fn touched(&mut self, key: &[u8]) {
+        if !self.watches.is_empty() && self.keys.contains_key(key) {
+            self.watches.touch(key, true);
+        }
+    }
+
     pub fn get_value_mut(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Value> {
         self.get_mut(key, now_ms).map(|s| &mut s.value)
     }

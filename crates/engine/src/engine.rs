@@ -70,6 +70,13 @@ impl WriteCtx<'_> {
         }
     }
 
+    /// Says how many changes the command made, as Redis adds them to `server.dirty` (0 for a
+    /// write that changed nothing); commands that do not call it count as one, or none when
+    /// they answer an error.
+    pub fn dirty(&mut self, changes: u64) {
+        self.engine.dirty = Some(changes);
+    }
+
     /// Records that `key` (in the selected database) now holds elements a blocked client may
     /// be waiting for: list pushes and sorted-set additions call it.
     pub fn signal_ready(&mut self, key: &[u8]) {
@@ -143,6 +150,11 @@ pub struct Engine {
     /// Databases whose every key the last applied entry may have made ready (SWAPDB).
     /// Node-local, like `ready_keys`.
     ready_dbs: Vec<usize>,
+    /// What the last applied entry's command adds to Redis's `server.dirty` (INFO's
+    /// `rdb_changes_since_last_save`), when its handler says so (`WriteCtx::dirty`): a write
+    /// that changed nothing reports 0. `None`: the node counts one (none for an error reply).
+    /// Node-local, per entry.
+    dirty: Option<u64>,
     /// Keyspace notification classes the node wants (`notify-keyspace-events`; node-local).
     notify_classes: u32,
     /// Events of the last applied entry, for those classes. Node-local, cleared per entry.
@@ -196,6 +208,7 @@ impl Engine {
             watchers: BTreeMap::new(),
             ready_keys: Vec::new(),
             ready_dbs: Vec::new(),
+            dirty: None,
             notify_classes: 0,
             events: Vec::new(),
             list_compress_depth: 0,
@@ -225,6 +238,18 @@ impl Engine {
     /// key of one should try again.
     pub fn ready_dbs(&self) -> &[usize] {
         &self.ready_dbs
+    }
+
+    /// How many changes the last applied entry's command made, when its handler counted them
+    /// as Redis does (`server.dirty`); `None` when it did not say.
+    pub fn dirty(&self) -> Option<u64> {
+        self.dirty
+    }
+
+    /// Swaps the command's change count (`exec::run_command` keeps a nested command's count
+    /// out of the script or transaction that called it).
+    pub(crate) fn replace_dirty(&mut self, dirty: Option<u64>) -> Option<u64> {
+        std::mem::replace(&mut self.dirty, dirty)
     }
 
     pub fn encodings(&self) -> &Encodings {
@@ -304,6 +329,7 @@ impl Engine {
     pub fn apply(&mut self, entry: &Entry) -> Reply {
         self.ready_keys.clear();
         self.ready_dbs.clear();
+        self.dirty = None;
         self.events.clear();
         self.users.begin_entry();
         let reply = self.apply_body(entry);

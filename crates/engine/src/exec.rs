@@ -63,7 +63,11 @@ pub fn run_command(ctx: &mut WriteCtx, spec: &'static Spec, argv: &[Bytes]) -> R
             if let Err(reply) = check(argv) {
                 return reply;
             }
+            // The calling script or transaction counts as one command, whatever this one
+            // reports.
+            let outer = ctx.engine.replace_dirty(None);
             let reply = apply(ctx, argv);
+            ctx.engine.replace_dirty(outer);
             if spec.flags & flag::BLOCKING != 0 && crate::commands::is_blocked(&reply) {
                 return null_for_blocking(spec);
             }

@@ -19,14 +19,16 @@
 //! - sets: intset (11) when every member is an integer and they are few enough, else plain (2);
 //! - hashes: listpack (16) when small, else plain (4);
 //! - sorted sets: listpack (17) when small, sorted by score then member, else zset 2 (5) with
-//!   binary scores, highest first.
+//!   binary scores, highest first;
+//! - streams: listpacks 2 (19), one listpack per node as Redis splits them, tombstones
+//!   included, with the consumer groups (`rdb/stream.rs`).
 //!
 //! Read (`decode`), every form Redis 7.0.15's RESTORE reads: strings raw, integer-encoded and
 //! LZF; lists plain (1), ziplist (10), quicklist (14) and quicklist 2 (18) with plain and
 //! packed nodes, compressed or not; sets plain (2) and intset (11); hashes plain (4), zipmap
 //! (9), ziplist (13) and listpack (16); sorted sets zset (3, text scores), zset 2 (5), ziplist
-//! (12) and listpack (17). Streams (15, 19) and module values (6, 7) are refused with their
-//! own error; Cairn has neither.
+//! (12) and listpack (17); streams listpacks (15, before Redis 7.0: without its counters) and
+//! listpacks 2 (19). Module values (6, 7) are refused with their own error; Cairn has none.
 //!
 //! Reading checks everything Redis's deep sanitization (`sanitize-dump-payload yes`) checks,
 //! whatever a caller's setting: structure of every compact encoding, no empty collection, no
@@ -46,8 +48,14 @@ mod intset;
 mod listpack;
 mod lzf;
 mod num;
+mod stream;
 mod ziplist;
 mod zipmap;
+
+pub use stream::{
+    RdbStream, RdbStreamConsumer, RdbStreamEntry, RdbStreamGroup, RdbStreamId, RdbStreamMeta,
+    RdbStreamNack, RdbStreamNode,
+};
 
 #[cfg(test)]
 mod fixtures;
@@ -70,6 +78,7 @@ pub enum RdbValue {
     Set(Vec<Vec<u8>>),
     Hash(Vec<(Vec<u8>, Vec<u8>)>),
     ZSet(Vec<(Vec<u8>, f64)>),
+    Stream(Box<RdbStream>),
 }
 
 /// The thresholds `dump_with` chooses encodings by: Redis's configuration parameters of the
@@ -116,8 +125,6 @@ pub enum RdbError {
     /// The value does not parse; the reason is for logs and tests, not for clients.
     #[error("Bad data format ({0})")]
     Corrupt(&'static str),
-    #[error("Bad data format: stream values are not supported")]
-    Stream,
     #[error("Bad data format: module values are not supported")]
     Module,
 }
@@ -128,7 +135,6 @@ impl RdbError {
         match self {
             RdbError::VersionOrChecksum => "ERR DUMP payload version or checksum are wrong",
             RdbError::Corrupt(_) => "ERR Bad data format",
-            RdbError::Stream => "ERR Bad data format: stream values are not supported",
             RdbError::Module => "ERR Bad data format: module values are not supported",
         }
     }

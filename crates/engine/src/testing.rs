@@ -198,6 +198,13 @@ pub fn render(reply: &Reply) -> String {
         Reply::Array(items) => format!("[{}]", render_list(items)),
         Reply::Set(items) => format!("~[{}]", render_list(items)),
         Reply::Push(items) => format!(">[{}]", render_list(items)),
+        Reply::MapOfPairs(pairs) => {
+            let inner: Vec<String> = pairs
+                .iter()
+                .map(|(k, v)| format!("[{}, {}]", render(k), render(v)))
+                .collect();
+            format!("[{}]", inner.join(", "))
+        }
         Reply::Map(pairs) => {
             let inner: Vec<String> = pairs
                 .iter()

@@ -345,7 +345,7 @@ fn step(model: &mut Model, op: &Op) -> (Vec<String>, Reply) {
             }
             (
                 cmd,
-                Reply::Array(vec![Reply::Array(vec![bulk(&k), Reply::Array(items)])]),
+                Reply::MapOfPairs(vec![(bulk(&k), Reply::Array(items))]),
             )
         }
         Op::Ack { key, group, ids } => {

@@ -240,6 +240,15 @@ pub fn encode(reply: &Reply, proto: Protocol, out: &mut BytesMut) {
         Reply::Push(items) => put_aggregate(out, proto, if resp3 { b'>' } else { b'*' }, items),
         Reply::Map(pairs) => put_map(out, proto, pairs),
         Reply::Pairs(pairs) => put_pairs(out, proto, pairs),
+        Reply::MapOfPairs(pairs) if resp3 => put_map(out, proto, pairs),
+        Reply::MapOfPairs(pairs) => {
+            put_header(out, b'*', pairs.len());
+            for (key, value) in pairs {
+                put_header(out, b'*', 2);
+                encode(key, proto, out);
+                encode(value, proto, out);
+            }
+        }
         Reply::Double(value) => put_double(out, proto, *value),
         Reply::DoubleText(text) if resp3 => put_line(out, b',', text),
         Reply::DoubleText(text) => put_bulk(out, text),

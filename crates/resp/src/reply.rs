@@ -32,6 +32,9 @@ pub enum Reply {
     /// Ordered pairs: an array of two-element arrays in RESP3, a flat array of 2n elements in
     /// RESP2 (ZRANGE WITHSCORES, ZPOPMIN with a count, HRANDFIELD … WITHVALUES).
     Pairs(Vec<(Reply, Reply)>),
+    /// Keyed pairs: a RESP3 map, an array of two-element arrays in RESP2 (XREAD and
+    /// XREADGROUP: stream name → entries).
+    MapOfPairs(Vec<(Reply, Reply)>),
     /// RESP3 double; a bulk string in RESP2 (formatted as Redis 7.0 does, `%.17g`).
     Double(f64),
     /// A double already formatted (Redis's `addReplyHumanLongDouble`: GEOPOS coordinates):

@@ -114,6 +114,19 @@ fn pairs_nest_in_resp3_and_flatten_in_resp2() {
 }
 
 #[test]
+fn maps_of_pairs_are_maps_in_resp3_and_nest_in_resp2() {
+    check(
+        Reply::MapOfPairs(vec![
+            (bulk("s"), Reply::Array(vec![])),
+            (bulk("t"), Reply::Int(2)),
+        ]),
+        "*2\r\n*2\r\n$1\r\ns\r\n*0\r\n*2\r\n$1\r\nt\r\n:2\r\n",
+        "%2\r\n$1\r\ns\r\n*0\r\n$1\r\nt\r\n:2\r\n",
+    );
+    check(Reply::MapOfPairs(Vec::new()), "*0\r\n", "%0\r\n");
+}
+
+#[test]
 fn nested_aggregates_use_the_same_protocol() {
     let reply = Reply::Array(vec![
         Reply::Set(vec![Reply::Bool(true)]),

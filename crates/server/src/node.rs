@@ -641,6 +641,7 @@ impl NodeHandle {
     ) -> Option<Reply> {
         let mut core = self.core.borrow_mut();
         if core.barrier_reads
+            || core.blocked.holds()
             || !core.waiting[lane].is_empty()
             || core.resolved[lane] != core.issued[lane]
         {
@@ -937,13 +938,16 @@ impl Core {
     }
 
     /// A write of `lane` must wait in the lane's queue when a read ahead of it waits for a
-    /// log barrier (or another write already waits there): applied before that read ran, it
+    /// log barrier (or another write already waits there, or the node holds its clients while
+    /// blocked clients are served): applied before that read ran, it
     /// would show in the read's result. Reads that wait only for earlier writes need no
     /// such care: the core runs them as soon as those are applied, before anything later.
     fn write_must_wait(&self, lane: usize) -> bool {
-        self.waiting[lane]
-            .iter()
-            .any(|w| w.barrier != 0 || matches!(w.w, Waiting::Write { .. }))
+        // While blocked clients are being served, new writes wait too (node/blocking.rs).
+        self.blocked.holds()
+            || self.waiting[lane]
+                .iter()
+                .any(|w| w.barrier != 0 || matches!(w.w, Waiting::Write { .. }))
     }
 
     /// Makes the entry of `body` and queues it; `at`: (lane, arrival order, client or 0).
@@ -1031,9 +1035,10 @@ impl Core {
     }
 
     /// Sends a write's reply now, or holds it behind the earlier commands of its lane that are
-    /// still waiting (a pipelined GET waiting for a barrier must be answered first).
+    /// still waiting (a pipelined GET waiting for a barrier must be answered first), or until
+    /// the blocked clients being served have been (node/blocking.rs).
     fn reply_in_order(&mut self, lane: usize, order: u64, reply: ReplyTx, out: Reply) {
-        if self.waiting[lane].front().is_some_and(|w| w.order < order) {
+        if self.blocked.holds() || self.waiting[lane].front().is_some_and(|w| w.order < order) {
             self.enqueue(lane, Waiter::in_place(order, Waiting::Ready { reply, out }));
         } else {
             let _ = reply.send(out);
@@ -1052,7 +1057,11 @@ impl Core {
     fn wait_or_run(&mut self, w: Waiting, barrier: u64, lane: usize) {
         let mark = self.mark(&w, lane);
         let order = self.take_order(lane);
-        if barrier == 0 && self.waiting[lane].is_empty() && self.mark_reached(&mark, lane) {
+        if barrier == 0
+            && !self.blocked.holds()
+            && self.waiting[lane].is_empty()
+            && self.mark_reached(&mark, lane)
+        {
             self.run_waiting(w, order, lane);
         } else {
             self.waiting[lane].push_back(Waiter {
@@ -1161,6 +1170,9 @@ impl Core {
 
     /// Runs every waiting read whose barrier has been reached.
     fn drain_waiting(&mut self) {
+        if self.blocked.holds() {
+            return;
+        }
         for lane in 0..LANES {
             while self.waiting[lane].front().is_some_and(|w| {
                 self.mark_reached(&w.issued, lane)
@@ -1220,14 +1232,21 @@ impl Core {
             .max(if time_ms.is_some() { seq - 1 } else { seq });
         self.bytes_since_snapshot += record.len() as u64;
         let script_calls = self.engine.scripting().control().take_calls();
-        if let (Some((lane, tx, spec, at)), Some(reply)) = (own, reply) {
-            record_script_calls(&self.shared, script_calls, &reply);
-            self.resolve_own(&entry, reply, tx, spec, started, (lane, at));
+        // Attempts for the clients this entry made servable go out before its reply, which
+        // they may hold (node/blocking.rs).
+        self.wake_ready(own.is_some());
+        match (own, reply) {
+            (Some((lane, tx, spec, at)), Some(reply)) => {
+                record_script_calls(&self.shared, script_calls, &reply);
+                self.resolve_own(&entry, reply, tx, spec, started, (lane, at));
+            }
+            // A copy of an attempt applied before changes nothing: its client stays parked.
+            (Some((lane, _, _, at)), None) => self.attempt_dropped((lane, at.0)),
+            _ => {}
         }
         if !self.engine.users().closing().is_empty() {
             crate::acl::close_connections(&self.shared, self.engine.users().closing());
         }
-        self.wake_ready();
         self.publish_events();
         self.drain_waiting();
     }
@@ -1294,7 +1313,10 @@ impl Core {
                 let usec = started.elapsed().as_micros() as u64;
                 let caller = crate::calls::Caller::Id(client);
                 crate::calls::record(&self.shared, spec, argv, usec, reply.is_error(), caller);
-                self.shared.changes_since_save.fetch_add(1, Relaxed);
+                // Redis's `server.dirty`: what the command counted, else one unless it failed
+                // (an error reply changed nothing).
+                let changes = self.engine.dirty().unwrap_or(u64::from(!reply.is_error()));
+                self.shared.changes_since_save.fetch_add(changes, Relaxed);
             }
             (Body::Exec { commands, .. }, _) => {
                 let usec = started.elapsed().as_micros() as u64;
@@ -1350,6 +1372,9 @@ impl Core {
                 Body::Tick { .. } => self.tick_in_flight = false,
                 Body::Expire { keys } => self.forget_expiring(p.entry.db, keys),
                 _ => {}
+            }
+            if p.spec.is_some_and(|spec| spec.flags & flag::BLOCKING != 0) {
+                self.attempt_refused((lane, p.order));
             }
             if let (Some(tx), Some(error)) = (p.reply, p.failed) {
                 let out = if error.starts_with("ERR ") {

@@ -87,15 +87,17 @@ fn get_str<'a>(db: &'a Db, key: &[u8], now_ms: u64) -> Result<Option<&'a [u8]>, 
 }
 
 /// Redis's `lookupStringForBitCommand`: the string at `key`, created or padded with zero bytes
-/// so that byte `byte` exists. Its TTL is kept.
+/// so that byte `byte` exists. Its TTL is kept. The flag says whether it was created or grew;
+/// otherwise the caller tells the key's watchers (`Db::touched`) only if it changes a bit.
 fn string_for_bits<'a>(
     db: &'a mut Db,
     key: &[u8],
     byte: u64,
     now_ms: u64,
-) -> Result<&'a mut Box<[u8]>, Reply> {
+) -> Result<(&'a mut Box<[u8]>, bool), Reply> {
     // Offsets are checked against STRING_LEN_MAX (plus a BITFIELD's width), so this fits.
     let len = byte as usize + 1;
+    let mut grew = false;
     if !db.contains(key, now_ms) {
         db.set(
             key,
@@ -103,8 +105,18 @@ fn string_for_bits<'a>(
             None,
             now_ms,
         );
+        grew = true;
+    } else if db
+        .get_value(key, now_ms)
+        .and_then(Value::as_str)
+        .is_some_and(|s| s.len() < len)
+    {
+        db.touched(key);
+        grew = true;
     }
-    let slot = db.get_mut(key, now_ms).expect("present or just created");
+    let slot = db
+        .get_mut_untouched(key, now_ms)
+        .expect("present or just created");
     slot.touch(now_ms);
     let Value::Str(s) = &mut slot.value else {
         return Err(wrong_type());
@@ -114,7 +126,7 @@ fn string_for_bits<'a>(
         bytes.resize(len, 0);
         *s = bytes.into_boxed_slice();
     }
-    Ok(s)
+    Ok((s, grew))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -227,23 +239,22 @@ fn setbit(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         Err(reply) => return reply,
     };
     let now_ms = ctx.now_ms;
-    let len_before = ctx
-        .db()
-        .get(&argv[1], now_ms)
-        .and_then(|slot| slot.value.as_str())
-        .map(<[u8]>::len);
-    let s = match string_for_bits(ctx.db(), &argv[1], offset >> 3, now_ms) {
-        Ok(s) => s,
+    let (s, grew) = match string_for_bits(ctx.db(), &argv[1], offset >> 3, now_ms) {
+        Ok(found) => found,
         Err(reply) => return reply,
     };
     let old = get_bit(s, offset);
     let byte = &mut s[(offset >> 3) as usize];
     let shift = 7 - (offset & 7);
     *byte = (*byte & !(1 << shift)) | (on << shift);
-    // As Redis: an event when the string was created or grew, or the bit changed.
-    if len_before.is_none_or(|len| len <= (offset >> 3) as usize) || old != on {
+    // As Redis: a change (event, watchers, dirty) when the string was created or grew, or the
+    // bit changed.
+    let changed = grew || old != on;
+    if changed {
+        ctx.db().touched(&argv[1]);
         ctx.notify(notify::STRING, "setbit", &argv[1]);
     }
+    ctx.dirty(u64::from(changed));
     Reply::Int(i64::from(old))
 }
 

@@ -395,8 +395,13 @@ fn smove(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     if src == dst {
         return Reply::Int(i64::from(src_set.contains(member)));
     }
-    let dst_exists = match get_set(db, dst, now_ms) {
-        Ok(found) => found.is_some(),
+    // A destination that already holds the member is left untouched: no event, and its
+    // watchers are not told (Redis signals the destination only when the member was added).
+    let (dst_exists, dst_has_member) = match get_set(db, dst, now_ms) {
+        Ok(found) => (
+            found.is_some(),
+            found.is_some_and(|set| set.contains(member)),
+        ),
         Err(reply) => return reply,
     };
     let src_set = get_set_mut(db, src, now_ms)
@@ -414,7 +419,9 @@ fn smove(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     ctx.notify(notify::SET, "srem", src);
     notify_if_removed(ctx, src, emptied);
     let db = ctx.db();
-    let added = if dst_exists {
+    let added = if dst_has_member {
+        false
+    } else if dst_exists {
         let dst_set = get_set_mut(db, dst, now_ms)
             .ok()
             .flatten()

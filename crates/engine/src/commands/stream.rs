@@ -751,17 +751,14 @@ fn xread(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
             }
             let start = after.next().unwrap_or(StreamId::MAX);
             let entries = s.range(start, StreamId::MAX, false, args.count as usize);
-            served.push(Reply::Array(vec![
-                Reply::Bulk(key.clone()),
-                entries_reply(&entries),
-            ]));
+            served.push((Reply::Bulk(key.clone()), entries_reply(&entries)));
             // A waiter Redis serves gets the one key that became ready.
             if args.retry {
                 break;
             }
         }
         if !served.is_empty() {
-            return Ok(Reply::Array(served));
+            return Ok(Reply::MapOfPairs(served));
         }
         if args.block_ms.is_some() {
             return Ok(blocked_retrying(retry_argv(argv, &args, &ids, false)));

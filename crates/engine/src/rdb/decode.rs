@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use super::listpack::Item;
 use super::num::{int_text, parse_double};
-use super::{RdbError, RdbValue, intset, kind, listpack, lzf, ziplist, zipmap};
+use super::{RdbError, RdbValue, intset, kind, listpack, lzf, stream, ziplist, zipmap};
 
 type Result<T> = std::result::Result<T, RdbError>;
 
@@ -41,7 +41,8 @@ pub fn value(body: &[u8]) -> Result<RdbValue> {
         kind::ZSET_2 => RdbValue::ZSet(plain_zset(&mut r, true)?),
         kind::ZSET_ZIPLIST => RdbValue::ZSet(zset_pairs(ziplist::items(&r.string()?)?)?),
         kind::ZSET_LISTPACK => RdbValue::ZSet(zset_pairs(listpack::items(&r.string()?)?)?),
-        kind::STREAM_LISTPACKS | kind::STREAM_LISTPACKS_2 => return Err(RdbError::Stream),
+        kind::STREAM_LISTPACKS => RdbValue::Stream(Box::new(stream::decode(&mut r, false)?)),
+        kind::STREAM_LISTPACKS_2 => RdbValue::Stream(Box::new(stream::decode(&mut r, true)?)),
         kind::MODULE | kind::MODULE_2 => return Err(RdbError::Module),
         _ => return corrupt("unknown object type"),
     };
@@ -52,7 +53,7 @@ pub fn value(body: &[u8]) -> Result<RdbValue> {
 // ---------------------------------------------------------------------------------------------
 // The byte reader
 
-struct Reader<'a> {
+pub(super) struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
 }
@@ -69,7 +70,7 @@ impl<'a> Reader<'a> {
         self.buf.len() - self.pos
     }
 
-    fn byte(&mut self) -> Result<u8> {
+    pub(super) fn byte(&mut self) -> Result<u8> {
         let b = *self
             .buf
             .get(self.pos)
@@ -79,7 +80,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next `n` bytes; never allocates, so `n` may be anything.
-    fn take(&mut self, n: u64) -> Result<&'a [u8]> {
+    pub(super) fn take(&mut self, n: u64) -> Result<&'a [u8]> {
         match usize::try_from(n) {
             Ok(n) if n <= self.remaining() => {
                 let bytes = &self.buf[self.pos..self.pos + n];
@@ -90,7 +91,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+    pub(super) fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
         Ok(self.take(N as u64)?.try_into().expect("N bytes"))
     }
 
@@ -110,7 +111,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A length that must be a plain one.
-    fn len(&mut self) -> Result<u64> {
+    pub(super) fn len(&mut self) -> Result<u64> {
         match self.len_field()? {
             Len::Plain(n) => Ok(n),
             Len::Special(_) => corrupt("encoded value where a length belongs"),
@@ -131,9 +132,18 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A count of things that each take at least `min_bytes` of what remains, possibly 0
+    /// (a stream may have no node, group, pending entry or consumer).
+    pub(super) fn count_or_zero(&mut self, min_bytes: usize) -> Result<usize> {
+        match usize::try_from(self.len()?) {
+            Ok(n) if n <= self.remaining() / min_bytes => Ok(n),
+            _ => corrupt("count larger than the payload"),
+        }
+    }
+
     /// A string in any encoding (Redis's `rdbGenericLoadStringObject`); integers come back
     /// as their decimal text.
-    fn string(&mut self) -> Result<Cow<'a, [u8]>> {
+    pub(super) fn string(&mut self) -> Result<Cow<'a, [u8]>> {
         match self.len_field()? {
             Len::Plain(n) => Ok(Cow::Borrowed(self.take(n)?)),
             Len::Special(0) => Ok(Cow::Owned(int_text(i64::from(i8::from_le_bytes(

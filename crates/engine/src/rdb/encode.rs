@@ -16,6 +16,7 @@ pub fn value(out: &mut Vec<u8>, value: &RdbValue, options: &DumpOptions) {
         RdbValue::Set(members) => set(out, members, options),
         RdbValue::Hash(pairs) => hash(out, pairs, options),
         RdbValue::ZSet(pairs) => zset(out, pairs, options),
+        RdbValue::Stream(stream) => super::stream::encode(out, stream, options),
     }
 }
 

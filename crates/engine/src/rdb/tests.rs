@@ -39,7 +39,7 @@ fn canonical(value: &RdbValue) -> RdbValue {
             .collect()
     }
     match value {
-        RdbValue::Str(_) | RdbValue::List(_) => value.clone(),
+        RdbValue::Str(_) | RdbValue::List(_) | RdbValue::Stream(_) => value.clone(),
         RdbValue::Set(members) => {
             let mut members = first(members, |m| m);
             members.sort();
@@ -176,16 +176,301 @@ fn refuses_what_redis_refuses() {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Streams
+
+fn entry(id: RdbStreamId, deleted: bool, fields: &[(&str, &str)]) -> RdbStreamEntry {
+    RdbStreamEntry {
+        id,
+        deleted,
+        fields: fields
+            .iter()
+            .map(|(f, v)| (f.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .collect(),
+    }
+}
+
 #[test]
-fn refuses_streams_with_its_own_error() {
+fn decodes_redis_stream_payload_and_reencodes_it_exactly() {
     let payload = from_hex(fixtures::STREAM_HEX);
     assert_eq!(payload[0], kind::STREAM_LISTPACKS_2);
-    let err = restore(&payload).unwrap_err();
-    assert_eq!(err, RdbError::Stream);
+    let expected = RdbStream {
+        nodes: vec![RdbStreamNode {
+            master_id: (1, 1),
+            master_fields: vec![b"field".to_vec()],
+            entries: vec![entry((1, 1), false, &[("field", "value")])],
+        }],
+        length: 1,
+        last_id: (1, 1),
+        meta: Some(RdbStreamMeta {
+            first_id: (1, 1),
+            max_deleted_id: (0, 0),
+            entries_added: 1,
+        }),
+        groups: Vec::new(),
+    };
+    let got = restore(&payload).unwrap();
+    assert_eq!(got, RdbValue::Stream(Box::new(expected)));
+    let exact = DumpOptions {
+        rdb_compression: false,
+        ..DumpOptions::default()
+    };
+    assert_eq!(dump_with(&got, &exact), payload);
+}
+
+/// Redis 5's DUMP (RDB 9, type 15) from unit/type/stream-cgroups: no counters, no groups'
+/// read counters; an LZF-compressed listpack whose first entries are deleted or trimmed.
+const LEGACY_STREAM_HEX: &str = concat!(
+    "0f011000000000000000010000000000000000c3404a405716570000002300020104010101846461746105000103",
+    "010020010381610204200a0001400a0062600a0002400a0063600a4022018164200a4039200a0065600a0005400a",
+    "0066200a00ff02060002026731050004000000000000000100000000000000003ef783437a010000010000000000",
+    "00000200000000000000003ef783437a01000001000000000000000400000000000000003ef783437a0100000100",
+    "0000000000000500000000000000003ef783437a0100000101036331313ef783437a010000040000000000000001",
+    "00000000000000000000000000000002000000000000000000000000000000040000000000000000000000000000",
+    "000500000000000000000267320000000009003d52ef6867521dfa",
+);
+
+#[test]
+fn decodes_a_legacy_stream_without_its_counters() {
+    let payload = from_hex(LEGACY_STREAM_HEX);
+    assert_eq!(payload[0], kind::STREAM_LISTPACKS);
+    let RdbValue::Stream(s) = restore(&payload).unwrap() else {
+        panic!("a stream");
+    };
+    assert_eq!(s.meta, None);
+    assert_eq!((s.length, s.last_id), (2, (6, 0)));
+    assert_eq!(s.nodes.len(), 1);
+    let node = &s.nodes[0];
+    assert_eq!(node.master_id, (1, 0));
+    assert_eq!(node.master_fields, [b"data".to_vec()]);
+    let live: Vec<_> = node.entries.iter().filter(|e| !e.deleted).collect();
     assert_eq!(
-        err.reply_text(),
-        "ERR Bad data format: stream values are not supported"
+        live,
+        [
+            &entry((5, 0), false, &[("data", "e")]),
+            &entry((6, 0), false, &[("data", "f")])
+        ]
     );
+    assert_eq!(node.entries.len(), 6);
+    let names: Vec<&[u8]> = s.groups.iter().map(|g| g.name.as_slice()).collect();
+    assert_eq!(names, [&b"g1"[..], b"g2"]);
+    let g1 = &s.groups[0];
+    assert_eq!((g1.last_id, g1.entries_read), ((5, 0), None));
+    assert_eq!(g1.pending.len(), 4);
+    assert_eq!(g1.consumers[0].name, b"c11");
+    assert_eq!(g1.consumers[0].pending, [(1, 0), (2, 0), (4, 0), (5, 0)]);
+    // Written again it is type 19 with the counters Redis's loader gives it.
+    let again = dump(&RdbValue::Stream(s.clone()));
+    assert_eq!(again[0], kind::STREAM_LISTPACKS_2);
+    let RdbValue::Stream(back) = restore(&again).unwrap() else {
+        panic!("a stream");
+    };
+    assert_eq!(
+        back.meta,
+        Some(RdbStreamMeta {
+            first_id: (5, 0),
+            max_deleted_id: (0, 0),
+            entries_added: 2
+        })
+    );
+    assert_eq!(back.nodes, s.nodes);
+}
+
+/// A stream with every part: several nodes, tombstones, entries with the master's fields and
+/// with others, groups with pending entries and a consumer without any.
+fn stream_specimen() -> RdbStream {
+    let mut nodes = Vec::new();
+    let mut id = 0;
+    for n in 0..3u64 {
+        let mut entries = Vec::new();
+        for i in 0..4u64 {
+            id += 1 + i * 7;
+            let fields: &[(&str, &str)] = match i {
+                2 => &[("other", "x"), ("f", "")],
+                _ => &[
+                    ("f", "12"),
+                    (
+                        "g",
+                        "a value long enough to be worth compressing, compressing",
+                    ),
+                ],
+            };
+            entries.push(entry((id, n), i == 1, fields));
+        }
+        nodes.push(RdbStreamNode {
+            master_id: entries[0].id,
+            master_fields: vec![b"f".to_vec(), b"g".to_vec()],
+            entries,
+        });
+    }
+    let last = nodes[2].entries[3].id;
+    RdbStream {
+        nodes,
+        length: 9,
+        last_id: (last.0 + 5, 0),
+        meta: Some(RdbStreamMeta {
+            first_id: (1, 0),
+            max_deleted_id: (9, 0),
+            entries_added: 30,
+        }),
+        groups: vec![
+            RdbStreamGroup {
+                name: b"123".to_vec(),
+                last_id: (0, 0),
+                entries_read: Some(-1),
+                pending: Vec::new(),
+                consumers: Vec::new(),
+            },
+            RdbStreamGroup {
+                name: b"g".to_vec(),
+                last_id: last,
+                entries_read: Some(7),
+                pending: vec![
+                    RdbStreamNack {
+                        id: (1, 0),
+                        delivery_time_ms: 1_700_000_000_000,
+                        delivery_count: 3,
+                    },
+                    RdbStreamNack {
+                        id: (2, 99),
+                        delivery_time_ms: 5,
+                        delivery_count: 100_000,
+                    },
+                ],
+                consumers: vec![
+                    RdbStreamConsumer {
+                        name: b"alice".to_vec(),
+                        seen_time_ms: 1_700_000_000_001,
+                        pending: vec![(1, 0), (2, 99)],
+                    },
+                    RdbStreamConsumer {
+                        name: b"bob".to_vec(),
+                        seen_time_ms: 0,
+                        pending: Vec::new(),
+                    },
+                ],
+            },
+        ],
+    }
+}
+
+#[test]
+fn streams_round_trip() {
+    let specimen = stream_specimen();
+    for compression in [false, true] {
+        let options = DumpOptions {
+            rdb_compression: compression,
+            ..DumpOptions::default()
+        };
+        round_trip(&RdbValue::Stream(Box::new(specimen.clone())), &options);
+    }
+    let empty = RdbStream {
+        meta: Some(RdbStreamMeta::default()),
+        ..RdbStream::default()
+    };
+    round_trip(&RdbValue::Stream(Box::new(empty)), &DumpOptions::default());
+}
+
+#[test]
+fn streams_that_break_their_invariants_are_refused() {
+    type Damage = fn(&mut RdbStream);
+    let damages: &[(&str, Damage)] = &[
+        ("entries out of order", |s| s.nodes[1].entries.swap(0, 2)),
+        ("nodes out of order", |s| s.nodes.swap(0, 1)),
+        ("an entry below its node's key", |s| {
+            s.nodes[1].master_id.0 += 1
+        }),
+        ("an entry repeated", |s| {
+            let first = s.nodes[2].entries[0].clone();
+            s.nodes[1].entries.push(first);
+        }),
+        ("length", |s| s.length += 1),
+        ("last ID below an entry", |s| s.last_id = (1, 0)),
+        ("a node without a live entry", |s| {
+            s.nodes[0].entries.iter_mut().for_each(|e| e.deleted = true);
+            s.length -= 3;
+        }),
+        ("duplicate group", |s| s.groups[0].name = b"g".to_vec()),
+        ("duplicate consumer", |s| {
+            s.groups[1].consumers[1].name = b"alice".to_vec()
+        }),
+        ("pending entry without consumer", |s| {
+            s.groups[1].consumers[0].pending.pop();
+        }),
+        ("pending entry owned twice", |s| {
+            s.groups[1].consumers[1].pending.push((1, 0));
+        }),
+        ("consumer entry not pending", |s| {
+            s.groups[1].consumers[1].pending.push((7, 7));
+        }),
+        ("duplicate pending entry", |s| {
+            let again = s.groups[1].pending[0];
+            s.groups[1].pending.push(again);
+        }),
+    ];
+    for (name, damage) in damages {
+        let mut s = stream_specimen();
+        damage(&mut s);
+        let payload = dump(&RdbValue::Stream(Box::new(s)));
+        assert!(
+            matches!(restore(&payload), Err(RdbError::Corrupt(_))),
+            "{name}: {:?}",
+            restore(&payload)
+        );
+    }
+}
+
+/// Random well-formed streams (seeded): each round-trips.
+#[test]
+fn random_streams_round_trip() {
+    let mut rng = fastrand::Rng::with_seed(19);
+    for _ in 0..300 {
+        let mut s = RdbStream::default();
+        let mut id = (rng.u64(..1 << 40), rng.u64(..));
+        let mut length = 0;
+        for _ in 0..rng.usize(..5) {
+            let fields: Vec<(Vec<u8>, Vec<u8>)> = (0..rng.usize(..4))
+                .map(|i| {
+                    (
+                        vec![b'a' + i as u8; rng.usize(1..3)],
+                        rng.u64(..).to_string().into_bytes(),
+                    )
+                })
+                .collect();
+            let mut node = RdbStreamNode {
+                master_id: id,
+                master_fields: fields.iter().map(|(f, _)| f.clone()).collect(),
+                entries: Vec::new(),
+            };
+            for i in 0..rng.usize(1..20) {
+                let deleted = i > 0 && rng.u8(..4) == 0;
+                length += u64::from(!deleted);
+                let fields = if rng.bool() {
+                    fields.clone()
+                } else {
+                    vec![(b"z".to_vec(), vec![b'v'; rng.usize(..300)])]
+                };
+                node.entries.push(RdbStreamEntry {
+                    id,
+                    deleted,
+                    fields,
+                });
+                id = match rng.u8(..3) {
+                    0 if id.1 < u64::MAX => (id.0, id.1 + 1),
+                    _ => (id.0 + rng.u64(1..1 << 20), rng.u64(..)),
+                };
+            }
+            s.nodes.push(node);
+        }
+        s.length = length;
+        s.last_id = id;
+        s.meta = Some(RdbStreamMeta {
+            first_id: (rng.u64(..), rng.u64(..)),
+            max_deleted_id: (rng.u64(..), 0),
+            entries_added: rng.u64(..),
+        });
+        round_trip(&RdbValue::Stream(Box::new(s)), &DumpOptions::default());
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -529,6 +814,7 @@ fn specimens() -> Vec<(RdbValue, DumpOptions)> {
             (b"b".to_vec(), b"two".to_vec()),
         ]),
         RdbValue::ZSet(vec![(b"a".to_vec(), 1.5), (b"b".to_vec(), 2.0)]),
+        RdbValue::Stream(Box::new(stream_specimen())),
     ];
     let mut out = Vec::new();
     for value in values {

@@ -50,6 +50,22 @@ pub fn reply_to_lua(lua: &Lua, reply: &Reply, resp3: bool) -> mlua::Result<Value
                 array(lua, pairs.iter().flat_map(|(k, v)| [k, v]), resp3)?
             }
         }
+        Reply::MapOfPairs(pairs) => {
+            if resp3 {
+                let map = lua.create_table()?;
+                for (k, v) in pairs {
+                    map.raw_set(reply_to_lua(lua, k, resp3)?, reply_to_lua(lua, v, resp3)?)?;
+                }
+                wrapped(lua, "map", Value::Table(map))?
+            } else {
+                let t = lua.create_table()?;
+                for (i, (k, v)) in pairs.iter().enumerate() {
+                    let pair = array(lua, [k, v].into_iter(), resp3)?;
+                    t.raw_set(i + 1, pair)?;
+                }
+                Value::Table(t)
+            }
+        }
         Reply::Pairs(pairs) => {
             if resp3 {
                 let t = lua.create_table()?;

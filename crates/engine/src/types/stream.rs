@@ -255,12 +255,18 @@ struct Raw {
 
 impl Node {
     fn new(master: StreamId, pairs: &[&[u8]]) -> Node {
-        let n = pairs.len() / 2;
+        let fields: Vec<&[u8]> = pairs.iter().step_by(2).copied().collect();
+        Node::with_fields(master, &fields)
+    }
+
+    /// An empty node whose master fields are `fields`.
+    fn with_fields(master: StreamId, fields: &[&[u8]]) -> Node {
+        let n = fields.len();
         let mut buf = Vec::new();
         put_varint(&mut buf, n as u64);
         // header (6) + EOF (1) + num-fields + master fields + the zero terminator.
         let mut lp = 7 + lp_int_bytes(n as i64) + lp_int_bytes(0);
-        for field in pairs.iter().step_by(2) {
+        for field in fields {
             put_str(&mut buf, field);
             lp += lp_str_bytes(field);
         }
@@ -401,6 +407,13 @@ impl Node {
 
 /// Field/value pairs of one entry, borrowed from its node.
 pub type Fields<'a> = Vec<(&'a [u8], &'a [u8])>;
+
+/// One node as stored (`Stream::nodes`): entries are (ID, deleted, fields).
+pub struct NodeView<'a> {
+    pub master: StreamId,
+    pub master_fields: Vec<&'a [u8]>,
+    pub entries: Vec<(StreamId, bool, Fields<'a>)>,
+}
 
 // ---------------------------------------------------------------------------------------------
 // Consumer groups
@@ -866,6 +879,50 @@ impl Stream {
             group.entries_read = estimate;
         }
         group.last_id = id;
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Nodes as DUMP writes them and RESTORE reads them
+
+    /// Every node in ID order: its key (the ID its entries are deltas from), its master
+    /// fields, and every entry with whether it is deleted.
+    pub fn nodes(&self) -> impl Iterator<Item = NodeView<'_>> {
+        self.nodes.iter().map(|(master, node)| {
+            let master_fields = node.master_fields();
+            let entries = node
+                .raws(*master)
+                .iter()
+                .map(|raw| (raw.id, raw.deleted, node.pairs(raw, &master_fields)))
+                .collect();
+            NodeView {
+                master: *master,
+                master_fields,
+                entries,
+            }
+        })
+    }
+
+    /// Appends a node as DUMP carried it (RESTORE), tombstones included. The caller keeps
+    /// the invariants (`rdb` checks them): keys and IDs increasing, a live entry in the node,
+    /// and sets `last_id`, `first_id`, `max_deleted_id` and `entries_added` afterwards.
+    pub fn push_node(
+        &mut self,
+        master: StreamId,
+        master_fields: &[&[u8]],
+        entries: &[(StreamId, bool, Vec<&[u8]>)],
+    ) {
+        let mut node = Node::with_fields(master, master_fields);
+        for (id, deleted, pairs) in entries {
+            let at = node.buf.len();
+            node.push(master, *id, pairs);
+            if *deleted {
+                node.buf[at] |= FLAG_DELETED;
+                node.live -= 1;
+                node.deleted += 1;
+            }
+        }
+        self.length += u64::from(node.live);
+        self.nodes.insert(master, node);
     }
 
     // -----------------------------------------------------------------------------------------

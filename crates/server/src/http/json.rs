@@ -349,6 +349,21 @@ pub fn value(reply: &Reply, encoding: Encoding, out: &mut Vec<u8>) {
             }
             out.push(b']');
         }
+        // As RESP2: an array of [stream, entries] arrays.
+        Reply::MapOfPairs(pairs) => {
+            out.push(b'[');
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.push(b'[');
+                value(k, encoding, out);
+                out.push(b',');
+                value(v, encoding, out);
+                out.push(b']');
+            }
+            out.push(b']');
+        }
         Reply::Map(pairs) | Reply::Pairs(pairs) => {
             out.push(b'[');
             for (i, (k, v)) in pairs.iter().enumerate() {
@@ -517,6 +532,8 @@ mod tests {
         );
         let map = Reply::Map(vec![(Reply::bulk_copy(b"f"), Reply::bulk_copy(b"v"))]);
         assert_eq!(json(&map, Text), r#"{"result":["f","v"]}"#);
+        let streams = Reply::MapOfPairs(vec![(Reply::bulk_copy(b"s"), Reply::Array(vec![]))]);
+        assert_eq!(json(&streams, Text), r#"{"result":[["s",[]]]}"#);
         let nested = Reply::Array(vec![
             Reply::bulk_copy(b"m"),
             Reply::Array(vec![Reply::Nil, Reply::ok()]),

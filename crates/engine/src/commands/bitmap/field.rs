@@ -205,35 +205,35 @@ fn signed_overflow(value: i64, incr: i64, bits: u32, rule: Overflow) -> Option<i
     }
 }
 
-/// Runs one SET or INCRBY on `s` (already long enough): the reply (nil when FAIL refused it).
-/// SET answers the old value, INCRBY the new one.
-fn write_op(s: &mut [u8], op: &Op) -> Reply {
+/// Runs one SET or INCRBY on `s` (already long enough): the reply (nil when FAIL refused it)
+/// and whether the stored value changed. SET answers the old value, INCRBY the new one.
+fn write_op(s: &mut [u8], op: &Op) -> (Reply, bool) {
     let (bits, offset) = (op.bits, op.offset);
     let (value, incr) = match op.kind {
         Kind::Set(value) => (Some(value), 0),
         Kind::Incrby(incr) => (None, incr),
         Kind::Get => unreachable!("GET does not write"),
     };
-    let (overflowed, stored, reply) = if op.signed {
+    let (overflowed, stored, reply, changed) = if op.signed {
         let old = get_signed(s, offset, bits);
         let start = value.unwrap_or(old);
         let overflow = signed_overflow(start, incr, bits, op.overflow);
         let new = overflow.unwrap_or(start.wrapping_add(incr));
         let reply = if value.is_some() { old } else { new };
-        (overflow.is_some(), new as u64, reply)
+        (overflow.is_some(), new as u64, reply, new != old)
     } else {
         let old = get_unsigned(s, offset, bits);
         let start = value.map_or(old, |v| v as u64);
         let overflow = unsigned_overflow(start, incr, bits, op.overflow);
         let new = overflow.unwrap_or(start.wrapping_add(incr as u64));
         let reply = if value.is_some() { old } else { new };
-        (overflow.is_some(), new, reply as i64)
+        (overflow.is_some(), new, reply as i64, new != old)
     };
     if overflowed && op.overflow == Overflow::Fail {
-        return Reply::Nil;
+        return (Reply::Nil, false);
     }
     set_unsigned(s, offset, bits, stored);
-    Reply::Int(reply)
+    (Reply::Int(reply), changed)
 }
 
 fn read_op(s: &[u8], op: &Op) -> Reply {
@@ -261,27 +261,32 @@ pub(super) fn bitfield(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         .max();
     let now_ms = ctx.now_ms;
     let Some(highest) = highest else {
+        ctx.dirty(0);
         return read_only(get_str(ctx.db(), &argv[1], now_ms), &ops);
     };
-    let s = match string_for_bits(ctx.db(), &argv[1], highest >> 3, now_ms) {
-        Ok(s) => s,
+    let (s, grew) = match string_for_bits(ctx.db(), &argv[1], highest >> 3, now_ms) {
+        Ok(found) => found,
         Err(reply) => return reply,
     };
+    // As Redis: each SET or INCRBY that wrote counts as a change when the string was created
+    // or grew, or the value it wrote differs from the one it found.
     let mut changes = 0;
     let replies = ops
         .iter()
         .map(|op| match op.kind {
             Kind::Get => read_op(s, op),
             Kind::Set(_) | Kind::Incrby(_) => {
-                let out = write_op(s, op);
-                changes += usize::from(out != Reply::Nil);
+                let (out, changed) = write_op(s, op);
+                changes += u64::from(changed || (grew && out != Reply::Nil));
                 out
             }
         })
         .collect();
     if changes > 0 {
+        ctx.db().touched(&argv[1]);
         ctx.notify(notify::STRING, "setbit", &argv[1]);
     }
+    ctx.dirty(changes);
     Reply::Array(replies)
 }
 

@@ -415,7 +415,7 @@ pub(super) fn xreadgroup(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
                 ctx.notify(notify::STREAM, "xgroup-createconsumer", key);
             }
             if let Some(entries) = reply {
-                served.push(Reply::Array(vec![Reply::Bulk(key.clone()), entries]));
+                served.push((Reply::Bulk(key.clone()), entries));
                 // A waiter Redis serves gets the one key that became ready.
                 if args.retry {
                     break;
@@ -423,7 +423,7 @@ pub(super) fn xreadgroup(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
             }
         }
         if !served.is_empty() {
-            return Ok(Reply::Array(served));
+            return Ok(Reply::MapOfPairs(served));
         }
         if args.block_ms.is_some() {
             return Ok(blocked_retrying(retry_argv(argv, &args, &ids, true)));
