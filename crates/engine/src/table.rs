@@ -379,6 +379,8 @@ pub enum Group {
     Scripting,
     Connection,
     Server,
+    /// Commands Redis gets from a module (RedisJSON's JSON.*).
+    Module,
 }
 
 impl Group {
@@ -399,6 +401,7 @@ impl Group {
             Group::PubSub => "pubsub",
             Group::Connection => "connection",
             Group::Server => "server",
+            Group::Module => "module",
         }
     }
 }

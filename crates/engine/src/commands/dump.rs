@@ -139,6 +139,12 @@ fn to_rdb(value: &Value, now_ms: u64) -> Result<Option<RdbValue>, Reply> {
                 "ERR DUMP of a stream is not supported yet",
             ));
         }
+        // Redis 7.0 without the RedisJSON module has no RDB form for a JSON document.
+        Value::Json(_) => {
+            return Err(Reply::error_static(
+                "ERR DUMP of a JSON document is not supported (it has no RDB form without the RedisJSON module)",
+            ));
+        }
     }))
 }
 
