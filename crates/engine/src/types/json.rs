@@ -334,7 +334,9 @@ impl Parser<'_> {
                 _ => out.push(b),
             }
         }
-        String::from_utf8(out).map_err(|_| self.error("invalid unicode code point"))
+        let mut s = String::from_utf8(out).map_err(|_| self.error("invalid unicode code point"))?;
+        s.shrink_to_fit();
+        Ok(s)
     }
 
     fn unicode_escape(&mut self) -> Result<char, ParseError> {
@@ -377,6 +379,8 @@ impl Parser<'_> {
                 }
                 Some(b']') => {
                     self.pos += 1;
+                    // Documents are mostly read: hold no spare capacity.
+                    items.shrink_to_fit();
                     return Ok(Json::Array(items));
                 }
                 None => return Err(self.error("EOF while parsing a list")),
@@ -420,6 +424,7 @@ impl Parser<'_> {
                 }
                 Some(b'}') => {
                     self.pos += 1;
+                    pairs.shrink_to_fit();
                     return Ok(Json::Object(pairs));
                 }
                 None => return Err(self.error("EOF while parsing an object")),
