@@ -610,9 +610,12 @@ fn json_set_check(argv: &[Bytes]) -> Result<(), Reply> {
     parse_set(argv).map(|_| ())
 }
 
+/// The objects (by concrete path) that get a new key, and the key.
+type Places = (Vec<Vec<usize>>, String);
+
 /// Where JSON.SET (or MERGE) adds a value that is not there yet: the objects that get
 /// `key`, or nothing (with RedisJSON's errors for paths that cannot name a new place).
-fn add_places(root: &Json, path: &Path) -> Result<Option<(Vec<Vec<usize>>, String)>, Reply> {
+fn add_places(root: &Json, path: &Path) -> Result<Option<Places>, Reply> {
     if !path.is_static() {
         return Err(Reply::error_static(NOT_STATIC));
     }

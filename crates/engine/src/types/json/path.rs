@@ -296,13 +296,13 @@ impl PathParser<'_> {
         if self.eat(":") {
             let end = self.number();
             let mut step = 1;
-            if self.eat(":") {
-                if let Some(s) = self.number() {
-                    if s <= 0 {
-                        return Err(self.pos);
-                    }
-                    step = s;
+            if self.eat(":")
+                && let Some(s) = self.number()
+            {
+                if s <= 0 {
+                    return Err(self.pos);
                 }
+                step = s;
             }
             return Ok(Selector::Slice(first, end, step));
         }
