@@ -213,7 +213,7 @@ fn documents_follow_the_model_and_survive_snapshots() {
 fn json_writes_notify_module_events() {
     let mut h = Harness::new();
     h.engine.set_notify(notify::parse("KEd").expect("flags"));
-    let mut events = |h: &mut Harness, args: &[&str]| -> Vec<String> {
+    let events = |h: &mut Harness, args: &[&str]| -> Vec<String> {
         let reply = run(h, args);
         assert!(!matches!(reply, Reply::Error(_)), "{args:?}: {reply:?}");
         h.engine

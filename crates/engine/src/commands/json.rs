@@ -160,19 +160,45 @@ fn outermost(mut paths: Vec<Vec<usize>>) -> Vec<Vec<usize>> {
     paths
 }
 
-/// Runs `edit` on each accepted match in mutation order; the results in match order.
+/// What a per-match edit gives: a result per match (in match order), and which match was
+/// edited last.
+struct Edited<R> {
+    results: Vec<Option<R>>,
+    last: Option<usize>,
+}
+
+impl<R> Edited<R> {
+    /// The legacy reply: the result of the match RedisJSON edits last — the last in match
+    /// order for commands that edit in match order, the last in mutation order for the ones
+    /// that sort their paths (ARRINSERT, ARRPOP, ARRTRIM) — or its "does not exist or …"
+    /// error when no match was accepted.
+    fn legacy(mut self, sorted: bool, path: &str, or: &str) -> Result<R, Reply> {
+        let pick = if sorted {
+            self.last
+        } else {
+            self.results.iter().rposition(Option::is_some)
+        };
+        pick.and_then(|i| self.results[i].take())
+            .ok_or_else(|| no_path_or(path, or))
+    }
+}
+
+/// Runs `edit` on each accepted match in mutation order (every edit leaves the other paths
+/// valid).
 fn edit_each<R>(
     root: &mut Json,
     paths: &[(Vec<usize>, bool)],
     mut edit: impl FnMut(&mut Json) -> Result<R, Reply>,
-) -> Result<Vec<Option<R>>, Reply> {
+) -> Result<Edited<R>, Reply> {
     let mut results: Vec<Option<R>> = (0..paths.len()).map(|_| None).collect();
+    let mut last = None;
     for i in mutation_order(paths) {
         if let Some(target) = root.at_mut(&paths[i].0) {
             results[i] = Some(edit(target)?);
+            last = Some(i);
         }
     }
-    Ok(results)
+    Ok(Edited { results, last })
 }
 
 /// Removes the value at a concrete path (not the root).
@@ -899,7 +925,7 @@ fn json_clear(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         }
         Ok(())
     });
-    let cleared = cleared.map_or(0, |r| r.iter().flatten().count() as i64);
+    let cleared = cleared.map_or(0, |r| r.results.iter().flatten().count() as i64);
     if cleared > 0 {
         notify_json(ctx, "json.clear", key);
     }
@@ -936,24 +962,14 @@ fn per_match<R>(
     event: &'static str,
     keep: impl Fn(&Json) -> bool,
     edit: impl FnMut(&mut Json) -> Result<R, Reply>,
-) -> Result<Vec<Option<R>>, Reply> {
+) -> Result<Edited<R>, Reply> {
     let root = existing_doc(ctx, key)?;
     let found = matched_if(root, path, keep);
-    let results = edit_each(root, &found, edit)?;
-    if results.iter().any(Option::is_some) {
+    let edited = edit_each(root, &found, edit)?;
+    if edited.last.is_some() {
         notify_json(ctx, event, key);
     }
-    Ok(results)
-}
-
-/// The legacy reply: the result of the match edited last (the first in match order that is
-/// last in mutation order), or RedisJSON's "does not exist or …" error.
-fn legacy_last<R>(results: Vec<Option<R>>, path: &str, or: &str) -> Result<R, Reply> {
-    results
-        .into_iter()
-        .flatten()
-        .next()
-        .ok_or_else(|| no_path_or(path, or))
+    Ok(edited)
 }
 
 fn json_strappend(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
@@ -977,10 +993,10 @@ fn json_strappend(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     );
     match results {
         Err(e) => e,
-        Ok(r) if path.legacy => {
-            legacy_last(r, &path.text, "not a string").map_or_else(|e| e, Reply::Int)
-        }
-        Ok(r) => Reply::Array(r.into_iter().map(opt_int).collect()),
+        Ok(r) if path.legacy => r
+            .legacy(false, &path.text, "not a string")
+            .map_or_else(|e| e, Reply::Int),
+        Ok(r) => Reply::Array(r.results.into_iter().map(opt_int).collect()),
     }
 }
 
@@ -1039,12 +1055,16 @@ fn num_op(ctx: &mut WriteCtx, argv: &[Bytes], event: &'static str, multiply: boo
     );
     match results {
         Err(e) => e,
-        Ok(r) if path.legacy => match legacy_last(r, &path.text, "does not contains a number") {
+        Ok(r) if path.legacy => match r.legacy(false, &path.text, "does not contains a number") {
             Ok(v) => to_reply(&v),
             Err(e) => e,
         },
         Ok(r) => {
-            let values: Vec<Json> = r.into_iter().map(|v| v.unwrap_or(Json::Null)).collect();
+            let values: Vec<Json> = r
+                .results
+                .into_iter()
+                .map(|v| v.unwrap_or(Json::Null))
+                .collect();
             list_reply(values.iter())
         }
     }
@@ -1079,11 +1099,16 @@ fn json_toggle(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     );
     match results {
         Err(e) => e,
-        Ok(r) if path.legacy => match legacy_last(r, &path.text, "not a bool") {
+        Ok(r) if path.legacy => match r.legacy(false, &path.text, "not a bool") {
             Ok(b) => bulk(if b { b"true" } else { b"false" }),
             Err(e) => e,
         },
-        Ok(r) => Reply::Array(r.into_iter().map(|b| opt_int(b.map(i64::from))).collect()),
+        Ok(r) => Reply::Array(
+            r.results
+                .into_iter()
+                .map(|b| opt_int(b.map(i64::from)))
+                .collect(),
+        ),
     }
 }
 
@@ -1112,16 +1137,17 @@ fn array_of(v: &mut Json) -> &mut Vec<Json> {
 
 /// The per-match reply of the array commands that answer lengths.
 fn lengths_reply(
-    results: Result<Vec<Option<i64>>, Reply>,
+    results: Result<Edited<i64>, Reply>,
     path: &Path,
     legacy_path: &str,
+    sorted: bool,
 ) -> Reply {
     match results {
         Err(e) => e,
-        Ok(r) if path.legacy => {
-            legacy_last(r, legacy_path, "not an array").map_or_else(|e| e, Reply::Int)
-        }
-        Ok(r) => Reply::Array(r.into_iter().map(opt_int).collect()),
+        Ok(r) if path.legacy => r
+            .legacy(sorted, legacy_path, "not an array")
+            .map_or_else(|e| e, Reply::Int),
+        Ok(r) => Reply::Array(r.results.into_iter().map(opt_int).collect()),
     }
 }
 
@@ -1136,7 +1162,7 @@ fn json_arrappend(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         items.extend(values.iter().cloned());
         Ok(items.len() as i64)
     });
-    lengths_reply(results, &path, &String::from_utf8_lossy(&argv[2]))
+    lengths_reply(results, &path, &String::from_utf8_lossy(&argv[2]), false)
 }
 
 fn arrinsert_check(argv: &[Bytes]) -> Result<(), Reply> {
@@ -1168,7 +1194,7 @@ fn json_arrinsert(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         items.splice(at..at, values.iter().cloned());
         Ok(items.len() as i64)
     });
-    lengths_reply(results, &path, &path.text)
+    lengths_reply(results, &path, &path.text, true)
 }
 
 /// JSON.ARRPOP key [path [index]]: an index that is not an integer means the last element,
@@ -1201,13 +1227,10 @@ fn json_arrpop(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     let popped = |v: Option<Option<Json>>| v.flatten().map_or(Reply::Nil, |v| to_reply(&v));
     match results {
         Err(e) => e,
-        Ok(r) if path.legacy => {
-            if r.iter().all(Option::is_none) {
-                return no_path_or(&path.text, "not an array");
-            }
-            popped(r.into_iter().flatten().next())
-        }
-        Ok(r) => Reply::Array(r.into_iter().map(popped).collect()),
+        Ok(r) if path.legacy => r
+            .legacy(true, &path.text, "not an array")
+            .map_or_else(|e| e, |v| popped(Some(v))),
+        Ok(r) => Reply::Array(r.results.into_iter().map(popped).collect()),
     }
 }
 
@@ -1250,7 +1273,7 @@ fn json_arrtrim(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         }
         Ok(items.len() as i64)
     });
-    lengths_reply(results, &path, &path.text)
+    lengths_reply(results, &path, &path.text, true)
 }
 
 // ---------------------------------------------------------------------------------------------
