@@ -259,3 +259,49 @@ fn json_writes_notify_module_events() {
     h.engine.set_notify(notify::parse("KEg").expect("flags"));
     assert_eq!(events(&mut h, &["JSON.SET", "k", "$", "1"]), none);
 }
+
+#[test]
+fn documents_nest_up_to_the_limit_and_restore_from_snapshots() {
+    let nest = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    let mut h = Harness::new();
+    assert_eq!(
+        run(&mut h, &["JSON.SET", "d", "$", &nest(100)]),
+        Reply::ok()
+    );
+    // An argument nested deeper than 128 levels is refused by the parser.
+    assert!(matches!(
+        run(&mut h, &["JSON.SET", "e", "$", &nest(129)]),
+        Reply::Error(_)
+    ));
+    // `path_len` [0]s reach the innermost (empty) array; each append nests 99 levels more.
+    let mut path_len = 99;
+    loop {
+        let path = format!("${}", "[0]".repeat(path_len));
+        let reply = run(&mut h, &["JSON.ARRAPPEND", "d", &path, &nest(99)]);
+        if path_len + 99 > 1024 {
+            assert_eq!(
+                reply,
+                Reply::error("ERR the document would be nested deeper than 1024 levels")
+            );
+            assert!(matches!(
+                run(&mut h, &["JSON.SET", "d", &format!("{path}[0]"), &nest(99)]),
+                Reply::Error(_)
+            ));
+            break;
+        }
+        assert_eq!(reply, Reply::Array(vec![Reply::Int(1)]), "at {path_len}");
+        path_len += 99;
+    }
+    let text = run(&mut h, &["JSON.GET", "d"]);
+    let restored = Engine::restore(&h.engine.snapshot(), 16).expect("a deep document restores");
+    assert_eq!(restored.digest(), h.engine.digest());
+    h.engine = restored;
+    assert_eq!(run(&mut h, &["JSON.GET", "d"]), text);
+    assert_eq!(
+        run(
+            &mut h,
+            &["JSON.DEL", "d", &format!("${}", "[0]".repeat(500))]
+        ),
+        Reply::Int(1)
+    );
+}

@@ -42,6 +42,16 @@ const BAD_NUMBER: &str = "bad input number";
 const NOT_A_NUMBER: &str = "result is not a number";
 const NOT_INTEGER: &str = "Couldn't parse as integer";
 const FORMAT_RESP2: &str = "ERR FORMAT argument is not supported on RESP2";
+const TOO_DEEP: &str = "ERR the document would be nested deeper than 1024 levels";
+
+/// Refuses a value of `depth` levels put `at` levels down (see `DOC_DEPTH_MAX`).
+fn depth_check(at: usize, depth: usize) -> Result<(), Reply> {
+    if at + depth > doc::DOC_DEPTH_MAX {
+        Err(Reply::error_static(TOO_DEEP))
+    } else {
+        Ok(())
+    }
+}
 
 fn no_path(path: &str) -> Reply {
     Reply::error(format!("ERR Path '{path}' does not exist"))
@@ -190,6 +200,22 @@ fn edit_each<R>(
     paths: &[(Vec<usize>, bool)],
     mut edit: impl FnMut(&mut Json) -> Result<R, Reply>,
 ) -> Result<Edited<R>, Reply> {
+    edit_each_adding(root, paths, 0, &mut edit)
+}
+
+/// `edit_each` for edits that put values `added_depth` levels deep under each match: all of
+/// them are refused, before any change, when one would nest too deep.
+fn edit_each_adding<R>(
+    root: &mut Json,
+    paths: &[(Vec<usize>, bool)],
+    added_depth: usize,
+    mut edit: impl FnMut(&mut Json) -> Result<R, Reply>,
+) -> Result<Edited<R>, Reply> {
+    if added_depth > 0 {
+        for (p, _) in paths.iter().filter(|(_, ok)| *ok) {
+            depth_check(p.len(), added_depth)?;
+        }
+    }
     let mut results: Vec<Option<R>> = (0..paths.len()).map(|_| None).collect();
     let mut last = None;
     for i in mutation_order(paths) {
@@ -667,7 +693,10 @@ fn add_places(root: &Json, path: &Path) -> Result<Option<Places>, Reply> {
 }
 
 /// Adds `key: value` to each object at `places`; whether any was added.
-fn add_at(root: &mut Json, places: &[Vec<usize>], key: &str, value: &Json) -> bool {
+fn add_at(root: &mut Json, places: &[Vec<usize>], key: &str, value: &Json) -> Result<bool, Reply> {
+    for place in places {
+        depth_check(place.len() + 1, value.depth())?;
+    }
     let mut added = false;
     for place in places {
         if let Some(Json::Object(pairs)) = root.at_mut(place) {
@@ -675,7 +704,26 @@ fn add_at(root: &mut Json, places: &[Vec<usize>], key: &str, value: &Json) -> bo
             added = true;
         }
     }
-    added
+    Ok(added)
+}
+
+/// The errors `set_in` (without NX/XX) would meet, found without changing anything.
+fn set_check(root: &Json, path: &Path, value: &Json) -> Result<(), Reply> {
+    if path.is_root() {
+        return Ok(());
+    }
+    let found = matched(root, path);
+    if !found.is_empty() {
+        return found
+            .iter()
+            .try_for_each(|(p, _)| depth_check(p.len(), value.depth()));
+    }
+    if let Some((places, _)) = add_places(root, path)? {
+        for place in places {
+            depth_check(place.len() + 1, value.depth())?;
+        }
+    }
+    Ok(())
 }
 
 /// JSON.SET's edit of an existing document: whether it changed.
@@ -690,7 +738,11 @@ fn set_in(root: &mut Json, path: &Path, value: Json, mode: SetMode) -> Result<bo
     if mode != SetMode::Nx {
         let found: Vec<Vec<usize>> = matched(root, path).into_iter().map(|(p, _)| p).collect();
         if !found.is_empty() {
-            for p in outermost(found) {
+            let found = outermost(found);
+            for p in &found {
+                depth_check(p.len(), value.depth())?;
+            }
+            for p in found {
                 if let Some(target) = root.at_mut(&p) {
                     *target = value.clone();
                 }
@@ -702,7 +754,7 @@ fn set_in(root: &mut Json, path: &Path, value: Json, mode: SetMode) -> Result<bo
         }
     }
     Ok(match add_places(root, path)? {
-        Some((places, key)) => add_at(root, &places, &key, &value),
+        Some((places, key)) => add_at(root, &places, &key, &value)?,
         None => false,
     })
 }
@@ -754,17 +806,18 @@ fn json_mset(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     let mut triples = Vec::new();
     for triple in argv[1..].chunks_exact(3) {
         let path = compile(&triple[1]).expect("checked");
+        let value = value_arg(&triple[2]).expect("checked");
         match write_doc(ctx, &triple[0]) {
             Err(e) => return e,
             Ok(None) if !path.is_root() => return Reply::error_static(AT_ROOT),
-            Ok(Some(root)) if !path.is_root() && !path.is_static() => {
-                if path::select(root, &path.selectors).is_empty() {
-                    return Reply::error_static(NOT_STATIC);
+            Ok(Some(root)) => {
+                if let Err(e) = set_check(root, &path, &value) {
+                    return e;
                 }
             }
-            Ok(_) => {}
+            Ok(None) => {}
         }
-        triples.push((&triple[0], path, value_arg(&triple[2]).expect("checked")));
+        triples.push((&triple[0], path, value));
     }
     for (key, path, value) in triples {
         let changed = match write_doc(ctx, key) {
@@ -848,10 +901,18 @@ fn json_merge(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
             if found.is_empty() {
                 match add_places(root, &path) {
                     Err(e) => return e,
-                    Ok(Some((places, name))) => add_at(root, &places, &name, &patch),
+                    Ok(Some((places, name))) => match add_at(root, &places, &name, &patch) {
+                        Ok(added) => added,
+                        Err(e) => return e,
+                    },
                     Ok(None) => false,
                 }
             } else {
+                for (p, _) in &found {
+                    if let Err(e) = depth_check(p.len(), patch.depth()) {
+                        return e;
+                    }
+                }
                 for (p, _) in &found {
                     if let Some(target) = root.at_mut(p) {
                         merge(target, &patch);
@@ -963,9 +1024,22 @@ fn per_match<R>(
     keep: impl Fn(&Json) -> bool,
     edit: impl FnMut(&mut Json) -> Result<R, Reply>,
 ) -> Result<Edited<R>, Reply> {
+    per_match_adding(ctx, key, path, event, 0, keep, edit)
+}
+
+/// `per_match` for edits that add values `added_depth` levels under each match.
+fn per_match_adding<R>(
+    ctx: &mut WriteCtx,
+    key: &[u8],
+    path: &Path,
+    event: &'static str,
+    added_depth: usize,
+    keep: impl Fn(&Json) -> bool,
+    edit: impl FnMut(&mut Json) -> Result<R, Reply>,
+) -> Result<Edited<R>, Reply> {
     let root = existing_doc(ctx, key)?;
     let found = matched_if(root, path, keep);
-    let edited = edit_each(root, &found, edit)?;
+    let edited = edit_each_adding(root, &found, added_depth, edit)?;
     if edited.last.is_some() {
         notify_json(ctx, event, key);
     }
@@ -1157,11 +1231,20 @@ fn json_arrappend(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         Ok(p) => p,
         Err(e) => return e,
     };
-    let results = per_match(ctx, &argv[1], &path, "json.arrappend", is_array, |v| {
-        let items = array_of(v);
-        items.extend(values.iter().cloned());
-        Ok(items.len() as i64)
-    });
+    let added = 1 + values.iter().map(Json::depth).max().unwrap_or(0);
+    let results = per_match_adding(
+        ctx,
+        &argv[1],
+        &path,
+        "json.arrappend",
+        added,
+        is_array,
+        |v| {
+            let items = array_of(v);
+            items.extend(values.iter().cloned());
+            Ok(items.len() as i64)
+        },
+    );
     lengths_reply(results, &path, &String::from_utf8_lossy(&argv[2]), false)
 }
 
@@ -1183,17 +1266,26 @@ fn json_arrinsert(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         Ok(p) => p,
         Err(e) => return e,
     };
-    let results = per_match(ctx, &argv[1], &path, "json.arrinsert", is_array, |v| {
-        let items = array_of(v);
-        let len = items.len() as i64;
-        let at = if index < 0 { len + index } else { index };
-        if !(0..=len).contains(&at) {
-            return Err(Reply::error_static(INDEX_BOUNDS));
-        }
-        let at = at as usize;
-        items.splice(at..at, values.iter().cloned());
-        Ok(items.len() as i64)
-    });
+    let added = 1 + values.iter().map(Json::depth).max().unwrap_or(0);
+    let results = per_match_adding(
+        ctx,
+        &argv[1],
+        &path,
+        "json.arrinsert",
+        added,
+        is_array,
+        |v| {
+            let items = array_of(v);
+            let len = items.len() as i64;
+            let at = if index < 0 { len + index } else { index };
+            if !(0..=len).contains(&at) {
+                return Err(Reply::error_static(INDEX_BOUNDS));
+            }
+            let at = at as usize;
+            items.splice(at..at, values.iter().cloned());
+            Ok(items.len() as i64)
+        },
+    );
     lengths_reply(results, &path, &path.text, true)
 }
 

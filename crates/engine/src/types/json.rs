@@ -19,9 +19,14 @@ pub mod path;
 
 use crate::snapshot::{Reader, SnapshotError};
 
-/// The deepest nesting a document may have (serde_json's recursion limit, which RedisJSON
-/// keeps).
+/// The deepest nesting a JSON argument may have (serde_json's recursion limit, which
+/// RedisJSON keeps).
 pub const DEPTH_MAX: usize = 128;
+
+/// The deepest nesting a stored document may reach by values set inside values: writes that
+/// would go deeper are refused, so that every recursive walk of a document (printing, path
+/// matching, comparing, dropping) stays far from the stack's end.
+pub const DOC_DEPTH_MAX: usize = 1024;
 
 // ---------------------------------------------------------------------------------------------
 // The value
@@ -137,6 +142,19 @@ impl Json {
         }
     }
 
+    /// Levels of nesting: 0 for a scalar or an empty container.
+    pub fn depth(&self) -> usize {
+        match self {
+            Json::Array(items) if !items.is_empty() => {
+                1 + items.iter().map(Json::depth).max().unwrap_or(0)
+            }
+            Json::Object(pairs) if !pairs.is_empty() => {
+                1 + pairs.iter().map(|(_, v)| v.depth()).max().unwrap_or(0)
+            }
+            _ => 0,
+        }
+    }
+
     /// Values in the tree (for the size OBJECT and MEMORY report).
     pub fn len(&self) -> usize {
         match self {
@@ -167,6 +185,7 @@ pub struct ParseError(pub String);
 struct Parser<'a> {
     text: &'a [u8],
     pos: usize,
+    depth_max: usize,
 }
 
 impl Parser<'_> {
@@ -208,7 +227,9 @@ impl Parser<'_> {
                 Ok(Json::Str(self.string()?))
             }
             b'-' | b'0'..=b'9' => self.number(),
-            b'[' | b'{' if depth >= DEPTH_MAX => Err(self.error_here("recursion limit exceeded")),
+            b'[' | b'{' if depth >= self.depth_max => {
+                Err(self.error_here("recursion limit exceeded"))
+            }
             b'[' => {
                 self.pos += 1;
                 self.array(depth + 1)
@@ -411,8 +432,7 @@ impl Parser<'_> {
                 Some(_) => return Err(self.error_here("expected `:`")),
             }
             let value = self.value(depth)?;
-            // A repeated key keeps the last value (serde_json's map), in the first one's place.
-            Json::insert(&mut pairs, &key, value);
+            pairs.push((key, value));
             self.skip_space();
             match self.peek() {
                 Some(b',') => {
@@ -424,6 +444,7 @@ impl Parser<'_> {
                 }
                 Some(b'}') => {
                     self.pos += 1;
+                    dedupe_keys(&mut pairs);
                     pairs.shrink_to_fit();
                     return Ok(Json::Object(pairs));
                 }
@@ -434,9 +455,51 @@ impl Parser<'_> {
     }
 }
 
+/// A repeated key keeps the last value (serde_json's map), in the first one's place; in
+/// O(n log n), so that a huge object costs no more than sorting its keys.
+fn dedupe_keys(pairs: &mut Vec<(String, Json)>) {
+    if pairs.len() < 2 {
+        return;
+    }
+    let mut order: Vec<usize> = (0..pairs.len()).collect();
+    order.sort_by(|&a, &b| pairs[a].0.cmp(&pairs[b].0).then(a.cmp(&b)));
+    let mut drop = vec![false; pairs.len()];
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len() && pairs[order[end]].0 == pairs[order[start]].0 {
+            end += 1;
+        }
+        if end - start > 1 {
+            let (first, last) = (order[start], order[end - 1]);
+            let value = std::mem::replace(&mut pairs[last].1, Json::Null);
+            pairs[first].1 = value;
+            for &i in &order[start + 1..end] {
+                drop[i] = true;
+            }
+        }
+        start = end;
+    }
+    if drop.contains(&true) {
+        let mut i = 0;
+        pairs.retain(|_| {
+            i += 1;
+            !drop[i - 1]
+        });
+    }
+}
+
 /// Parses one JSON text (surrounding whitespace allowed, nothing else after it).
 pub fn parse(text: &[u8]) -> Result<Json, ParseError> {
-    let mut p = Parser { text, pos: 0 };
+    parse_within(text, DEPTH_MAX)
+}
+
+fn parse_within(text: &[u8], depth_max: usize) -> Result<Json, ParseError> {
+    let mut p = Parser {
+        text,
+        pos: 0,
+        depth_max,
+    };
     let value = p.value(0)?;
     p.skip_space();
     if p.pos < text.len() {
@@ -580,7 +643,8 @@ pub fn encode(value: &Json, out: &mut Vec<u8>) {
 }
 
 pub fn decode(r: &mut Reader) -> Result<Json, SnapshotError> {
-    parse(r.bytes()?).map_err(|_| SnapshotError::Invalid("JSON document"))
+    // Stored documents may be nested deeper than an argument may.
+    parse_within(r.bytes()?, DOC_DEPTH_MAX).map_err(|_| SnapshotError::Invalid("JSON document"))
 }
 
 #[cfg(test)]
@@ -603,6 +667,10 @@ mod tests {
         assert_eq!(round("12345678901234567890"), "1.2345678901234567e19");
         assert_eq!(round(r#""\ud83d\ude00""#), "\"😀\"");
         assert_eq!(round(r#"{"a":1,"a":2}"#), r#"{"a":2}"#);
+        assert_eq!(
+            round(r#"{"b":1,"a":2,"b":3,"c":4,"a":5}"#),
+            r#"{"b":3,"a":5,"c":4}"#
+        );
     }
 
     #[test]
@@ -614,6 +682,14 @@ mod tests {
         assert_eq!(err("1 2"), "trailing characters at line 1 column 3");
         assert_eq!(err("nul"), "EOF while parsing a value at line 1 column 3");
         assert!(parse(&[b'['; 129]).is_err());
+        let deep = format!("{}{}", "[".repeat(500), "]".repeat(500));
+        assert!(parse(deep.as_bytes()).is_err());
+        assert_eq!(
+            parse_within(deep.as_bytes(), DOC_DEPTH_MAX)
+                .unwrap()
+                .depth(),
+            499
+        );
     }
 
     #[test]
