@@ -693,6 +693,25 @@ mod tests {
     }
 
     #[test]
+    fn snapshot_form_is_frozen() {
+        let v = parse(br#"{ "a" : [1, 2.5, "x"] }"#).unwrap();
+        let mut out = Vec::new();
+        encode(&v, &mut out);
+        assert_eq!(out, b"\x11\0\0\0{\"a\":[1,2.5,\"x\"]}");
+        assert_eq!(decode(&mut Reader::new(&out)).unwrap(), v);
+        // Snapshots before version 9 hold no JSON documents: a type 6 there is refused.
+        let mut h = crate::testing::Harness::new();
+        h.cmd("JSON.SET k $ 1");
+        let mut bytes = h.engine.snapshot();
+        assert!(crate::Engine::restore(&bytes, 16).is_ok());
+        bytes[0] = 8;
+        assert!(matches!(
+            crate::Engine::restore(&bytes, 16),
+            Err(SnapshotError::Type(6))
+        ));
+    }
+
+    #[test]
     fn formats_with_indent_newline_space() {
         let v = parse(br#"{"a":[1,[]],"b":{}}"#).unwrap();
         let mut out = Vec::new();
