@@ -1,6 +1,7 @@
 // @upstash/redis (pinned in package.json) driving Cairn's REST API unmodified: only the URL
 // and tokens are given. Usage: node upstash-redis.js <url> <token> <readonly-token> [part...]
-// Parts: basic (default), multi (needs MULTI/EXEC), scripts (needs EVAL/EVALSHA).
+// Parts: basic (default), multi (needs MULTI/EXEC), scripts (needs EVAL/EVALSHA), json
+// (JSON.* documents).
 // Prints "ok <part>" per part; any failure exits non-zero with the reason.
 "use strict";
 const assert = require("node:assert/strict");
@@ -141,7 +142,33 @@ async function scripts() {
   console.log("ok scripts");
 }
 
-const runs = { basic, multi, scripts };
+async function json() {
+  const doc = { name: "headphones", price: 99.98, stock: 25, colors: ["black", "silver"], nested: { a: 4 }, a: 2 };
+  assert.equal(await redis.json.set("doc", "$", doc), "OK");
+  assert.deepEqual(await redis.json.get("doc"), doc);
+  assert.deepEqual(await redis.json.arrappend("doc", "$.colors", '"blue"'), [3]);
+  assert.deepEqual(await redis.json.get("doc", "$.colors[*]"), ["black", "silver", "blue"]);
+  assert.deepEqual(await redis.json.arrinsert("doc", "$.colors", 2, '"gold"'), [4]);
+  assert.deepEqual(await redis.json.arrindex("doc", "$..colors", '"silver"'), [1]);
+  assert.deepEqual(await redis.json.arrpop("doc", "$.colors", 0), ["black"]);
+  // Upstash's order for recursive descent: deepest first.
+  assert.deepEqual(await redis.json.get("doc", "$..a"), [4, 2]);
+  assert.deepEqual(await redis.json.get("doc", "$..a", "$.stock"), { "$..a": [4, 2], "$.stock": [25] });
+  assert.deepEqual(await redis.json.numincrby("doc", "$.stock", 5), [30]);
+  assert.deepEqual(await redis.json.type("doc", "$.price"), ["number"]);
+  assert.deepEqual(await redis.json.objkeys("doc", "$.nested"), [["a"]]);
+  assert.equal(await redis.json.merge("doc", "$", { price: null, extra: true }), "OK");
+  assert.deepEqual(await redis.json.get("doc", "$.extra", "$.price"), { "$.extra": [true], "$.price": [] });
+  assert.equal(await redis.json.set("doc2", "$", { a: 1 }), "OK");
+  assert.deepEqual(await redis.json.mget(["doc", "doc2", "nodoc"], "$.a"), [[2], [1], null]);
+  assert.equal(await redis.json.del("doc", "$..a"), 2);
+  assert.equal(await redis.json.set("doc", "$.nested.b", '"x"', { nx: true }), "OK");
+  assert.deepEqual(await redis.json.get("doc", "$.nested"), [{ b: "x" }]);
+  assert.equal(await redis.type("doc"), "ReJSON-RL");
+  console.log("ok json");
+}
+
+const runs = { basic, multi, scripts, json };
 (async () => {
   for (const part of parts.length ? parts : ["basic"]) {
     await runs[part]();

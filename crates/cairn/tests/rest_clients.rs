@@ -126,6 +126,16 @@ fn upstash_redis_js_scripts() {
 }
 
 #[test]
+fn upstash_redis_js_json() {
+    let server = start();
+    node(&server, "upstash-redis.js", &["json"]);
+    assert_eq!(
+        server.cairn.conn().cmd(&["JSON.GET", "doc2"]),
+        b"$7\r\n{\"a\":1}\r\n"
+    );
+}
+
+#[test]
 fn upstash_redis_python_multi_exec() {
     python(&start(), &["multi"]);
 }

@@ -475,7 +475,6 @@ fn row_34_double_slash_pipeline() {
 }
 
 #[test]
-#[ignore = "needs JSON.* commands"]
 fn row_35_json_recursive_descent_is_deepest_first() {
     let s = Rest::start();
     assert_eq!(

@@ -1,11 +1,12 @@
 //! Engine state as bytes (snapshots) and as a digest (DEBUG DIGEST, determinism tests).
 //!
-//! Snapshot layout (version 6; the log crate adds compression and checksums around it):
+//! Snapshot layout (version 9; the log crate adds compression and checksums around it):
 //! ```text
 //! u8 version | u64 now_ms | u64 hash_seed | u32 databases
 //! per database: u64 keys, then per key: u32 key_len, key, u64 expire_at_ms (0 = none),
 //!               u8 type, value (type 0 string: u32 len, bytes; types 1 list, 2 hash, 3 set,
-//!               4 zset, 5 stream: the form their `encode` in `types/` documents)
+//!               4 zset, 5 stream, 6 json (from version 9): the form their `encode` in
+//!               `types/` documents)
 //! u32 writers, then per writer: u64 node, u64 request, u64 time_ms   (from version 2)
 //! u64 lease_epoch, u64 lease_node                                     (from version 3)
 //! 7 x i64: the encoding thresholds, in `Encodings::NAMES` order       (from version 4;
@@ -24,7 +25,7 @@ use crate::engine::{Engine, Writer};
 use crate::types::{Encodings, hash::Hash, list::List, set::Set, stream::Stream, zset::ZSet};
 use crate::value::Value;
 
-pub const SNAPSHOT_VERSION: u8 = 8;
+pub const SNAPSHOT_VERSION: u8 = 9;
 
 const TYPE_STRING: u8 = 0;
 const TYPE_LIST: u8 = 1;
@@ -32,6 +33,7 @@ const TYPE_HASH: u8 = 2;
 const TYPE_SET: u8 = 3;
 const TYPE_ZSET: u8 = 4;
 const TYPE_STREAM: u8 = 5;
+const TYPE_JSON: u8 = 6;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -75,6 +77,10 @@ fn put_value(out: &mut Vec<u8>, value: &Value) {
         Value::Stream(s) => {
             out.push(TYPE_STREAM);
             s.encode(out);
+        }
+        Value::Json(j) => {
+            out.push(TYPE_JSON);
+            crate::types::json::encode(j, out);
         }
     }
 }
@@ -211,6 +217,9 @@ impl Engine {
                     TYPE_SET => Value::Set(Box::new(Set::decode(&mut r)?)),
                     TYPE_ZSET => Value::ZSet(Box::new(ZSet::decode(&mut r)?)),
                     TYPE_STREAM => Value::Stream(Box::new(Stream::decode(&mut r)?)),
+                    TYPE_JSON if version >= 9 => {
+                        Value::Json(Box::new(crate::types::json::decode(&mut r)?))
+                    }
                     other => return Err(SnapshotError::Type(other)),
                 };
                 db.set(key, value, (expire != 0).then_some(expire), now_ms);

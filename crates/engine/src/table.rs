@@ -383,6 +383,8 @@ pub enum Group {
     Connection,
     Server,
     Cluster,
+    /// Commands Redis gets from a module (RedisJSON's JSON.*).
+    Module,
 }
 
 impl Group {
@@ -404,6 +406,7 @@ impl Group {
             Group::Connection => "connection",
             Group::Server => "server",
             Group::Cluster => "cluster",
+            Group::Module => "module",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `Value`: what a key holds. Strings are inline; each collection type lives in `types/`.
 
-use crate::types::{hash::Hash, list::List, set::Set, stream::Stream, zset::ZSet};
+use crate::types::{hash::Hash, json::Json, list::List, set::Set, stream::Stream, zset::ZSet};
 
 /// A stored value. Strings are plain bytes; integer-looking strings are reported with the
 /// `int` encoding, as Redis does, but stored as their text so reads need no formatting.
@@ -13,6 +13,8 @@ pub enum Value {
     Set(Box<Set>),
     ZSet(Box<ZSet>),
     Stream(Box<Stream>),
+    /// A JSON document (RedisJSON's `ReJSON-RL` module type).
+    Json(Box<Json>),
 }
 
 /// Redis keeps strings up to this many bytes in one allocation with their header (`embstr`).
@@ -32,6 +34,7 @@ impl Value {
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
             Value::Stream(_) => "stream",
+            Value::Json(_) => "ReJSON-RL",
         }
     }
 
@@ -46,6 +49,7 @@ impl Value {
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
             Value::Stream(s) => s.encoding(),
+            Value::Json(j) => j.encoding(),
         }
     }
 
@@ -65,6 +69,7 @@ impl Value {
             Value::Set(s) => s.heap_bytes(),
             Value::ZSet(z) => z.heap_bytes(),
             Value::Stream(s) => s.heap_bytes(),
+            Value::Json(j) => j.heap_bytes(),
         }
     }
 }

@@ -142,6 +142,12 @@ fn to_rdb(value: &Value, now_ms: u64) -> Result<Option<RdbValue>, Reply> {
         }
         Value::ZSet(zset) => zset_to_rdb(zset),
         Value::Stream(stream) => RdbValue::Stream(Box::new(stream_to_rdb(stream))),
+        // Redis 7.0 without the RedisJSON module has no RDB form for a JSON document.
+        Value::Json(_) => {
+            return Err(Reply::error_static(
+                "ERR DUMP of a JSON document is not supported (it has no RDB form without the RedisJSON module)",
+            ));
+        }
     }))
 }
 

@@ -115,6 +115,10 @@ fn value_bytes(value: &Value, samples: usize) -> usize {
         },
         Value::ZSet(zset) => ROBJ_BYTES + zset.heap_bytes(),
         Value::Stream(stream) => ROBJ_BYTES + stream.redis_bytes(samples),
+        // The whole tree, as RedisJSON's JSON.DEBUG MEMORY counts it.
+        Value::Json(doc) => {
+            ROBJ_BYTES + std::mem::size_of::<crate::types::json::Json>() + doc.heap_bytes()
+        }
     }
 }
 

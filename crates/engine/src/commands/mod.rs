@@ -13,6 +13,7 @@ pub mod function;
 pub mod geo;
 pub mod hash;
 pub mod hyperloglog;
+pub mod json;
 pub mod keyspace;
 pub mod list;
 pub mod memory;
@@ -55,6 +56,7 @@ pub static FAMILIES: &[&[Spec]] = &[
     sort::COMMANDS,
     bitmap::COMMANDS,
     hyperloglog::COMMANDS,
+    json::COMMANDS,
     keyspace::COMMANDS,
     dump::COMMANDS,
     memory::COMMANDS,

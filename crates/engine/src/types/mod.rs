@@ -12,6 +12,7 @@
 //!   node restored from a snapshot picks exactly what a node that applied the log picks.
 
 pub mod hash;
+pub mod json;
 pub mod list;
 pub mod set;
 pub mod stream;
