@@ -373,7 +373,13 @@ pub fn run(vm: &Vm, control: &ScriptControl, caller: Caller, inv: Invocation) ->
     let lua = &vm.lua;
     let result = lua.scope(|scope| {
         let call = scope.create_function(|lua, args: MultiValue| {
-            let resp3 = vm.hooks.raw_get::<Option<i64>>("resp")? == Some(3);
+            if let Some(Value::LightUserData(marker)) = args.front()
+                && *marker == acl_check_marker()
+            {
+                let allowed = acl_check(&state.borrow(), &args);
+                return Ok((Value::Boolean(allowed), false));
+            }
+            let resp3 = vm.hooks.raw_get::<Option<i64>>(&vm.names.resp)? == Some(3);
             let mut st = state.borrow_mut();
             match script_call(&mut st, control, lua, args) {
                 Ok(reply) => {
@@ -383,40 +389,20 @@ pub fn run(vm: &Vm, control: &ScriptControl, caller: Caller, inv: Invocation) ->
                 Err(message) => Ok((Value::Table(convert::err(lua, message)?), true)),
             }
         })?;
-        // redis.acl_check_cmd: the command (known to exist) against the script's user.
-        let acl = scope.create_function(|_, args: MultiValue| {
-            let argv: Vec<Bytes> = args
-                .iter()
-                .filter_map(|a| match a {
-                    Value::String(s) => Some(Bytes::copy_from_slice(&s.as_bytes())),
-                    _ => None,
-                })
-                .collect();
-            let st = state.borrow();
-            let (Caller::Write(ctx), Ok(spec)) = (&st.caller, table::resolve(&argv)) else {
-                return Ok(true);
-            };
-            Ok(match &ctx.engine.caller {
-                Some(name) => acl_allows(ctx.engine, name, spec, &argv).is_ok(),
-                None => true,
-            })
-        })?;
-        vm.hooks.raw_set("call", call)?;
-        vm.hooks.raw_set("acl", acl)?;
-        vm.hooks.raw_set("resp", 2)?;
+        vm.hooks.raw_set(&vm.names.call, call)?;
+        vm.hooks.raw_set(&vm.names.resp, 2)?;
         let keys = string_array(lua, inv.keys)?;
         let args = string_array(lua, inv.args)?;
         let outcome = if inv.is_eval {
-            vm.globals.raw_set("KEYS", keys)?;
-            vm.globals.raw_set("ARGV", args)?;
+            vm.globals.raw_set(&vm.names.keys, keys)?;
+            vm.globals.raw_set(&vm.names.argv, args)?;
             vm.call(&inv.f, None, None)
         } else {
             vm.call(&inv.f, Some((keys, args)), None)
         };
-        let resp3 = vm.hooks.raw_get::<Option<i64>>("resp")? == Some(3);
-        vm.hooks.raw_set("call", Value::Nil)?;
-        vm.hooks.raw_set("acl", Value::Nil)?;
-        vm.hooks.raw_set("resp", Value::Nil)?;
+        let resp3 = vm.hooks.raw_get::<Option<i64>>(&vm.names.resp)? == Some(3);
+        vm.hooks.raw_set(&vm.names.call, Value::Nil)?;
+        vm.hooks.raw_set(&vm.names.resp, Value::Nil)?;
         Ok(match outcome {
             Ok(value) => convert::lua_to_reply(&value, resp3),
             Err(error) => error_reply(&error, &inv.name),
@@ -589,6 +575,34 @@ impl RunState<'_, '_, '_> {
             Caller::Write(ctx) => &ctx.engine.tap,
             Caller::Read(ctx) => &ctx.engine.tap,
         }
+    }
+}
+
+/// The first argument with which the `call` hook answers `redis.acl_check_cmd` instead of
+/// running a command: a value no script can make (the only light userdata scripts see is
+/// cjson's null, a null pointer).
+pub(crate) fn acl_check_marker() -> mlua::LightUserData {
+    mlua::LightUserData(std::ptr::dangling_mut())
+}
+
+/// `redis.acl_check_cmd`: whether the script's user may run the command in `args` (after
+/// the marker; the command is known to exist). Scripts with no user (an unrestricted
+/// caller) may run anything.
+fn acl_check(st: &RunState<'_, '_, '_>, args: &MultiValue) -> bool {
+    let argv: Vec<Bytes> = args
+        .iter()
+        .skip(1)
+        .filter_map(|a| match a {
+            Value::String(s) => Some(Bytes::copy_from_slice(&s.as_bytes())),
+            _ => None,
+        })
+        .collect();
+    let (Caller::Write(ctx), Ok(spec)) = (&st.caller, table::resolve(&argv)) else {
+        return true;
+    };
+    match &ctx.engine.caller {
+        Some(name) => acl_allows(ctx.engine, name, spec, &argv).is_ok(),
+        None => true,
     }
 }
 

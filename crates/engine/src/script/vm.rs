@@ -42,6 +42,30 @@ pub struct Vm {
     /// The table behind the read-only globals (where KEYS and ARGV go).
     pub globals: Table,
     budget: Arc<Budget>,
+    /// The hook and global names a script invocation sets, made once (pushing a Rust `&str`
+    /// as a key interns it again on every use).
+    pub names: Names,
+}
+
+#[derive(Clone)]
+pub struct Names {
+    /// `hooks.call`: the running invocation's command function.
+    pub call: mlua::LuaString,
+    /// `hooks.resp`: the protocol `redis.setresp` chose.
+    pub resp: mlua::LuaString,
+    pub keys: mlua::LuaString,
+    pub argv: mlua::LuaString,
+}
+
+impl Names {
+    fn new(lua: &Lua) -> mlua::Result<Names> {
+        Ok(Names {
+            call: lua.create_string("call")?,
+            resp: lua.create_string("resp")?,
+            keys: lua.create_string("KEYS")?,
+            argv: lua.create_string("ARGV")?,
+        })
+    }
 }
 
 /// Instruction budget of the running invocation, counted in hook ticks
@@ -89,8 +113,8 @@ fn to_int(n: f64) -> i64 {
     }
 }
 
-fn in_script(hooks: &Table, what: &str) -> mlua::Result<()> {
-    match hooks.raw_get::<Value>("call")? {
+fn in_script(hooks: &Table, names: &Names, what: &str) -> mlua::Result<()> {
+    match hooks.raw_get::<Value>(&names.call)? {
         Value::Nil => Err(raise_err(&format!(
             "{what} can only be called inside a script invocation"
         ))),
@@ -109,13 +133,19 @@ fn tonumber(v: Option<&Value>) -> Option<f64> {
 }
 
 /// The `redis` functions that may raise, and math.random/randomseed.
-fn api(lua: &Lua, hooks: &Table, rand48: &Arc<AtomicU64>, raw: &Table) -> mlua::Result<()> {
-    let h = hooks.clone();
+fn api(
+    lua: &Lua,
+    hooks: &Table,
+    names: &Names,
+    rand48: &Arc<AtomicU64>,
+    raw: &Table,
+) -> mlua::Result<()> {
+    let (h, n) = (hooks.clone(), names.clone());
     raw.set(
         "call",
         lua.create_function(move |_, args: MultiValue| {
-            in_script(&h, "redis.call/pcall")?;
-            let call: Function = h.raw_get("call")?;
+            in_script(&h, &n, "redis.call/pcall")?;
+            let call: Function = h.raw_get(&n.call)?;
             let (value, failed): (Value, bool) = call.call(args)?;
             if failed {
                 let Value::Table(t) = &value else {
@@ -127,12 +157,12 @@ fn api(lua: &Lua, hooks: &Table, rand48: &Arc<AtomicU64>, raw: &Table) -> mlua::
             Ok(value)
         })?,
     )?;
-    let h = hooks.clone();
+    let (h, n) = (hooks.clone(), names.clone());
     raw.set(
         "pcall",
         lua.create_function(move |_, args: MultiValue| {
-            in_script(&h, "redis.call/pcall")?;
-            let call: Function = h.raw_get("call")?;
+            in_script(&h, &n, "redis.call/pcall")?;
+            let call: Function = h.raw_get(&n.call)?;
             let (value, _): (Value, bool) = call.call(args)?;
             Ok(value)
         })?,
@@ -170,11 +200,11 @@ fn api(lua: &Lua, hooks: &Table, rand48: &Arc<AtomicU64>, raw: &Table) -> mlua::
             Ok(())
         })?,
     )?;
-    let h = hooks.clone();
+    let (h, n) = (hooks.clone(), names.clone());
     raw.set(
         "setresp",
         lua.create_function(move |_, args: MultiValue| {
-            in_script(&h, "redis.setresp")?;
+            in_script(&h, &n, "redis.setresp")?;
             if args.len() != 1 {
                 return Err(raise_err("redis.setresp() requires one argument."));
             }
@@ -182,14 +212,14 @@ fn api(lua: &Lua, hooks: &Table, rand48: &Arc<AtomicU64>, raw: &Table) -> mlua::
             if resp != 2 && resp != 3 {
                 return Err(raise_err("RESP version must be 2 or 3."));
             }
-            h.raw_set("resp", resp)
+            h.raw_set(&n.resp, resp)
         })?,
     )?;
-    let h = hooks.clone();
+    let (h, n) = (hooks.clone(), names.clone());
     raw.set(
         "set_repl",
         lua.create_function(move |_, args: MultiValue| {
-            in_script(&h, "redis.set_repl")?;
+            in_script(&h, &n, "redis.set_repl")?;
             if args.len() != 1 {
                 return Err(raise_err("redis.set_repl() requires two arguments."));
             }
@@ -202,11 +232,11 @@ fn api(lua: &Lua, hooks: &Table, rand48: &Arc<AtomicU64>, raw: &Table) -> mlua::
             Ok(())
         })?,
     )?;
-    let h = hooks.clone();
+    let (h, n) = (hooks.clone(), names.clone());
     raw.set(
         "acl_check_cmd",
         lua.create_function(move |lua, args: MultiValue| {
-            in_script(&h, "redis.acl_check_cmd")?;
+            in_script(&h, &n, "redis.acl_check_cmd")?;
             let mut argv = Vec::new();
             for arg in args {
                 match arg {
@@ -228,15 +258,16 @@ fn api(lua: &Lua, hooks: &Table, rand48: &Arc<AtomicU64>, raw: &Table) -> mlua::
             if crate::table::resolve(&argv).is_err() {
                 return Err(raise_err("Invalid command passed to redis.acl_check_cmd()"));
             }
-            // The running invocation knows its user (`script::run` sets the hook).
-            match h.raw_get::<Value>("acl")? {
-                Value::Function(acl) => acl.call::<bool>(MultiValue::from_iter(
-                    argv.into_iter()
-                        .map(|a| lua.create_string(&a).map(Value::String))
-                        .collect::<mlua::Result<Vec<_>>>()?,
-                )),
-                _ => Ok(true),
+            // The running invocation knows its user: its `call` hook answers for it.
+            let Value::Function(call) = h.raw_get::<Value>(&n.call)? else {
+                return Ok(true);
+            };
+            let mut args = vec![Value::LightUserData(super::acl_check_marker())];
+            for a in argv {
+                args.push(Value::String(lua.create_string(&a)?));
             }
+            let (allowed, _) = call.call::<(Value, bool)>(MultiValue::from_iter(args))?;
+            Ok(matches!(allowed, Value::Boolean(true)))
         })?,
     )?;
     let h = hooks.clone();
@@ -352,7 +383,8 @@ impl Vm {
         let hooks = lua.create_table()?;
         let rand48 = Arc::new(AtomicU64::new(rand48::seeded(0)));
         let raw = lua.create_table()?;
-        api(&lua, &hooks, &rand48, &raw)?;
+        let names = Names::new(&lua)?;
+        api(&lua, &hooks, &names, &rand48, &raw)?;
         let cjson_config = cjson::Shared::default();
         let cjson_table = cjson::open(&lua, &cjson_config)?;
         cjson_table.set(
@@ -372,6 +404,7 @@ impl Vm {
         Ok(Vm {
             lua,
             hooks,
+            names,
             runner,
             handler,
             rand48,
