@@ -21,6 +21,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use cairn_engine::Spec;
+use cairn_engine::script::{CallOutcome, ScriptCall};
 use cairn_engine::table::{self, flag};
 use cairn_resp::Reply;
 
@@ -60,6 +61,44 @@ pub fn record(
                 let client = shared.clients.get(id);
                 shared.slowlog.push(spec, argv, usec, client.as_deref());
             }
+        }
+    }
+}
+
+/// Command statistics of the commands a script called: Redis counts each as a call of its
+/// own, and an error one answered as an error reply. The script's own reply, when it passes
+/// such an error on (`redis.call` raising it, or a script returning `redis.pcall`'s error),
+/// is counted by the session; that error is not counted twice.
+pub fn record_script_calls(shared: &Shared, calls: Vec<ScriptCall>, reply: &Reply) {
+    if calls.is_empty() {
+        return;
+    }
+    let passed_on = calls
+        .iter()
+        .rposition(|c| c.outcome != CallOutcome::Done)
+        .filter(|&i| match (&calls[i].outcome, reply) {
+            (CallOutcome::Failed(text) | CallOutcome::Rejected(text), Reply::Error(sent)) => {
+                sent.starts_with(text)
+            }
+            _ => false,
+        });
+    for (i, call) in calls.into_iter().enumerate() {
+        let error = match call.outcome {
+            CallOutcome::Done => {
+                COMMAND_STATS.record(call.spec, 0, false);
+                continue;
+            }
+            CallOutcome::Failed(text) => {
+                COMMAND_STATS.record(call.spec, 0, true);
+                text
+            }
+            CallOutcome::Rejected(text) => {
+                COMMAND_STATS.rejected(call.spec);
+                text
+            }
+        };
+        if passed_on != Some(i) {
+            shared.stats.error_reply(&error);
         }
     }
 }

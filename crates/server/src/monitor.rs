@@ -23,7 +23,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use cairn_engine::commands::{eq_ignore_case, parse_i64};
+use cairn_engine::commands::parse_i64;
 use cairn_engine::table::{self, flag};
 use cairn_engine::{Engine, Spec};
 use cairn_resp::Reply;
@@ -132,38 +132,24 @@ fn shown(spec: &Spec) -> bool {
 
 const REDACTED: Bytes = Bytes::from_static(b"(redacted)");
 
-/// AUTH's and HELLO's credentials, replaced as Redis redacts them (only the arguments the
-/// command got to read: a HELLO that fails on its version, or on an option before AUTH, shows
-/// them as they came).
+/// AUTH's and HELLO's credentials, replaced as Redis redacts them (the positions SLOWLOG
+/// hides too), but only when the command got to read them: an AUTH with too many arguments,
+/// or a HELLO that fails on its version, shows them as they came, as in Redis. MONITOR hides
+/// the other commands SLOWLOG redacts (ACL SETUSER, CONFIG SET) altogether: they are admin.
 fn redact(spec: &Spec, argv: &[Bytes]) -> Option<Vec<Bytes>> {
-    match spec.name {
-        "auth" if argv.len() <= 3 => {
-            let mut out = argv.to_vec();
-            out[1..].fill(REDACTED);
-            Some(out)
-        }
-        "hello" if argv.len() >= 2 => {
-            if !matches!(parse_i64(&argv[1]), Some(2 | 3)) {
-                return None;
-            }
-            let mut out = argv.to_vec();
-            let mut j = 2;
-            while j < argv.len() {
-                let more = argv.len() - j - 1;
-                if eq_ignore_case(&argv[j], "AUTH") && more >= 2 {
-                    out[j + 1] = REDACTED;
-                    out[j + 2] = REDACTED;
-                    j += 3;
-                } else if eq_ignore_case(&argv[j], "SETNAME") && more >= 1 {
-                    j += 2;
-                } else {
-                    break;
-                }
-            }
-            Some(out)
-        }
-        _ => None,
+    let read = match spec.name {
+        "auth" => argv.len() <= 3,
+        "hello" => argv.len() >= 2 && matches!(parse_i64(&argv[1]), Some(2 | 3)),
+        _ => false,
+    };
+    if !read {
+        return None;
     }
+    let mut out = argv.to_vec();
+    for i in crate::slowlog::redacted_args(spec, argv) {
+        out[i] = REDACTED;
+    }
+    Some(out)
 }
 
 /// Shows a command the session runs (called only while someone monitors).

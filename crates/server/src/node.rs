@@ -27,7 +27,6 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use cairn_engine::script::{CallOutcome, ScriptCall};
 use cairn_engine::table::{ReadFn, flag};
 use cairn_engine::{Body, Engine, Entry, Origin, Spec};
 use cairn_log::{
@@ -572,44 +571,6 @@ fn open_jetstream(config: &Config, node_id: u64, inbox: &Inbox) -> anyhow::Resul
     })
 }
 
-/// Command statistics of the commands a script called: Redis counts each as a call of its
-/// own, and an error one answered as an error reply. The script's own reply, when it passes
-/// such an error on (`redis.call` raising it, or a script returning `redis.pcall`'s error),
-/// is counted by the session; that error is not counted twice.
-fn record_script_calls(shared: &Shared, calls: Vec<ScriptCall>, reply: &Reply) {
-    if calls.is_empty() {
-        return;
-    }
-    let passed_on = calls
-        .iter()
-        .rposition(|c| c.outcome != CallOutcome::Done)
-        .filter(|&i| match (&calls[i].outcome, reply) {
-            (CallOutcome::Failed(text) | CallOutcome::Rejected(text), Reply::Error(sent)) => {
-                sent.starts_with(text)
-            }
-            _ => false,
-        });
-    for (i, call) in calls.into_iter().enumerate() {
-        let error = match call.outcome {
-            CallOutcome::Done => {
-                crate::stats::COMMAND_STATS.record(call.spec, 0, false);
-                continue;
-            }
-            CallOutcome::Failed(text) => {
-                crate::stats::COMMAND_STATS.record(call.spec, 0, true);
-                text
-            }
-            CallOutcome::Rejected(text) => {
-                crate::stats::COMMAND_STATS.rejected(call.spec);
-                text
-            }
-        };
-        if passed_on != Some(i) {
-            shared.stats.error_reply(&error);
-        }
-    }
-}
-
 /// The core, shared by the tasks of the event-loop thread.
 #[derive(Clone)]
 pub struct NodeHandle {
@@ -1125,7 +1086,7 @@ impl Core {
         let caller = crate::calls::Caller::Id(client);
         crate::calls::record(&self.shared, spec, argv, usec, out.is_error(), caller);
         let script_calls = self.engine.scripting().control().take_calls();
-        record_script_calls(&self.shared, script_calls, &out);
+        crate::calls::record_script_calls(&self.shared, script_calls, &out);
         self.expire_seen();
         out
     }
@@ -1237,7 +1198,7 @@ impl Core {
         self.wake_ready(own.is_some());
         match (own, reply) {
             (Some((lane, tx, spec, at)), Some(reply)) => {
-                record_script_calls(&self.shared, script_calls, &reply);
+                crate::calls::record_script_calls(&self.shared, script_calls, &reply);
                 self.resolve_own(&entry, reply, tx, spec, started, (lane, at));
             }
             // A copy of an attempt applied before changes nothing: its client stays parked.

@@ -140,9 +140,10 @@ fn kept_args(spec: &Spec, argv: &[Bytes]) -> Vec<Bytes> {
 
 /// Positions of `argv` that carry secrets and are never shown (Redis's
 /// `redactClientCommandArgument` calls): AUTH's username and password, HELLO's AUTH pair,
-/// every argument of ACL SETUSER (and of Cairn's ACL RESTTOKEN) after the subcommand, and the value of a sensitive option in
-/// CONFIG SET (`requirepass`, `masterauth`, `masteruser`). Where Redis answers a malformed
-/// AUTH or HELLO before redacting, Cairn redacts anyway. A MONITOR feed would hide the same.
+/// every argument of ACL SETUSER (and of Cairn's ACL RESTTOKEN) after the subcommand, and the
+/// value of a sensitive option in CONFIG SET (`requirepass`, `masterauth`, `masteruser`).
+/// Where Redis answers a malformed AUTH or HELLO before redacting, SLOWLOG redacts anyway;
+/// MONITOR (`monitor::redact`) shows those as Redis does.
 pub fn redacted_args(spec: &Spec, argv: &[Bytes]) -> Vec<usize> {
     let name = spec.name;
     // The row was resolved from argv[0]: a subcommand's container is argv[0].

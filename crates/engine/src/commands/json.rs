@@ -363,6 +363,11 @@ fn json_mget(ctx: &mut ReadCtx, argv: &[Bytes]) -> Reply {
 }
 
 /// A read of one path per key: the document and the compiled path (`None`: no key).
+/// A read of a key that does not exist: nil for a legacy path, else `error`.
+fn missing_key(path: &Path, error: impl FnOnce() -> Reply) -> Reply {
+    if path.legacy { Reply::Nil } else { error() }
+}
+
 fn read_path<'a>(ctx: &ReadCtx<'a>, argv: &[Bytes]) -> Result<(Option<&'a Json>, Path), Reply> {
     let path = path_or_root(argv, 2)?;
     Ok((read_doc(ctx, &argv[1])?, path))
@@ -396,11 +401,7 @@ fn json_strlen(ctx: &mut ReadCtx, argv: &[Bytes]) -> Reply {
         Err(e) => return e,
     };
     let Some(root) = root else {
-        return if path.legacy {
-            Reply::Nil
-        } else {
-            Reply::error_static(NO_KEY)
-        };
+        return missing_key(&path, || Reply::error_static(NO_KEY));
     };
     let found = path::values(root, &path);
     let len = |v: &Json| match v {
@@ -424,11 +425,7 @@ fn json_arrlen(ctx: &mut ReadCtx, argv: &[Bytes]) -> Reply {
     };
     let original = String::from_utf8_lossy(argv.get(2).map_or(&b"."[..], |a| &a[..]));
     let Some(root) = root else {
-        return if path.legacy {
-            Reply::Nil
-        } else {
-            Reply::error_static(NO_KEY)
-        };
+        return missing_key(&path, || Reply::error_static(NO_KEY));
     };
     let found = path::values(root, &path);
     if path.legacy {
@@ -461,11 +458,7 @@ fn json_objkeys(ctx: &mut ReadCtx, argv: &[Bytes]) -> Reply {
         _ => None,
     };
     let Some(root) = root else {
-        return if path.legacy {
-            Reply::Nil
-        } else {
-            Reply::error_static(NO_KEY)
-        };
+        return missing_key(&path, || Reply::error_static(NO_KEY));
     };
     let found = path::values(root, &path);
     if path.legacy {
@@ -488,11 +481,7 @@ fn json_objlen(ctx: &mut ReadCtx, argv: &[Bytes]) -> Reply {
         Err(e) => return e,
     };
     let Some(root) = root else {
-        return if path.legacy {
-            Reply::Nil
-        } else {
-            no_path_or(&path.text, "not an object")
-        };
+        return missing_key(&path, || no_path_or(&path.text, "not an object"));
     };
     let found = path::values(root, &path);
     if path.legacy {

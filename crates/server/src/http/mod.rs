@@ -823,13 +823,7 @@ async fn subscribe(
         rx.poll_recv(cx)
             .map(|line| line.map(|l| Ok::<_, Infallible>(Event::default().data(l))))
     });
-    let mut response = Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(SSE_KEEPALIVE).text("keepalive"))
-        .into_response();
-    response
-        .headers_mut()
-        .insert("upstash-sync-token", next_sync_token(ctx));
-    Ok(response)
+    Ok(sse_response(ctx, stream))
 }
 
 /// `/monitor`: MONITOR goes through the gate (it needs `@admin`); the first event is `"OK"`,
@@ -887,13 +881,21 @@ async fn monitor(
             })
         })
     });
+    Ok(sse_response(ctx, stream))
+}
+
+/// An SSE stream with keep-alive comments and the sync token header.
+fn sse_response<S>(ctx: &Ctx, stream: S) -> Response<Body>
+where
+    S: futures_util::Stream<Item = Result<Event, Infallible>> + Send + 'static,
+{
     let mut response = Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(SSE_KEEPALIVE).text("keepalive"))
         .into_response();
     response
         .headers_mut()
         .insert("upstash-sync-token", next_sync_token(ctx));
-    Ok(response)
+    response
 }
 
 /// `/monitor` lines (bytes) waiting for a client that does not read before it is cut off.
