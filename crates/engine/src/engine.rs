@@ -348,6 +348,10 @@ impl Engine {
     /// removed because it expired, "new" per key added, then "hexpired" per hash that ticks
     /// removed fields from, and "del" for such a hash left empty.
     fn collect_keyspace_events(&mut self) {
+        // Nothing records events while notifications are off.
+        if self.notify_classes == 0 {
+            return;
+        }
         if self.notify_classes & notify::EXPIRED != 0 {
             for (db, state) in self.dbs.iter_mut().enumerate() {
                 let Some(expired) = &mut state.expired_now else {

@@ -21,7 +21,7 @@
 //! old version; a new body kind takes a new kind number (a binary that predates it refuses
 //! the record loudly rather than misreading it). The golden test pins every kind's bytes.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes};
 
 pub const ENTRY_VERSION: u8 = 1;
 
@@ -120,7 +120,12 @@ pub enum EntryError {
     Trailing(usize),
 }
 
-fn put_varint(out: &mut BytesMut, mut v: u64) {
+/// The bytes `put_varint` writes for `v`.
+fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.put_u8((v as u8) | 0x80);
         v >>= 7;
@@ -154,7 +159,16 @@ fn get_u64(buf: &mut Bytes) -> Result<u64, EntryError> {
     Ok(buf.get_u64_le())
 }
 
-fn put_list(out: &mut BytesMut, items: &[Bytes]) {
+/// The bytes `put_list` writes for `items`.
+fn list_len(items: &[Bytes]) -> usize {
+    varint_len(items.len() as u64)
+        + items
+            .iter()
+            .map(|item| varint_len(item.len() as u64) + item.len())
+            .sum::<usize>()
+}
+
+fn put_list(out: &mut Vec<u8>, items: &[Bytes]) {
     put_varint(out, items.len() as u64);
     for item in items {
         put_varint(out, item.len() as u64);
@@ -220,24 +234,9 @@ fn decode_header(buf: &mut Bytes) -> Result<Header, EntryError> {
 
 impl Entry {
     pub fn encode(&self) -> Bytes {
-        let body_len = match &self.body {
-            Body::Command(argv)
-            | Body::Expire { keys: argv }
-            | Body::Config { pairs: argv }
-            | Body::Users { lines: argv }
-            | Body::Watch { keys: argv, .. } => argv.iter().map(|a| a.len() + 5).sum::<usize>(),
-            Body::Script { user, argv, .. } => {
-                user.as_ref().map_or(0, |u| u.len() + 5)
-                    + 1
-                    + argv.iter().map(|a| a.len() + 5).sum::<usize>()
-            }
-            Body::Exec { commands, .. } => commands
-                .iter()
-                .map(|argv| argv.iter().map(|a| a.len() + 5).sum::<usize>() + 5)
-                .sum::<usize>(),
-            _ => 16,
-        };
-        let mut out = BytesMut::with_capacity(40 + body_len);
+        // Sized exactly: a vector whose length is its capacity becomes `Bytes` without a
+        // second allocation.
+        let mut out = Vec::with_capacity(self.encoded_len());
         out.put_u8(ENTRY_VERSION);
         out.put_u8(match self.body {
             Body::Command(_) => KIND_COMMAND,
@@ -291,7 +290,43 @@ impl Entry {
                 }
             }
         }
-        out.freeze()
+        debug_assert_eq!(out.len(), out.capacity());
+        Bytes::from(out)
+    }
+
+    /// The length of `encode`'s bytes.
+    fn encoded_len(&self) -> usize {
+        let header = 2
+            + varint_len(u64::from(self.db))
+            + 16
+            + varint_len(self.origin.node)
+            + varint_len(self.origin.request);
+        let body = match &self.body {
+            Body::Command(argv)
+            | Body::Expire { keys: argv }
+            | Body::Config { pairs: argv }
+            | Body::Users { lines: argv } => list_len(argv),
+            Body::Tick { keys_max } => varint_len(u64::from(*keys_max)),
+            Body::Init { .. } => 8,
+            Body::Lease { epoch } => varint_len(*epoch),
+            Body::Watch { client, keys } => varint_len(*client) + list_len(keys),
+            Body::Unwatch { client } => varint_len(*client),
+            Body::Script { user, argv, .. } => {
+                1 + user
+                    .as_ref()
+                    .map_or(0, |u| varint_len(u.len() as u64) + u.len())
+                    + list_len(argv)
+            }
+            Body::Exec {
+                client, commands, ..
+            } => {
+                varint_len(*client)
+                    + 1
+                    + varint_len(commands.len() as u64)
+                    + commands.iter().map(|argv| list_len(argv)).sum::<usize>()
+            }
+        };
+        header + body
     }
 
     /// Reads only who made a record (its header), without decoding the body.
@@ -639,5 +674,66 @@ mod tests {
             Entry::decode(&Bytes::from_static(&[9, 1])),
             Err(EntryError::Version(9))
         );
+    }
+
+    /// `encode` sizes its buffer by `encoded_len`; every kind and every varint width agree.
+    #[test]
+    fn encoded_len_is_exact() {
+        let widths = [
+            0,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ];
+        let list =
+            |n: usize| -> Vec<Bytes> { (0..n).map(|i| Bytes::from(vec![b'x'; i * 67])).collect() };
+        for &v in &widths {
+            let bodies = [
+                Body::Command(list(3)),
+                Body::Tick { keys_max: v as u32 },
+                Body::Init { hash_seed: v },
+                Body::Expire { keys: list(2) },
+                Body::Lease { epoch: v },
+                Body::Config { pairs: list(0) },
+                Body::Users { lines: list(1) },
+                Body::Watch {
+                    client: v,
+                    keys: list(4),
+                },
+                Body::Unwatch { client: v },
+                Body::Exec {
+                    client: v,
+                    watching: true,
+                    commands: vec![list(2), list(0), list(200)],
+                },
+                Body::Script {
+                    user: Some(Bytes::from(vec![b'u'; 130])),
+                    oom: true,
+                    argv: list(3),
+                },
+                Body::Script {
+                    user: None,
+                    oom: false,
+                    argv: list(1),
+                },
+            ];
+            for body in bodies {
+                let e = Entry {
+                    db: v as u32,
+                    time_ms: v,
+                    seed: v,
+                    origin: Origin {
+                        node: v,
+                        request: v,
+                    },
+                    body,
+                };
+                assert_eq!(e.encode().len(), e.encoded_len(), "{:?}", e.body);
+            }
+        }
     }
 }

@@ -20,7 +20,7 @@
 //! reads and calls wait in that lane behind them).
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
@@ -37,6 +37,9 @@ use cairn_resp::Reply;
 
 mod blocking;
 mod housekeeping;
+mod pending;
+
+use pending::{Pending, PendingWrite};
 
 use crate::clients::Clients;
 use crate::config::{AppendFsync, Config, Consistency, LogKind, ReadBarrier};
@@ -174,19 +177,6 @@ pub fn unix_ms() -> u64 {
     unix_us() / 1000
 }
 
-struct PendingWrite {
-    /// The entry as made: applied when its record comes back durable, without decoding it.
-    entry: Entry,
-    reply: Option<ReplyTx>,
-    spec: Option<&'static Spec>,
-    /// The log will never store it; the error is sent once every earlier write is resolved.
-    failed: Option<String>,
-    /// Arrival order in its lane (replies leave a lane in this order).
-    order: u64,
-    /// The client whose command it is (0: the node's own entry).
-    client: u64,
-}
-
 /// A read or call waiting for earlier writes and, for a linearizable read on a shared log,
 /// for a barrier.
 struct Waiter {
@@ -271,7 +261,7 @@ pub struct Core {
     issued: [u64; LANES],
     resolved: [u64; LANES],
     /// Own writes per lane, by request number; a lane's replies leave in request order.
-    pending: [BTreeMap<u64, PendingWrite>; LANES],
+    pending: [Pending; LANES],
     /// Reads, calls and held write replies waiting, per lane (sorted by arrival order).
     waiting: [VecDeque<Waiter>; LANES],
     /// Next arrival order per lane.
@@ -415,7 +405,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         next_request: 1,
         issued: [0; LANES],
         resolved: [0; LANES],
-        pending: std::array::from_fn(|_| BTreeMap::new()),
+        pending: std::array::from_fn(|_| Pending::default()),
         waiting: std::array::from_fn(|_| VecDeque::new()),
         next_order: [0; LANES],
         queued_writes: [0; LANES],
@@ -935,7 +925,7 @@ impl Core {
             body,
         };
         self.outgoing[lane].push(entry.encode());
-        self.pending[lane].insert(
+        self.pending[lane].push(
             request,
             PendingWrite {
                 entry,
@@ -1152,7 +1142,7 @@ impl Core {
         // tests check); others' are decoded.
         let own = match Entry::decode_origin(record) {
             Ok(origin) => self.own_lane(origin.node).and_then(|lane| {
-                let p = self.pending[lane].remove(&origin.request)?;
+                let p = self.pending[lane].remove(origin.request)?;
                 Some((lane, origin.request, p))
             }),
             Err(e) => undecodable(seq, &e),
@@ -1311,7 +1301,7 @@ impl Core {
             let Some(lane) = self.own_lane(origin.node) else {
                 continue;
             };
-            if let Some(p) = self.pending[lane].get_mut(&origin.request) {
+            if let Some(p) = self.pending[lane].get_mut(origin.request) {
                 p.failed = Some(error.to_string());
             }
         }
@@ -1323,11 +1313,7 @@ impl Core {
 
     /// Answers the refused writes at the front of `lane`'s pending queue, below `request`.
     fn resolve_failed_before(&mut self, lane: usize, request: u64) {
-        while let Some(entry) = self.pending[lane].first_entry() {
-            if *entry.key() >= request || entry.get().failed.is_none() {
-                break;
-            }
-            let p = entry.remove();
+        while let Some(p) = self.pending[lane].pop_failed_before(request) {
             self.resolved[lane] += 1;
             match &p.entry.body {
                 Body::Tick { .. } => self.tick_in_flight = false,

@@ -1,12 +1,11 @@
 //! Counters shared by every session and the core: command statistics (INFO
 //! commandstats) and server-wide counters (INFO stats). Atomics only; no locks on the hot path.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use cairn_engine::Spec;
-use cairn_engine::table;
+use cairn_engine::acl::ids;
 
 #[derive(Default)]
 pub struct CmdStat {
@@ -19,33 +18,24 @@ pub struct CmdStat {
     pub latency: crate::latency::Histogram,
 }
 
-/// Every row (subcommands included) with its full name (`client|list`) and counters.
+/// Every row (subcommands included) with its full name (`client|list`) and counters, in the
+/// order of the command table's row ids (`acl::ids`), so a command finds its counters by
+/// its id.
 pub struct CommandStats {
     rows: Vec<(String, CmdStat)>,
-    index: HashMap<usize, usize>,
-}
-
-fn spec_key(spec: &'static Spec) -> usize {
-    spec as *const Spec as usize
 }
 
 pub static COMMAND_STATS: LazyLock<CommandStats> = LazyLock::new(|| {
-    let mut rows = Vec::new();
-    let mut index = HashMap::new();
-    for spec in table::commands() {
-        index.insert(spec_key(spec), rows.len());
-        rows.push((spec.name.to_string(), CmdStat::default()));
-        for sub in spec.subcommands {
-            index.insert(spec_key(sub), rows.len());
-            rows.push((format!("{}|{}", spec.name, sub.name), CmdStat::default()));
-        }
-    }
-    CommandStats { rows, index }
+    let rows = ids::rows()
+        .iter()
+        .map(|row| (row.name.clone(), CmdStat::default()))
+        .collect();
+    CommandStats { rows }
 });
 
 impl CommandStats {
     pub fn get(&self, spec: &'static Spec) -> Option<&CmdStat> {
-        self.index.get(&spec_key(spec)).map(|&i| &self.rows[i].1)
+        self.rows.get(ids::id_of(spec)).map(|(_, stat)| stat)
     }
 
     pub fn record(&self, spec: &'static Spec, usec: u64, failed: bool) {
@@ -62,7 +52,8 @@ impl CommandStats {
     }
 
     pub fn row(&self, spec: &'static Spec) -> Option<usize> {
-        self.index.get(&spec_key(spec)).copied()
+        let row = ids::id_of(spec);
+        (row < self.rows.len()).then_some(row)
     }
 
     pub fn name(&self, row: usize) -> &str {
