@@ -335,6 +335,9 @@ impl Engine {
         let reply = self.apply_body(entry);
         self.collect_keyspace_events();
         for (db, state) in self.dbs.iter_mut().enumerate() {
+            if state.streams_gone.is_empty() {
+                continue;
+            }
             for key in state.streams_gone.drain(..) {
                 if !self.ready_keys.iter().any(|(d, k)| *d == db && *k == key) {
                     self.ready_keys.push((db, key));

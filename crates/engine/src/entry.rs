@@ -152,6 +152,27 @@ fn get_varint(buf: &mut Bytes) -> Result<u64, EntryError> {
     Err(EntryError::Varint)
 }
 
+/// `get_varint` over a byte slice.
+fn slice_varint(buf: &mut &[u8]) -> Result<u64, EntryError> {
+    let mut v = 0u64;
+    for shift in (0..70).step_by(7) {
+        let (&byte, rest) = buf.split_first().ok_or(EntryError::Truncated)?;
+        *buf = rest;
+        if shift == 63 && byte > 1 {
+            return Err(EntryError::Varint);
+        }
+        v |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Ok(v);
+        }
+    }
+    Err(EntryError::Varint)
+}
+
+fn skip_varint(buf: &mut &[u8]) -> Result<(), EntryError> {
+    slice_varint(buf).map(|_| ())
+}
+
 fn get_u64(buf: &mut Bytes) -> Result<u64, EntryError> {
     if buf.remaining() < 8 {
         return Err(EntryError::Truncated);
@@ -330,9 +351,21 @@ impl Entry {
     }
 
     /// Reads only who made a record (its header), without decoding the body.
-    pub fn decode_origin(record: &Bytes) -> Result<Origin, EntryError> {
-        let mut buf = record.clone();
-        Ok(decode_header(&mut buf)?.origin)
+    /// Runs for every record a node applies, so it reads the bytes in place.
+    pub fn decode_origin(record: &[u8]) -> Result<Origin, EntryError> {
+        let mut buf = record;
+        match buf {
+            [ENTRY_VERSION, _, rest @ ..] => buf = rest,
+            [version, _, ..] => return Err(EntryError::Version(*version)),
+            _ => return Err(EntryError::Truncated),
+        }
+        skip_varint(&mut buf)?;
+        // Time and seed.
+        buf = buf.get(16..).ok_or(EntryError::Truncated)?;
+        Ok(Origin {
+            node: slice_varint(&mut buf)?,
+            request: slice_varint(&mut buf)?,
+        })
     }
 
     /// Decodes a record; arguments are zero-copy slices of `record`.
@@ -666,6 +699,13 @@ mod tests {
             };
             let bytes = e.encode();
             assert_eq!(Entry::decode(&bytes).unwrap(), e);
+            assert_eq!(Entry::decode_origin(&bytes).unwrap(), e.origin);
+            let header = bytes.len()
+                - list_len(match &e.body {
+                    Body::Command(argv) => argv,
+                    _ => unreachable!(),
+                });
+            assert!(Entry::decode_origin(&bytes[..header - 1]).is_err());
             // Every strict prefix is rejected, never mis-decoded.
             let cut = rng.usize(0..bytes.len());
             assert!(Entry::decode(&bytes.slice(..cut)).is_err());
@@ -674,6 +714,8 @@ mod tests {
             Entry::decode(&Bytes::from_static(&[9, 1])),
             Err(EntryError::Version(9))
         );
+        assert_eq!(Entry::decode_origin(&[9, 1]), Err(EntryError::Version(9)));
+        assert_eq!(Entry::decode_origin(&[1]), Err(EntryError::Truncated));
     }
 
     /// `encode` sizes its buffer by `encoded_len`; every kind and every varint width agree.

@@ -303,8 +303,12 @@ fn set_generic(
     } else {
         Reply::Nil
     };
-    let found = db.contains(key, now_ms);
-    if (args.cond == Cond::Nx && found) || (args.cond == Cond::Xx && !found) {
+    let refused = match args.cond {
+        Cond::Nx => db.contains(key, now_ms),
+        Cond::Xx => !db.contains(key, now_ms),
+        _ => false,
+    };
+    if refused {
         return Ok(SetOutcome { stored: false, old });
     }
     if args.ttl == SetTtl::Keep {
