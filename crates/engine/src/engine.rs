@@ -12,7 +12,7 @@ use crate::acl::Users;
 use crate::db::Db;
 use crate::entry::{Body, Entry, Origin};
 use crate::notify::{self, Event};
-use crate::table::{self, Handler};
+use crate::table::{self, Handler, Spec};
 use crate::types::Encodings;
 use crate::watch::{Watcher, WatcherId};
 
@@ -155,6 +155,9 @@ pub struct Engine {
     /// that changed nothing reports 0. `None`: the node counts one (none for an error reply).
     /// Node-local, per entry.
     dirty: Option<u64>,
+    /// The row the node resolved the entry's command to (its own entries), so the apply
+    /// does not look the name up again. Node-local, per entry.
+    resolved: Option<&'static Spec>,
     /// Keyspace notification classes the node wants (`notify-keyspace-events`; node-local).
     notify_classes: u32,
     /// Events of the last applied entry, for those classes. Node-local, cleared per entry.
@@ -209,6 +212,7 @@ impl Engine {
             ready_keys: Vec::new(),
             ready_dbs: Vec::new(),
             dirty: None,
+            resolved: None,
             notify_classes: 0,
             events: Vec::new(),
             list_compress_depth: 0,
@@ -317,6 +321,19 @@ impl Engine {
             }
         }
         Some(self.apply(entry))
+    }
+
+    /// [`Engine::apply_logged`] for an entry whose command the node has resolved to `spec`
+    /// already (it made the entry); the apply then skips the name lookup.
+    pub fn apply_logged_resolved(
+        &mut self,
+        entry: &Entry,
+        spec: Option<&'static Spec>,
+    ) -> Option<Reply> {
+        self.resolved = spec;
+        let reply = self.apply_logged(entry);
+        self.resolved = None;
+        reply
     }
 
     /// Writers (node incarnations) the duplicate filter currently remembers.
@@ -566,7 +583,18 @@ impl Engine {
 
     /// A logged write command, run by its row's apply function.
     fn apply_command(&mut self, db: usize, seed: u64, argv: &[Bytes]) -> Reply {
-        let apply = match table::resolve(argv) {
+        // The node's row stands for this command when it is a top-level row of that name
+        // (arity was checked with it); otherwise the table decides.
+        let resolved = match self.resolved.take() {
+            Some(spec)
+                if spec.subcommands.is_empty()
+                    && spec.name.as_bytes().eq_ignore_ascii_case(&argv[0]) =>
+            {
+                Ok(spec)
+            }
+            _ => table::resolve(argv),
+        };
+        let apply = match resolved {
             Ok(spec) => match spec.handler {
                 Handler::Write(_, apply) => apply,
                 _ => return Reply::error_static("ERR command is not a write"),

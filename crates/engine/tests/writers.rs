@@ -138,3 +138,38 @@ fn ticks_from_a_node_without_the_lease_change_nothing() {
         (Some(2), 1)
     );
 }
+
+/// A node passes the row it resolved its own entry's command to; the apply uses it only for
+/// a top-level row of the command's name, so a stale or mismatched row cannot change what
+/// the entry does.
+#[test]
+fn a_resolved_row_stands_only_for_its_own_command() {
+    use cairn_engine::table::lookup;
+    use cairn_resp::Reply;
+    let mut e = Engine::new(16);
+    let set = entry(1, 1, 1_000, &["set", "k", "v"]);
+    let reply = e.apply_logged_resolved(&set, lookup(b"SET"));
+    assert_eq!(reply, Some(Reply::ok()));
+    // A row of another command (a read) is ignored: the entry still sets.
+    let set2 = entry(1, 2, 1_000, &["SET", "k", "w"]);
+    assert_eq!(
+        e.apply_logged_resolved(&set2, lookup(b"GET")),
+        Some(Reply::ok())
+    );
+    // A container row is ignored too: the table resolves the subcommand.
+    let config = entry(
+        1,
+        3,
+        1_000,
+        &["CONFIG", "SET", "hash-max-listpack-entries", "64"],
+    );
+    let mut plain = Engine::new(16);
+    assert_eq!(
+        e.apply_logged_resolved(&config, lookup(b"CONFIG")),
+        plain.apply_logged(&config)
+    );
+    let mut check = Engine::new(16);
+    check.apply(&entry(2, 1, 1_000, &["SET", "k", "w"]));
+    check.apply(&config);
+    assert_eq!(e.digest(), check.digest());
+}

@@ -156,6 +156,9 @@ fn parse_i64(text: &[u8]) -> Option<i64> {
 /// Like Redis, the byte after `\r` is taken to be `\n` without looking at it, but it must have
 /// arrived. `Ok(None)` means more input is needed; `too_big` is returned once more than
 /// `max` bytes have arrived with no `\r` among them.
+/// How far `header_line` scans byte by byte before handing the search to memchr.
+const SHORT_LINE: usize = 24;
+
 fn header_line(
     buf: &[u8],
     start: usize,
@@ -165,7 +168,17 @@ fn header_line(
     let rest = &buf[start..];
     // A `\r` at index `max` is still acceptable: only `max + 1` bytes before it are too many.
     let window = &rest[..rest.len().min(max.saturating_add(1))];
-    match memchr(b'\r', window) {
+    // Header lines are a few bytes (`$100`, `*3`): a plain scan finds their end sooner than
+    // memchr's vector setup; memchr takes over for long lines (inline commands).
+    let near = &window[..window.len().min(SHORT_LINE)];
+    let found = match near.iter().position(|&b| b == b'\r') {
+        Some(cr) => Some(cr),
+        None if window.len() > SHORT_LINE => {
+            memchr(b'\r', &window[SHORT_LINE..]).map(|cr| cr + SHORT_LINE)
+        }
+        None => None,
+    };
+    match found {
         Some(cr) if cr + 2 <= rest.len() => Ok(Some(start + cr)),
         Some(_) => Ok(None),
         None if rest.len() > max => Err(too_big),
@@ -634,5 +647,14 @@ mod tests {
         assert_eq!(header_line(b"$123\r\n", 0, 4, err), Ok(Some(4)));
         assert_eq!(header_line(b"$1234\r\n", 0, 4, err), Err(err));
         assert_eq!(header_line(b"xx$1\r\n", 2, 2, err), Ok(Some(4)));
+        // Around the end of the byte-by-byte scan.
+        for cr in [SHORT_LINE - 1, SHORT_LINE, SHORT_LINE + 1, 3 * SHORT_LINE] {
+            let mut line = vec![b'1'; cr];
+            line.extend_from_slice(b"\r\n");
+            assert_eq!(header_line(&line, 0, 1000, err), Ok(Some(cr)));
+            assert_eq!(header_line(&line[..cr + 1], 0, 1000, err), Ok(None));
+            assert_eq!(header_line(&line[..cr], 0, 1000, err), Ok(None));
+            assert_eq!(header_line(&line[..cr], 0, cr - 1, err), Err(err));
+        }
     }
 }

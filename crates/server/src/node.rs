@@ -1165,7 +1165,9 @@ impl Core {
         // MONITOR shows the commands run inside the entries this node made.
         let tapped = own.is_some() && crate::monitor::tap_begin(&self.engine, &self.shared);
         // `None`: a copy of an entry applied before (an append the log stored twice).
-        let reply = self.engine.apply_logged(&entry);
+        let reply = self
+            .engine
+            .apply_logged_resolved(&entry, own.as_ref().and_then(|o| o.2));
         if let Body::Tick { .. } = entry.body {
             // Redis's `expire-cycle` event: this node's expiry sweep, whoever made the entry.
             let ms = started.elapsed().as_millis() as u64;
