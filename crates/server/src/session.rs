@@ -497,9 +497,8 @@ impl Session {
         if let Some(row) = COMMAND_STATS.row(spec) {
             self.client.last_cmd.store(row, Relaxed);
         }
-        if !self.user.unrestricted()
-            && let Err(denied) = self.user.check(spec, &argv)
-        {
+        let restricted = !self.user.unrestricted();
+        if restricted && let Err(denied) = self.user.check(spec, &argv) {
             COMMAND_STATS.rejected(spec);
             let reply = crate::acl::refuse(self, spec, &argv, denied);
             let reply = crate::multi::rejected(self, spec, reply);
@@ -508,7 +507,7 @@ impl Session {
         // A restricted user's script is a Script entry: the engine checks each command it
         // calls against the user's rules. Read-only scripts (run on the read path) and
         // scripts inside MULTI carry no user, so they are refused to such users.
-        if !self.user.unrestricted()
+        if restricted
             && runs_script(spec)
             && (matches!(spec.handler, Handler::Read(_)) || self.multi.is_some())
         {
