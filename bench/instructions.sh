@@ -5,8 +5,8 @@
 # show the cost of a change on a busy box. The cost per request is the slope between a run of
 # N_SMALL and one of N_LARGE requests, so start-up and redis-benchmark's set-up cancel out.
 # Kernel time (the socket system calls, which both servers make alike) is not counted.
-# Cairn runs with `appendfsync everysec` (the fsync wait is not what is measured; its
-# durable-write path is otherwise the same), Redis without persistence.
+# Cairn runs with its defaults (every write fdatasync'd before its reply), Redis without
+# persistence.
 # Needs valgrind; slow (a server runs about 50 times slower under callgrind).
 # CAIRN_BIN=path measures that binary instead of building the work tree.
 # Usage: bench/instructions.sh | tee /tmp/instructions.md
@@ -32,7 +32,7 @@ instructions() { # instructions SERVER TEST N: total instructions of SERVER serv
       --port "$PORT" --dir "$d" --save '' --appendonly no >"$d/log" 2>&1 &
   else
     valgrind --tool=callgrind --callgrind-out-file="$d/out" "$T/bin/cairn" --port "$PORT" \
-      --dir "$d/data" --appendfsync everysec >"$d/log" 2>&1 &
+      --dir "$d/data" >"$d/log" 2>&1 &
   fi
   pid=$!
   PIDS+=("$pid")
@@ -51,7 +51,7 @@ Cairn $CAIRN_FROM and $(redis-server --version | cut -d' ' -f1-3) under valgrind
 \`redis-benchmark -c 10 -P 16 -d 100 -r 1000\`; user-space instructions per request (all
 threads), from the difference between $N_SMALL and $N_LARGE requests.
 
-| test | Redis (no persistence) | Cairn (appendfsync everysec) | Cairn / Redis |
+| test | Redis (no persistence) | Cairn (durable) | Cairn / Redis |
 |---|---|---|---|
 EOF2
 for test in $TESTS; do
