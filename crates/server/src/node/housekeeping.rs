@@ -1,9 +1,10 @@
 //! The core's housekeeping: expiry ticks (by the lease holder on a shared log), snapshots
 //! (started by log volume, SAVE/BGSAVE, or a stop) and their completion.
 
-use super::{
-    Body, Core, Msg, Relaxed, Reply, ReplyTx, Seq, TICK_KEYS_MAX, snapshot_by_replay, unix_ms,
-};
+use super::{Body, Core, Engine, Log, Msg, Relaxed, Reply, ReplyTx, Seq, TICK_KEYS_MAX, unix_ms};
+
+/// Records replayed between two reports of the memory a snapshot rebuild holds.
+const RECORDS_PER_CHECKPOINT: usize = 4096;
 
 impl Core {
     /// Whether a stop without SAVE/NOSAVE writes a snapshot: always on the file log; on a shared
@@ -70,13 +71,17 @@ impl Core {
         let databases = self.engine.databases();
         let log = self.log.clone();
         let inbox = self.shared.inbox.clone();
+        // The rebuild's copy of the data is left out of used memory (crate::memory).
+        crate::memory::snapshot_started();
         let spawned = std::thread::Builder::new()
             .name("cairn-snapshot".into())
             .spawn(move || {
                 let result = snapshot_by_replay(&*log, databases, upto);
+                crate::memory::snapshot_finished();
                 let _ = inbox.send(Msg::SnapshotDone { seq: upto, result });
             });
         if spawned.is_err() {
+            crate::memory::snapshot_finished();
             self.shared.snapshot_in_progress.store(false, Relaxed);
             return false;
         }
@@ -128,4 +133,53 @@ impl Core {
         self.shared.changes_since_save.store(0, Relaxed);
         Ok(())
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The snapshot thread
+
+/// Rebuilds state at `upto` from the newest snapshot plus the log, and writes it. A snapshot
+/// written meanwhile (DEBUG RELOAD, shutdown, another node) may have dropped the records this
+/// rebuild was reading: then it starts over from that newer snapshot, which covers more.
+fn snapshot_by_replay(log: &dyn Log, databases: usize, upto: Seq) -> Result<(), String> {
+    let mut last_error = String::new();
+    // Each retry starts from a strictly newer snapshot; a few are plenty.
+    for _ in 0..3 {
+        match rebuild_at(log, databases, upto) {
+            Ok(None) => return Ok(()),
+            Ok(Some(engine)) => {
+                let bytes = engine.snapshot();
+                drop(engine);
+                crate::memory::snapshot_checkpoint();
+                return log.put_snapshot(upto, &bytes).map_err(|e| e.to_string());
+            }
+            Err(e) => last_error = e,
+        }
+    }
+    Err(last_error)
+}
+
+/// The engine at `upto`, or `None` when the newest snapshot already covers it.
+fn rebuild_at(log: &dyn Log, databases: usize, upto: Seq) -> Result<Option<Engine>, String> {
+    let (base, mut engine) = match log.latest_snapshot().map_err(|e| e.to_string())? {
+        Some((seq, bytes)) => (
+            seq,
+            Engine::restore(&bytes, databases).map_err(|e| e.to_string())?,
+        ),
+        None => (0, Engine::new(databases)),
+    };
+    if base >= upto {
+        return Ok(None);
+    }
+    let records = log.read_range(base, upto).map_err(|e| e.to_string())?;
+    // What the rebuild holds is reported as it grows (the first report covers the snapshot
+    // it loaded).
+    let records = records.enumerate().map(|(i, record)| {
+        if i % RECORDS_PER_CHECKPOINT == 0 {
+            crate::memory::snapshot_checkpoint();
+        }
+        record
+    });
+    super::replay(&mut engine, records)?;
+    Ok(Some(engine))
 }
