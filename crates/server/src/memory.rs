@@ -9,9 +9,12 @@
 //! A background snapshot rebuilds a second copy of the data set on a thread of its own. That
 //! copy is not the node's to evict for (as the memory of Redis's fork child is not Redis's):
 //! the snapshot thread publishes what it holds, its own allocations less its frees by
-//! jemalloc's per-thread counters, at checkpoints (`snapshot_checkpoint`), and used memory
-//! leaves that out. Until its first checkpoint, the reading taken when it started stands, so
-//! the copy can make the node evict late, never early.
+//! jemalloc's per-thread counters with its thread cache off, at checkpoints
+//! (`snapshot_checkpoint`): after loading the previous snapshot, every few records it
+//! replays, and before serializing, with what serializing and writing may allocate counted
+//! ahead; the figure keeps its highest value until the snapshot ends. Used memory leaves it
+//! out. Until the first checkpoint the reading taken when it started stands: the copy can
+//! make the node evict late, never early.
 //!
 //! A reading is cached for `CACHE_US`: advancing jemalloc's epoch merges every arena's
 //! statistics, too much for every command. `invalidate` drops it whenever the core has applied
@@ -27,6 +30,9 @@ pub struct Probe {
     pub allocated: fn() -> Option<u64>,
     /// Bytes the calling thread has allocated and not freed since it started.
     pub thread_held: fn() -> Option<u64>,
+    /// Makes `thread_held` account for everything the calling thread takes from the heap (turns
+    /// its thread cache off: cached blocks count as allocated without being the thread's).
+    pub thread_uncached: fn(),
     /// INFO's `mem_allocator`.
     pub name: &'static str,
 }
@@ -90,10 +96,25 @@ pub fn snapshot_started() {
     SNAPSHOT_HELD.store(UNMEASURED, Relaxed);
 }
 
-/// On the snapshot's thread: publishes what it holds now.
-pub fn snapshot_checkpoint() {
-    if let Some(held) = PROBE.get().and_then(|p| (p.thread_held)()) {
-        SNAPSHOT_HELD.store(held.min(UNMEASURED - 1), Relaxed);
+/// On the snapshot's thread: publishes what it holds now plus `ahead`, what the step it is
+/// about to take may allocate, unless an earlier checkpoint published more (the figure only
+/// grows while the snapshot runs: counting memory the thread does not hold only makes the
+/// node evict later). Returns what it holds.
+pub fn snapshot_checkpoint(ahead: u64) -> u64 {
+    let held = PROBE.get().and_then(|p| (p.thread_held)()).unwrap_or(0);
+    let published = held.saturating_add(ahead).min(UNMEASURED - 1);
+    // Only this thread writes the figure while its snapshot runs.
+    let before = SNAPSHOT_HELD.load(Relaxed);
+    if before == UNMEASURED || published > before {
+        SNAPSHOT_HELD.store(published, Relaxed);
+    }
+    held
+}
+
+/// On the snapshot's thread, first: its allocations are to be measured exactly.
+pub fn snapshot_thread_started() {
+    if let Some(p) = PROBE.get() {
+        (p.thread_uncached)();
     }
 }
 

@@ -3,8 +3,9 @@
 
 use super::{Body, Core, Engine, Log, Msg, Relaxed, Reply, ReplyTx, Seq, TICK_KEYS_MAX, unix_ms};
 
-/// Records replayed between two reports of the memory a snapshot rebuild holds.
-const RECORDS_PER_CHECKPOINT: usize = 4096;
+/// Records replayed between two reports of the memory a snapshot rebuild holds (a report is
+/// two mallctl reads; the growth between two stays small).
+const RECORDS_PER_CHECKPOINT: usize = 64;
 
 impl Core {
     /// Whether a stop without SAVE/NOSAVE writes a snapshot: always on the file log; on a shared
@@ -76,6 +77,7 @@ impl Core {
         let spawned = std::thread::Builder::new()
             .name("cairn-snapshot".into())
             .spawn(move || {
+                crate::memory::snapshot_thread_started();
                 let result = snapshot_by_replay(&*log, databases, upto);
                 crate::memory::snapshot_finished();
                 let _ = inbox.send(Msg::SnapshotDone { seq: upto, result });
@@ -148,9 +150,14 @@ fn snapshot_by_replay(log: &dyn Log, databases: usize, upto: Seq) -> Result<(), 
         match rebuild_at(log, databases, upto) {
             Ok(None) => return Ok(()),
             Ok(Some(engine)) => {
+                // Serializing takes at most about twice what the engine holds (the output
+                // grows by doubling: the old and new buffers live together for a moment);
+                // writing, once the engine is dropped, the serialized bytes and their
+                // compressed copy: no more than that.
+                let held = crate::memory::snapshot_checkpoint(0);
+                crate::memory::snapshot_checkpoint(held.saturating_mul(2));
                 let bytes = engine.snapshot();
                 drop(engine);
-                crate::memory::snapshot_checkpoint();
                 return log.put_snapshot(upto, &bytes).map_err(|e| e.to_string());
             }
             Err(e) => last_error = e,
@@ -171,12 +178,12 @@ fn rebuild_at(log: &dyn Log, databases: usize, upto: Seq) -> Result<Option<Engin
     if base >= upto {
         return Ok(None);
     }
+    // What the rebuild holds is reported as it grows.
+    crate::memory::snapshot_checkpoint(0);
     let records = log.read_range(base, upto).map_err(|e| e.to_string())?;
-    // What the rebuild holds is reported as it grows (the first report covers the snapshot
-    // it loaded).
     let records = records.enumerate().map(|(i, record)| {
         if i % RECORDS_PER_CHECKPOINT == 0 {
-            crate::memory::snapshot_checkpoint();
+            crate::memory::snapshot_checkpoint(0);
         }
         record
     });
