@@ -349,6 +349,44 @@ fn a_limit_far_below_the_data_evicts_every_key() {
 }
 
 #[test]
+fn rest_requests_evict_and_get_oom_as_resp_clients_do() {
+    let (node, port) = common::http::start_rest(&["--rest-token", "t0k3n"]);
+    let mut c = node.client();
+    let post = |path: &str, body: &str| {
+        let mut http = common::http::Http::connect(&format!("127.0.0.1:{port}"));
+        let headers = ["Authorization: Bearer t0k3n"];
+        http.request("POST", path, &headers, body.as_bytes()).text()
+    };
+    let limit = limit_for(&mut c, "allkeys-lru");
+    let value = "v".repeat(VALUE_LEN);
+    let keys = names("r", 3 * BUDGET as usize / (VALUE_LEN + 100));
+    for chunk in keys.chunks(PIPELINE) {
+        let cmds: Vec<String> = chunk
+            .iter()
+            .map(|k| format!(r#"["SET","{k}","{value}"]"#))
+            .collect();
+        let replies = post("/pipeline", &format!("[{}]", cmds.join(",")));
+        assert_eq!(replies.matches(r#"{"result":"OK"}"#).count(), chunk.len());
+        assert!(used_memory(&mut c) < limit + SLACK);
+    }
+    settle(&mut c);
+    let left = existing(&mut c, &keys).len();
+    assert!(left > 0 && left < keys.len() / 2, "{left} keys left");
+    // Nothing the policy may take: a request that may add data is refused.
+    assert!(ok(&c.must(&[
+        "CONFIG",
+        "SET",
+        "maxmemory-policy",
+        "volatile-lru"
+    ])));
+    assert!(ok(&c.must(&["CONFIG", "SET", "maxmemory", "1"])));
+    assert_eq!(
+        post("/", r#"["SET","k","v"]"#),
+        r#"{"error":"OOM command not allowed when used memory > 'maxmemory'."}"#
+    );
+}
+
+#[test]
 fn config_set_rejects_bad_values_as_redis_does() {
     let node = Cairn::start(&[
         "--maxmemory-policy",

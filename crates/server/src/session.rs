@@ -908,6 +908,8 @@ impl Session {
     /// Runs `rows` through the gate in order, pipelined as a RESP client's commands are, and
     /// returns one reply per row.
     pub(crate) async fn run_rows(&mut self, rows: Vec<Row>) -> Vec<Reply> {
+        // As `process` does for a RESP connection: the memory limit as of now.
+        self.maxmemory = self.shared.config.read().expect("config lock").maxmemory;
         let n = rows.len();
         let mut rows = rows.into_iter();
         let mut more = true;
