@@ -349,6 +349,29 @@ fn a_limit_far_below_the_data_evicts_every_key() {
 }
 
 #[test]
+fn on_a_shared_log_every_node_applies_one_nodes_evictions() {
+    let nats = common::nats::NatsCluster::start(3);
+    let (a, b) = (nats.node(&[]), nats.node(&[]));
+    let (mut ca, mut cb) = (a.client(), b.client());
+    // Only node A has a limit; the keys it evicts go on node B too.
+    let limit = limit_for(&mut ca, "allkeys-random");
+    let keys = names("c", 3 * BUDGET as usize / (VALUE_LEN + 100));
+    let (replies, peak) = fill(&mut ca, &keys, |_| None);
+    assert!(replies.iter().all(ok));
+    assert!(peak < limit + SLACK, "used {peak} with {limit}");
+    settle(&mut ca);
+    let left = existing(&mut ca, &keys);
+    assert!(left.len() < keys.len() / 2, "{} left", left.len());
+    // Reads on B wait for a log barrier: they see every eviction A made.
+    assert_eq!(existing(&mut cb, &keys), left);
+    assert_eq!(ca.must(&["DEBUG", "DIGEST"]), cb.must(&["DEBUG", "DIGEST"]));
+    assert_eq!(
+        info_field(&mut cb, "stats", "evicted_keys") as usize,
+        keys.len() - left.len()
+    );
+}
+
+#[test]
 fn rest_requests_evict_and_get_oom_as_resp_clients_do() {
     let (node, port) = common::http::start_rest(&["--rest-token", "t0k3n"]);
     let mut c = node.client();

@@ -14,7 +14,9 @@
 //! replays, and before serializing, with what serializing and writing may allocate counted
 //! ahead; the figure keeps its highest value until the snapshot ends. Used memory leaves it
 //! out. Until the first checkpoint the reading taken when it started stands: the copy can
-//! make the node evict late, never early.
+//! make the node evict late, never early. On a shared log the records a rebuild replays are
+//! allocated by the log's runtime thread, so the snapshot thread's counters cannot say what it
+//! holds: there the first reading stands until the snapshot ends.
 //!
 //! A reading is cached for `CACHE_US`: advancing jemalloc's epoch merges every arena's
 //! statistics, too much for every command. `invalidate` drops it whenever the core has applied
@@ -22,7 +24,7 @@
 //! keys and evicted ones alike.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 /// How the binary's allocator reports its memory.
 pub struct Probe {
@@ -50,6 +52,8 @@ static SNAPSHOT_HELD: AtomicU64 = AtomicU64::new(0);
 /// The reading when the snapshot started, standing until its first checkpoint.
 static SNAPSHOT_FROZEN: AtomicU64 = AtomicU64::new(0);
 const UNMEASURED: u64 = u64::MAX;
+/// Whether the running snapshot's checkpoints count (`snapshot_started`).
+static SNAPSHOT_MEASURED: AtomicBool = AtomicBool::new(false);
 
 /// Installs the allocator's probe (once, before the node starts).
 pub fn install(probe: Probe) {
@@ -90,10 +94,14 @@ pub fn invalidate() {
 }
 
 /// A background snapshot is starting (on the core's thread, before its thread spawns).
-pub fn snapshot_started() {
+/// `measured`: the snapshot thread allocates everything it holds itself (the file log), so its
+/// checkpoints are trusted; otherwise (records arrive from the shared log's runtime thread,
+/// freed by the snapshot's: its counters say nothing) the first reading stands throughout.
+pub fn snapshot_started(measured: bool) {
     invalidate();
     SNAPSHOT_FROZEN.store(used_bytes(), Relaxed);
     SNAPSHOT_HELD.store(UNMEASURED, Relaxed);
+    SNAPSHOT_MEASURED.store(measured, Relaxed);
 }
 
 /// On the snapshot's thread: publishes what it holds now plus `ahead`, what the step it is
@@ -102,6 +110,9 @@ pub fn snapshot_started() {
 /// node evict later). Returns what it holds.
 pub fn snapshot_checkpoint(ahead: u64) -> u64 {
     let held = PROBE.get().and_then(|p| (p.thread_held)()).unwrap_or(0);
+    if !SNAPSHOT_MEASURED.load(Relaxed) {
+        return held;
+    }
     let published = held.saturating_add(ahead).min(UNMEASURED - 1);
     // Only this thread writes the figure while its snapshot runs.
     let before = SNAPSHOT_HELD.load(Relaxed);

@@ -73,7 +73,7 @@ impl Core {
         let log = self.log.clone();
         let inbox = self.shared.inbox.clone();
         // The rebuild's copy of the data is left out of used memory (crate::memory).
-        crate::memory::snapshot_started();
+        crate::memory::snapshot_started(!self.shared_log);
         let spawned = std::thread::Builder::new()
             .name("cairn-snapshot".into())
             .spawn(move || {
