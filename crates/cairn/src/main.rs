@@ -14,6 +14,31 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's `stats.allocated`, refreshed (the used memory `maxmemory` is measured against).
+fn jemalloc_allocated() -> Option<u64> {
+    use tikv_jemalloc_ctl::{epoch, epoch_mib, stats};
+    static MIBS: std::sync::OnceLock<Option<(epoch_mib, stats::allocated_mib)>> =
+        std::sync::OnceLock::new();
+    let (epoch_now, allocated) =
+        (*MIBS.get_or_init(|| Some((epoch::mib().ok()?, stats::allocated::mib().ok()?))))?;
+    epoch_now.advance().ok()?;
+    allocated.read().ok().map(|bytes| bytes as u64)
+}
+
+/// Turns the calling thread's jemalloc cache off (blocks it caches count as allocated).
+fn jemalloc_thread_uncached() {
+    use tikv_jemalloc_ctl::{Access, AsName};
+    let _ = b"thread.tcache.enabled\0".name().write(false);
+}
+
+/// What the calling thread has allocated and not freed (jemalloc's per-thread counters).
+fn jemalloc_thread_held() -> Option<u64> {
+    use tikv_jemalloc_ctl::thread;
+    let allocated = thread::allocatedp::read().ok()?.get();
+    let deallocated = thread::deallocatedp::read().ok()?.get();
+    Some(allocated.saturating_sub(deallocated))
+}
+
 fn main() {
     // ring is the only provider compiled in; installing it anyway keeps a dependency that
     // enables another from leaving rustls unable to choose (it would panic). An error only
@@ -79,6 +104,12 @@ fn main() {
         return;
     }
     init_tracing(&config.loglevel);
+    cairn_server::memory::install(cairn_server::memory::Probe {
+        allocated: jemalloc_allocated,
+        thread_held: jemalloc_thread_held,
+        thread_uncached: jemalloc_thread_uncached,
+        name: "jemalloc-5.3.0",
+    });
     // One event-loop thread serves every client and runs the engine, as in Redis; the log's
     // writer (group commit, fdatasync) and the snapshotter have threads of their own.
     let runtime = match tokio::runtime::Builder::new_current_thread()

@@ -229,7 +229,7 @@ fn maxmemory_refuses_transactions_that_write() {
         "+OK\r\n+QUEUED\r\n*1\r\n$5\r\nvalue\r\n"
     );
     assert!(
-        String::from_utf8(admin.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]))
+        String::from_utf8(admin.cmd(&["CONFIG", "SET", "maxmemory-policy", "lru"]))
             .unwrap()
             .starts_with(
                 "-ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy')"

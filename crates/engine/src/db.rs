@@ -15,6 +15,7 @@ use std::collections::BTreeSet;
 use std::num::NonZeroU64;
 
 use crate::dict::Dict;
+use crate::evict::{self, Access};
 use crate::value::Value;
 use crate::watch::DbWatches;
 
@@ -26,16 +27,20 @@ fn field_expiry_ms(value: &Value) -> Option<u64> {
     }
 }
 
-/// A stored key: its value, its expire time, and its last access (for OBJECT IDLETIME).
+/// A stored key: its value, its expire time, and its access data (OBJECT IDLETIME and FREQ,
+/// eviction).
 pub struct Slot {
     pub value: Value,
     /// Absolute Unix time in ms; `None` = persistent.
     /// Stored expire times are always in the future of a real clock, so never 0; the niche
     /// keeps this field 8 bytes.
     expire_at_ms: Option<NonZeroU64>,
-    /// Seconds (node clock) of the last access. Not part of the replicated state: it differs
-    /// between nodes, and neither the digest nor the snapshot includes it.
+    /// Seconds (node clock) of the last access: the LRU clock. Not part of the replicated
+    /// state: it differs between nodes, and neither the digest nor the snapshot includes it.
     access_s: Cell<u32>,
+    /// Redis's LFU word (minute of the last decrement << 8 | counter), node-local like
+    /// `access_s`; it moves only while the node's policy is an LFU one (`crate::evict`).
+    lfu: Cell<u32>,
 }
 
 impl Slot {
@@ -43,12 +48,23 @@ impl Slot {
         self.expire_at_ms.map(NonZeroU64::get)
     }
 
-    pub fn touch(&self, now_ms: u64) {
+    /// Notes an access at `now_ms` (Redis's `lookupKey` without LOOKUP_NOTOUCH).
+    fn accessed(&self, access: &Access, now_ms: u64) {
         self.access_s.set((now_ms / 1000) as u32);
+        if access.tracking.lfu {
+            self.lfu
+                .set(access.lfu_after_access(self.lfu.get(), now_ms));
+        }
     }
 
     pub fn idle_s(&self, now_ms: u64) -> u64 {
         (now_ms / 1000).saturating_sub(u64::from(self.access_s.get()))
+    }
+
+    /// The access frequency counter at `now_ms`, after the decay of the minutes since its last
+    /// decrement (Redis's `LFUDecrAndReturn`; nothing is stored).
+    pub fn lfu_counter(&self, now_ms: u64, decay_time: u32) -> u8 {
+        evict::lfu_decayed(self.lfu.get(), now_ms, decay_time)
     }
 
     pub(crate) fn is_expired(&self, now_ms: u64) -> bool {
@@ -82,6 +98,8 @@ pub struct Db {
     /// XREADGROUP on them are answered (Redis's `signalDeletedKeyAsReady`). Local
     /// bookkeeping, drained after each entry.
     pub(crate) streams_gone: Vec<Box<[u8]>>,
+    /// What this node tracks on each access (node-local, `Engine::set_tracking`).
+    pub(crate) access: Access,
 }
 
 /// Expired keys a database remembers between collections; beyond it ticks catch up.
@@ -99,6 +117,7 @@ impl Db {
             new_now: None,
             watches: DbWatches::default(),
             streams_gone: Vec::new(),
+            access: Access::default(),
         }
     }
 
@@ -130,6 +149,85 @@ impl Db {
             return None;
         }
         Some(slot)
+    }
+
+    /// A live key looked up by a command that reads or writes it: its access is noted (OBJECT
+    /// IDLETIME restarts, the LFU counter moves). [`Db::get`] is the lookup that leaves it,
+    /// as Redis's LOOKUP_NOTOUCH (EXISTS, TYPE, TTL, OBJECT).
+    pub fn lookup(&self, key: &[u8], now_ms: u64) -> Option<&Slot> {
+        let slot = self.get(key, now_ms)?;
+        slot.accessed(&self.access, now_ms);
+        Some(slot)
+    }
+
+    /// [`Db::get_mut`] for a write that accesses the key (its access is noted).
+    pub fn lookup_mut(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Slot> {
+        self.expire_if_due(key, now_ms);
+        if !self.watches.is_empty() && self.keys.contains_key(key) {
+            self.watches.touch(key, true);
+        }
+        let slot = self.keys.get_mut(key)?;
+        slot.accessed(&self.access, now_ms);
+        Some(slot)
+    }
+
+    /// [`Db::get_mut_untouched`] for a write that accesses the key (its access is noted; its
+    /// watchers are told by [`Db::touched`] if it changes).
+    pub fn lookup_mut_untouched(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Slot> {
+        self.expire_if_due(key, now_ms);
+        let slot = self.keys.get_mut(key)?;
+        slot.accessed(&self.access, now_ms);
+        Some(slot)
+    }
+
+    /// RESTORE's IDLETIME and FREQ for a key it just stored: under an LFU policy the frequency
+    /// counter is set, under any other the last access is moved back (Redis's
+    /// `objectSetLRUOrLFU`); the other option is ignored.
+    pub fn restore_access(&self, key: &[u8], idle_s: Option<u64>, freq: Option<u8>, now_ms: u64) {
+        let Some(slot) = self.keys.get(key) else {
+            return;
+        };
+        if self.access.tracking.lfu {
+            if let Some(freq) = freq {
+                slot.lfu.set(evict::lfu_word(now_ms, freq));
+            }
+        } else if let Some(idle_s) = idle_s {
+            let at_s = (now_ms / 1000).saturating_sub(idle_s);
+            slot.access_s.set(u32::try_from(at_s).unwrap_or(0));
+        }
+    }
+
+    /// The policy's access tracking for this database (node-local).
+    pub fn tracking(&self) -> evict::Tracking {
+        self.access.tracking
+    }
+
+    /// Up to `count` keys with the earliest expire times that `wanted` accepts, as
+    /// (expire_at_ms, key): volatile-ttl's candidates.
+    pub(crate) fn expiring_first(
+        &self,
+        count: usize,
+        wanted: impl Fn(&[u8]) -> bool,
+    ) -> impl Iterator<Item = (u64, &[u8])> {
+        self.expires
+            .iter()
+            .filter(move |(_, key)| wanted(key))
+            .take(count)
+            .map(|(at, key)| (*at, &**key))
+    }
+
+    /// A key with a TTL, drawn from `random`: the first one to expire at or after a random
+    /// time between the earliest and the latest expire time. The expiry index has no ranks;
+    /// keys after long gaps in expire times are drawn more often than others.
+    pub(crate) fn random_volatile(&self, mut random: impl FnMut() -> u64) -> Option<&[u8]> {
+        let (first, last) = (self.expires.first()?.0, self.expires.last()?.0);
+        let at = first + random() % (last - first + 1);
+        let from = (at, Box::<[u8]>::default());
+        self.expires
+            .range(from..)
+            .next()
+            .or_else(|| self.expires.first())
+            .map(|(_, key)| &**key)
     }
 
     /// The keys reads have found expired since the last call.
@@ -199,8 +297,20 @@ impl Db {
             value,
             expire_at_ms: expire_at_ms.and_then(NonZeroU64::new),
             access_s: Cell::new((now_ms / 1000) as u32),
+            lfu: Cell::new(evict::lfu_word(now_ms, evict::LFU_INIT_VAL)),
         };
-        match self.keys.insert(key, slot) {
+        let replaced = self.keys.insert(key, slot);
+        if let Some(old) = replaced.as_ref().filter(|old| !old.is_expired(now_ms))
+            && self.access.tracking.lfu
+        {
+            // An overwritten key keeps its frequency, counting this access (Redis's
+            // `dbOverwrite` after `lookupKeyWrite`).
+            let word = self.access.lfu_after_access(old.lfu.get(), now_ms);
+            if let Some(slot) = self.keys.get(key) {
+                slot.lfu.set(word);
+            }
+        }
+        match replaced {
             // A key replaced after its time is an expired key gone and a new one added.
             Some(old) if old.is_expired(now_ms) => {
                 // The expired key's deletion, then the new key.
@@ -254,13 +364,12 @@ impl Db {
 
     /// Replaces the value of a live key and keeps its TTL; inserts without TTL otherwise.
     pub fn set_keep_ttl(&mut self, key: &[u8], value: Value, now_ms: u64) {
-        match self.get_mut(key, now_ms) {
+        match self.lookup_mut(key, now_ms) {
             Some(slot) => {
                 let before = field_expiry_ms(&slot.value);
                 let after = field_expiry_ms(&value);
                 let old = std::mem::replace(&mut slot.value, value);
                 let was_stream = matches!(old, Value::Stream(_));
-                slot.touch(now_ms);
                 self.reindex_fields(key, before, after);
                 if was_stream {
                     self.streams_gone.push(key.into());
@@ -404,3 +513,7 @@ impl Db {
         self.keys = keys.reseeded(seed);
     }
 }
+
+// A slot is one per key: the access data fits in what the value and expire time leave of 40
+// bytes.
+const _: () = assert!(std::mem::size_of::<Slot>() == 40);

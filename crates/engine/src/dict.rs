@@ -330,6 +330,52 @@ impl<V> Dict<V> {
         }
         Some(sample[(random() % taken as u64) as usize])
     }
+
+    /// Up to `count` elements from consecutive buckets starting at a random one, as Redis's
+    /// dictGetSomeKeys gathers eviction samples: a run of empty buckets longer than
+    /// `count` (and 5) jumps to another random bucket, and the walk gives up after
+    /// `count * 10` buckets, so a sparse table yields fewer. An element may be visited twice.
+    pub fn some_keys<'a>(
+        &'a self,
+        count: usize,
+        mut random: impl FnMut() -> u64,
+        mut visit: impl FnMut(&'a [u8], &'a V),
+    ) {
+        if self.len == 0 || count == 0 {
+            return;
+        }
+        let mask = self.mask();
+        let mut b = random() as usize & mask;
+        let (mut taken, mut empty_run) = (0, 0);
+        for _ in 0..count.saturating_mul(10) {
+            match self.buckets[b].as_deref() {
+                None => {
+                    empty_run += 1;
+                    // Redis's jump: a sparse region is left for a random bucket.
+                    if empty_run >= 5 && empty_run > count {
+                        b = random() as usize & mask;
+                        empty_run = 0;
+                        continue;
+                    }
+                }
+                Some(mut node) => {
+                    empty_run = 0;
+                    loop {
+                        visit(&node.key, &node.value);
+                        taken += 1;
+                        if taken == count {
+                            return;
+                        }
+                        match node.next.as_deref() {
+                            Some(next) => node = next,
+                            None => break,
+                        }
+                    }
+                }
+            }
+            b = (b + 1) & mask;
+        }
+    }
 }
 
 impl<V> Drop for Dict<V> {
@@ -500,5 +546,45 @@ mod tests {
         }
         assert_eq!(seen.len(), 300);
         assert!(Dict::<()>::new(1).sample_key(|| 0).is_none());
+    }
+
+    #[test]
+    fn some_keys_samples_members_and_reaches_every_key() {
+        let mut d = Dict::new(23);
+        let mut none = 0;
+        d.some_keys(5, || 0, |_, _: &u32| none += 1);
+        assert_eq!(none, 0, "an empty dict yields nothing");
+        for i in 0..1000u32 {
+            d.insert(format!("e{i}").as_bytes(), i);
+        }
+        let mut rng = fastrand::Rng::with_seed(8);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..3000 {
+            let mut got = Vec::new();
+            d.some_keys(5, || rng.u64(..), |k, v| got.push((k.to_vec(), *v)));
+            assert_eq!(got.len(), 5, "a full table yields the count asked");
+            for (k, v) in got {
+                assert_eq!(d.get(&k), Some(&v));
+                seen.insert(k);
+            }
+        }
+        // Keys deep in a chain longer than the count are out of reach, as in Redis.
+        assert!(seen.len() >= 990, "{}", seen.len());
+        // A sparse table (after removals) still yields members, never more than asked.
+        for i in 0..990u32 {
+            d.remove(format!("e{i}").as_bytes());
+        }
+        for _ in 0..100 {
+            let mut n = 0;
+            d.some_keys(
+                3,
+                || rng.u64(..),
+                |k, _| {
+                    assert!(d.contains_key(k));
+                    n += 1;
+                },
+            );
+            assert!(n <= 3);
+        }
     }
 }

@@ -440,6 +440,13 @@ impl Engine {
         }
     }
 
+    /// Sets what the node tracks on each key access (its eviction policy's needs; node-local).
+    pub fn set_tracking(&mut self, tracking: crate::evict::Tracking) {
+        for db in &mut self.dbs {
+            db.access.tracking = tracking;
+        }
+    }
+
     /// Lends the engine a clock (monotonic µs) to time each command of an EXEC entry; `None`
     /// stops it. Observation only: what the clock says never changes state or replies.
     pub fn set_exec_clock(&mut self, clock: Option<fn() -> u64>) {
@@ -519,6 +526,7 @@ impl Engine {
                 let removed = keys.iter().filter(|k| db.expire_if_due(k, now_ms)).count();
                 Reply::Int(removed as i64)
             }
+            Body::Evict { keys } => Reply::Int(self.evict(keys) as i64),
             Body::Lease { epoch } => {
                 let granted = *epoch > self.lease.0;
                 if granted {
@@ -579,6 +587,33 @@ impl Engine {
                 Reply::ok()
             }
         }
+    }
+
+    /// Deletes the keys an Evict entry names that still exist (one that has expired meanwhile
+    /// goes as expired): "evicted" events, watchers touched. Returns how many were evicted.
+    fn evict(&mut self, keys: &[(u32, Bytes)]) -> usize {
+        let now_ms = self.now_ms;
+        let mut evicted = 0;
+        for (db, key) in keys {
+            let db = *db as usize;
+            let Some(state) = self.dbs.get_mut(db) else {
+                continue;
+            };
+            if state.expire_if_due(key, now_ms) || state.remove(key).is_none() {
+                continue;
+            }
+            evicted += 1;
+            if self.notify_classes & notify::EVICTED != 0 {
+                self.collect_keyspace_events();
+                self.events.push(Event {
+                    db,
+                    class: notify::EVICTED,
+                    event: "evicted",
+                    key: key[..].into(),
+                });
+            }
+        }
+        evicted
     }
 
     /// A logged write command, run by its row's apply function.

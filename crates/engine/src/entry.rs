@@ -16,6 +16,7 @@
 //! kind 11 (read only; kind 12 replaced it) a list as in Command: the user's name, then the argv
 //! kind 12 Script: u8 flags (1: a user follows, 2: oom), [v len, user bytes], then a list as in
 //!         Command: the argv
+//! kind 13 Evict:  v count, then count × (v db, v len, key bytes); the header's db is unused (0)
 //! ```
 //! A changed layout or a new field means a new version byte, and decoders keep reading every
 //! old version; a new body kind takes a new kind number (a binary that predates it refuses
@@ -89,6 +90,10 @@ pub enum Body {
         oom: bool,
         argv: Vec<Bytes>,
     },
+    /// Eviction under `maxmemory`: the origin node was over its limit and chose these keys,
+    /// as (db, key), in eviction order (`crate::evict`). Each that still exists is deleted
+    /// ("evicted"; one that has expired meanwhile is removed as expired instead).
+    Evict { keys: Vec<(u32, Bytes)> },
 }
 
 const KIND_COMMAND: u8 = 1;
@@ -103,6 +108,7 @@ const KIND_UNWATCH: u8 = 9;
 const KIND_EXEC: u8 = 10;
 const KIND_COMMAND_AS: u8 = 11;
 const KIND_SCRIPT: u8 = 12;
+const KIND_EVICT: u8 = 13;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EntryError {
@@ -271,6 +277,7 @@ impl Entry {
             Body::Unwatch { .. } => KIND_UNWATCH,
             Body::Exec { .. } => KIND_EXEC,
             Body::Script { .. } => KIND_SCRIPT,
+            Body::Evict { .. } => KIND_EVICT,
         });
         put_varint(&mut out, u64::from(self.db));
         out.put_u64_le(self.time_ms);
@@ -290,6 +297,14 @@ impl Entry {
                 put_list(&mut out, keys);
             }
             Body::Unwatch { client } => put_varint(&mut out, *client),
+            Body::Evict { keys } => {
+                put_varint(&mut out, keys.len() as u64);
+                for (db, key) in keys {
+                    put_varint(&mut out, u64::from(*db));
+                    put_varint(&mut out, key.len() as u64);
+                    out.put_slice(key);
+                }
+            }
             Body::Script { user, oom, argv } => {
                 out.put_u8(u8::from(user.is_some()) | (u8::from(*oom) << 1));
                 if let Some(user) = user {
@@ -332,6 +347,15 @@ impl Entry {
             Body::Lease { epoch } => varint_len(*epoch),
             Body::Watch { client, keys } => varint_len(*client) + list_len(keys),
             Body::Unwatch { client } => varint_len(*client),
+            Body::Evict { keys } => {
+                varint_len(keys.len() as u64)
+                    + keys
+                        .iter()
+                        .map(|(db, key)| {
+                            varint_len(u64::from(*db)) + varint_len(key.len() as u64) + key.len()
+                        })
+                        .sum::<usize>()
+            }
             Body::Script { user, argv, .. } => {
                 1 + user
                     .as_ref()
@@ -435,6 +459,21 @@ impl Entry {
                     oom: flags & 2 != 0,
                     argv: get_list(&mut buf)?,
                 }
+            }
+            KIND_EVICT => {
+                let count = get_varint(&mut buf)?;
+                // Every key takes at least two bytes (its db and its length).
+                if count > buf.remaining() as u64 / 2 {
+                    return Err(EntryError::Truncated);
+                }
+                let keys = (0..count)
+                    .map(|_| {
+                        let db =
+                            u32::try_from(get_varint(&mut buf)?).map_err(|_| EntryError::Varint)?;
+                        Ok((db, get_bytes(&mut buf)?))
+                    })
+                    .collect::<Result<_, EntryError>>()?;
+                Body::Evict { keys }
             }
             KIND_EXEC => {
                 let client = get_varint(&mut buf)?;
@@ -672,6 +711,22 @@ mod tests {
                 5, 1, 2, 1, 4, b'P', b'I', b'N', b'G', 2, 3, b'D', b'E', b'L', 1, b'k',
             ],
         );
+        frozen(
+            13,
+            Body::Evict {
+                keys: vec![
+                    (0, Bytes::from_static(b"k")),
+                    (300, Bytes::from_static(b"ab")),
+                ],
+            },
+            &[2, 0, 1, b'k', 0xac, 0x02, 2, b'a', b'b'],
+        );
+        frozen(13, Body::Evict { keys: Vec::new() }, &[0]);
+        // A count the record cannot hold is refused before anything is allocated for it.
+        let mut bad = header.to_vec();
+        bad[1] = 13;
+        bad.extend_from_slice(&[0xff, 0xff, 0x03, 0, 0]);
+        assert_eq!(Entry::decode(&Bytes::from(bad)), Err(EntryError::Truncated));
     }
 
     #[test]
@@ -761,6 +816,13 @@ mod tests {
                     user: None,
                     oom: false,
                     argv: list(1),
+                },
+                Body::Evict {
+                    keys: list(3)
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, k)| ((v as u32).wrapping_add(i as u32), k))
+                        .collect(),
                 },
             ];
             for body in bodies {

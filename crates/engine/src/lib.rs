@@ -2,6 +2,8 @@
 //!
 //! - `acl`: users and their ACL rules (replicated), the permission check the gate runs.
 //! - `entry`: the log record (`Entry`) and its frozen encoding.
+//! - `evict`: `maxmemory-policy`, the access data it ranks keys by (node-local) and the choice
+//!   of victims the node makes.
 //! - `engine`: `Engine::apply(entry)` (the only way replicated state changes) and
 //!   `Engine::read` (read-only commands against local state).
 //! - `exec`: commands run inside an entry (MULTI/EXEC batches, scripts' calls).
@@ -25,6 +27,7 @@ pub mod db;
 pub mod dict;
 pub mod engine;
 pub mod entry;
+pub mod evict;
 pub mod exec;
 pub mod glob;
 pub mod notify;

@@ -6,6 +6,9 @@
 //! +OK                      the expected reply, rendered by `render`
 //! @advance 10000           move the clock forward (ms)
 //! @tick                    append a tick entry (active expiry)
+//! @policy allkeys-lfu      the node's eviction policy from here on (its access tracking)
+//! @evict k1 k2             apply an Evict entry naming keys of the selected database; the
+//!                          next line is its reply, as for a command
 //! resp3 "%1\r\n…"           the previous reply's exact bytes in RESP3 (or `resp2`), where
 //!                          the protocols differ
 //! ```
@@ -113,6 +116,24 @@ impl Harness {
         let reply = self.engine.apply(&entry);
         self.log.push(entry);
         reply
+    }
+
+    /// Tracks accesses as a node with eviction policy `policy` does (default LFU settings).
+    pub fn set_policy(&mut self, policy: crate::evict::Policy) {
+        self.engine.set_tracking(crate::evict::Tracking {
+            lfu: policy.is_lfu(),
+            ..Default::default()
+        });
+    }
+
+    /// Applies an Evict entry for `keys` of the selected database.
+    pub fn evict(&mut self, keys: &[&str]) -> Reply {
+        let db = self.db as u32;
+        let keys = keys
+            .iter()
+            .map(|k| (db, Bytes::copy_from_slice(k.as_bytes())))
+            .collect();
+        self.apply(Body::Evict { keys })
     }
 
     pub fn cmd(&mut self, line: &str) -> Reply {
@@ -261,6 +282,16 @@ pub fn check(name: &str, script: &str) {
                 .expect("@advance takes milliseconds");
         } else if line == "@tick" {
             h.apply(Body::Tick { keys_max: u32::MAX });
+        } else if let Some(policy) = line.strip_prefix("@policy ") {
+            let policy = crate::evict::Policy::parse(policy.trim())
+                .unwrap_or_else(|| panic!("{name}:{line_no}: unknown policy {policy}"));
+            h.set_policy(policy);
+        } else if let Some(keys) = line.strip_prefix("@evict ") {
+            if let Some((at, cmd, _)) = pending.take() {
+                panic!("{name}:{at}: `{cmd}` has no expected reply");
+            }
+            let keys: Vec<&str> = keys.split_whitespace().collect();
+            pending = Some((line_no, line.to_string(), h.evict(&keys)));
         } else if let Some((proto, wire)) = wire_expectation(line) {
             let Some((at, cmd, reply)) = &last else {
                 panic!("{name}:{line_no}: `{line}` follows no checked reply");

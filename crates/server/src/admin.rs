@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
 use cairn_engine::commands::{eq_ignore_case, parse_f64, parse_i64, syntax_error};
+use cairn_engine::evict::Policy;
 use cairn_engine::{Engine, Spec, glob, table};
 use cairn_resp::Reply;
 
@@ -189,6 +190,10 @@ const OPTIONS: &[(&str, bool)] = &[
     ("notify-keyspace-events", true),
     ("maxmemory", true),
     ("maxmemory-policy", true),
+    ("maxmemory-samples", true),
+    ("maxmemory-eviction-tenacity", true),
+    ("lfu-log-factor", true),
+    ("lfu-decay-time", true),
     ("list-compress-depth", true),
     ("tls-port", false),
     // Setting any of these (even to its current value) reloads the certificate files.
@@ -247,7 +252,11 @@ fn option_value(config: &Config, name: &str) -> String {
         "save" => config.save.clone(),
         "notify-keyspace-events" => cairn_engine::notify::format(config.notify_keyspace_events),
         "maxmemory" => config.maxmemory.to_string(),
-        "maxmemory-policy" => "noeviction".into(),
+        "maxmemory-policy" => config.eviction.policy.name().into(),
+        "maxmemory-samples" => config.eviction.samples.to_string(),
+        "maxmemory-eviction-tenacity" => config.eviction.tenacity.to_string(),
+        "lfu-log-factor" => config.eviction.lfu_log_factor.to_string(),
+        "lfu-decay-time" => config.eviction.lfu_decay_time.to_string(),
         "list-compress-depth" => config.list_compress_depth.to_string(),
         "tls-port" => config.tls.port.to_string(),
         "tls-cert-file" => path_text(&config.tls.cert_file),
@@ -407,6 +416,18 @@ pub fn config_set(s: &mut Session, argv: &[Bytes]) -> Option<Reply> {
     };
     s.node.set_notify(notify);
     s.node.set_list_compress_depth(depth);
+    // Eviction settings, and a lower `maxmemory`, take effect now: the node evicts at once if
+    // memory is over the limit, as Redis does after CONFIG SET maxmemory.
+    if node_argv[2..].chunks(2).any(|pair| {
+        let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+        name.starts_with("maxmemory") || name.starts_with("lfu-")
+    }) {
+        let (eviction, maxmemory) = {
+            let config = s.shared.config.read().expect("config lock");
+            (config.eviction, config.maxmemory)
+        };
+        s.node.configure_eviction(eviction, maxmemory, s.lane());
+    }
     // requirepass is the `default` user's password: every node must agree, so it changes
     // through the log, as ACL SETUSER does.
     let users = node_argv[2..]
@@ -531,9 +552,13 @@ fn set_option(c: &mut Config, name: &str, value: &str) -> Result<(), String> {
         }
         "timeout" => c.timeout_s = int(0, i32::MAX as u64)?,
         "maxmemory" => c.maxmemory = parse_size(value)?,
-        // Eviction (the other policies) is not built: a memory limit refuses writes.
-        "maxmemory-policy" if value.eq_ignore_ascii_case("noeviction") => {}
-        "maxmemory-policy" => return Err("only the noeviction policy is supported".into()),
+        "maxmemory-policy" => {
+            c.eviction.policy = Policy::parse(value).ok_or_else(Policy::parse_error)?;
+        }
+        "maxmemory-samples" => c.eviction.samples = int(1, i32::MAX as u64)?,
+        "maxmemory-eviction-tenacity" => c.eviction.tenacity = int(0, 100)?,
+        "lfu-log-factor" => c.eviction.lfu_log_factor = int(0, i32::MAX as u64)?,
+        "lfu-decay-time" => c.eviction.lfu_decay_time = int(0, i32::MAX as u64)?,
         "list-compress-depth" => c.list_compress_depth = int(0, i32::MAX as u64)?,
         // Redis refuses bulk and query-buffer limits under 1 MiB.
         "proto-max-bulk-len" => c.proto_max_bulk_len = size_at_least(1024 * 1024)? as usize,
@@ -586,10 +611,7 @@ pub fn config_rewrite(s: &mut Session) -> Reply {
     };
     let mut text = String::from("# Written by CONFIG REWRITE.\n");
     for (name, _) in OPTIONS {
-        if matches!(
-            *name,
-            "appendonly" | "save" | "maxmemory-policy" | "list-compress-depth"
-        ) {
+        if matches!(*name, "appendonly" | "save" | "list-compress-depth") {
             continue;
         }
         // Left to their defaults when not configured: the default REST port only warns when
@@ -793,6 +815,7 @@ fn debug_reload(core: &mut Core) -> Reply {
             engine.set_notify(notify.notify_keyspace_events);
             engine.set_list_compress_depth(notify.list_compress_depth as usize);
             engine.set_exec_clock(Some(crate::calls::monotonic_us));
+            engine.set_tracking(notify.eviction.tracking());
             drop(notify);
             core.engine = engine;
             Reply::ok()

@@ -9,6 +9,9 @@
 
 use std::path::PathBuf;
 
+use cairn_engine::evict::Policy;
+
+pub use crate::node::EvictionConfig;
 use clap::Parser;
 use serde::Deserialize;
 
@@ -178,10 +181,29 @@ pub struct Flags {
     /// Close a connection idle for this many seconds; 0 = never [default: 0].
     #[arg(long, env = "CAIRN_TIMEOUT")]
     pub timeout: Option<u64>,
-    /// Memory limit (bytes, or with a unit: 100mb, 2gb): past it, commands that may add data
-    /// answer -OOM (the noeviction policy); 0 = none [default: 0].
+    /// Memory limit (bytes, or with a unit: 100mb, 2gb): past it, keys are evicted by
+    /// `maxmemory-policy`, or commands that may add data answer -OOM; 0 = none [default: 0].
     #[arg(long, env = "CAIRN_MAXMEMORY")]
     pub maxmemory: Option<String>,
+    /// What goes past `maxmemory`: noeviction, allkeys-lru, volatile-lru, allkeys-lfu,
+    /// volatile-lfu, allkeys-random, volatile-random or volatile-ttl [default: noeviction].
+    #[arg(long = "maxmemory-policy", env = "CAIRN_MAXMEMORY_POLICY")]
+    pub maxmemory_policy: Option<String>,
+    /// Keys sampled per database for each LRU/LFU/TTL eviction choice [default: 5].
+    #[arg(long = "maxmemory-samples", env = "CAIRN_MAXMEMORY_SAMPLES")]
+    pub maxmemory_samples: Option<u64>,
+    /// How long one eviction pass may run, 0-100 (10: 500 µs; 100: no limit) [default: 10].
+    #[arg(
+        long = "maxmemory-eviction-tenacity",
+        env = "CAIRN_MAXMEMORY_EVICTION_TENACITY"
+    )]
+    pub maxmemory_eviction_tenacity: Option<u64>,
+    /// LFU counter growth: the higher, the more accesses a step takes [default: 10].
+    #[arg(long = "lfu-log-factor", env = "CAIRN_LFU_LOG_FACTOR")]
+    pub lfu_log_factor: Option<u64>,
+    /// Minutes per step of an idle key's LFU counter decay; 0 = none [default: 1].
+    #[arg(long = "lfu-decay-time", env = "CAIRN_LFU_DECAY_TIME")]
+    pub lfu_decay_time: Option<u64>,
     /// Number of logical databases (SELECT 0..n-1) [default: 16].
     #[arg(long, env = "CAIRN_DATABASES")]
     pub databases: Option<usize>,
@@ -369,6 +391,11 @@ struct FileConfig {
     maxclients: Option<usize>,
     timeout: Option<u64>,
     maxmemory: Option<Size>,
+    maxmemory_policy: Option<String>,
+    maxmemory_samples: Option<u64>,
+    maxmemory_eviction_tenacity: Option<u64>,
+    lfu_log_factor: Option<u64>,
+    lfu_decay_time: Option<u64>,
     databases: Option<usize>,
     proto_max_bulk_len: Option<usize>,
     client_query_buffer_limit: Option<usize>,
@@ -553,8 +580,10 @@ pub struct Config {
     pub appendfsync: AppendFsync,
     pub maxclients: usize,
     pub timeout_s: u64,
-    /// `maxmemory` in bytes (0: no limit). The policy is noeviction.
+    /// `maxmemory` in bytes (0: no limit).
     pub maxmemory: u64,
+    /// `maxmemory-policy` and the settings of eviction and access tracking.
+    pub eviction: EvictionConfig,
     pub databases: usize,
     pub proto_max_bulk_len: usize,
     pub client_query_buffer_limit: usize,
@@ -601,6 +630,7 @@ impl Default for Config {
             maxclients: 10_000,
             timeout_s: 0,
             maxmemory: 0,
+            eviction: EvictionConfig::default(),
             databases: 16,
             // Redis's defaults: 512 MiB bulk strings, 1 GiB query buffer.
             proto_max_bulk_len: 512 * 1024 * 1024,
@@ -717,6 +747,31 @@ impl Config {
                     message,
                 })?,
                 None => d.maxmemory,
+            },
+            eviction: EvictionConfig {
+                policy: match flags.maxmemory_policy.or(file.maxmemory_policy) {
+                    Some(text) => Policy::parse(&text).ok_or_else(|| ConfigError::Value {
+                        name: "maxmemory-policy",
+                        message: Policy::parse_error(),
+                    })?,
+                    None => d.eviction.policy,
+                },
+                samples: flags
+                    .maxmemory_samples
+                    .or(file.maxmemory_samples)
+                    .unwrap_or(d.eviction.samples),
+                tenacity: flags
+                    .maxmemory_eviction_tenacity
+                    .or(file.maxmemory_eviction_tenacity)
+                    .unwrap_or(d.eviction.tenacity),
+                lfu_log_factor: flags
+                    .lfu_log_factor
+                    .or(file.lfu_log_factor)
+                    .unwrap_or(d.eviction.lfu_log_factor),
+                lfu_decay_time: flags
+                    .lfu_decay_time
+                    .or(file.lfu_decay_time)
+                    .unwrap_or(d.eviction.lfu_decay_time),
             },
             databases: flags.databases.or(file.databases).unwrap_or(d.databases),
             proto_max_bulk_len: flags
@@ -870,6 +925,17 @@ impl Config {
         }
         if self.maxclients == 0 {
             return bad("maxclients", "must be at least 1");
+        }
+        let e = &self.eviction;
+        for (name, value, min, max) in [
+            ("maxmemory-samples", e.samples, 1, i32::MAX as u64),
+            ("maxmemory-eviction-tenacity", e.tenacity, 0, 100),
+            ("lfu-log-factor", e.lfu_log_factor, 0, i32::MAX as u64),
+            ("lfu-decay-time", e.lfu_decay_time, 0, i32::MAX as u64),
+        ] {
+            if !(min..=max).contains(&value) {
+                return bad(name, &format!("must be between {min} and {max}"));
+            }
         }
         if self.slowlog_log_slower_than_us < -1 {
             return bad("slowlog-log-slower-than", "must be at least -1");

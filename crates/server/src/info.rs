@@ -118,25 +118,18 @@ fn clients(core: &Core, out: &mut String) {
     );
 }
 
-/// Resident set size from /proc (Linux); 0 elsewhere.
-pub fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    // Linux x86_64 and aarch64 builds of this use 4 KiB pages.
-    pages * 4096
-}
-
 fn memory(core: &Core, out: &mut String) {
-    let rss = rss_bytes();
-    let maxmemory = core.shared.config.read().expect("config lock").maxmemory;
+    let (used, rss) = (crate::memory::used_bytes(), crate::memory::rss_bytes());
+    let (maxmemory, policy) = {
+        let config = core.shared.config.read().expect("config lock");
+        (config.maxmemory, config.eviction.policy)
+    };
     let _ = write!(
         out,
-        "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_policy:noeviction\r\nmem_allocator:jemalloc-5.3.0\r\n",
-        rss as f64 / (1024.0 * 1024.0)
+        "# Memory\r\nused_memory:{used}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_policy:{}\r\nmem_allocator:{}\r\n",
+        used as f64 / (1024.0 * 1024.0),
+        policy.name(),
+        crate::memory::allocator(),
     );
     let scripting = core.engine.scripting();
     let eval_vm = scripting.vm().used_memory();
@@ -192,13 +185,14 @@ fn stats(core: &Core, out: &mut String) {
     let s = &core.shared.stats;
     let _ = write!(
         out,
-        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\ntotal_error_replies:{}\r\nprotocol_errors:{}\r\ntls_handshakes:{}\r\ntls_handshake_failures:{}\r\nmigrate_cached_sockets:0\r\n",
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\ntotal_error_replies:{}\r\nprotocol_errors:{}\r\ntls_handshakes:{}\r\ntls_handshake_failures:{}\r\nmigrate_cached_sockets:0\r\n",
         s.connections_received.load(Relaxed),
         s.commands_processed.load(Relaxed),
         s.net_input_bytes.load(Relaxed),
         s.net_output_bytes.load(Relaxed),
         s.rejected_connections.load(Relaxed),
         s.expired_keys.load(Relaxed),
+        s.evicted_keys.load(Relaxed),
         s.error_replies.load(Relaxed),
         s.protocol_errors.load(Relaxed),
         core.shared.tls.handshakes.load(Relaxed),

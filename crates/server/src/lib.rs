@@ -12,6 +12,8 @@
 //! - `acl`: authentication, the ACL LOG, protected mode, the ACL file (users live in the
 //!   engine).
 //! - `clients`, `stats`: the client registry and counters.
+//! - `memory`: used memory as `maxmemory` counts it (jemalloc's statistics, a snapshot's copy
+//!   left out).
 //! - `calls`, `slowlog`, `latency`: what a command's execution took, and what reports it
 //!   (commandstats, SLOWLOG, LATENCY and its histograms); per node, never replicated.
 //! - `http`: the Upstash-compatible REST API (JSON over HTTP, SSE), a front end that runs
@@ -26,6 +28,7 @@ pub mod config;
 pub mod http;
 pub mod info;
 pub mod latency;
+pub mod memory;
 pub mod monitor;
 pub mod multi;
 pub mod node;

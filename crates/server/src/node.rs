@@ -13,7 +13,8 @@
 //! - a read with nothing in flight ahead of it runs at once (`NodeHandle::read_now`).
 //! - tick entries (active expiry) are appended when keys are due (by the lease holder on a
 //!   shared log), and Expire entries for the keys reads found expired (lazy expiry); both are
-//!   applied like writes.
+//!   applied like writes. Over `maxmemory`, Evict entries go before the commands that find
+//!   memory full (node/evict.rs).
 //!
 //! Architecture invariant: replies to one session leave the core in the order the session
 //! sent the commands (a session's writes share a lane and are applied in issue order, and its
@@ -36,10 +37,13 @@ use cairn_log::{
 use cairn_resp::Reply;
 
 mod blocking;
+mod evict;
 mod housekeeping;
 mod pending;
 
 use pending::{Pending, PendingWrite};
+
+pub use evict::EvictionConfig;
 
 use crate::clients::Clients;
 use crate::config::{AppendFsync, Config, Consistency, LogKind, ReadBarrier};
@@ -290,6 +294,8 @@ pub struct Core {
     pub stopping: bool,
     /// Clients waiting in a blocking command.
     blocked: blocking::Blocked,
+    /// Eviction under `maxmemory`: settings, pool, entries in flight.
+    eviction: evict::Eviction,
     /// This node's pub/sub subscriptions.
     pub pubsub: crate::pubsub::Broker,
 }
@@ -422,6 +428,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         expiring: std::collections::HashSet::new(),
         stopping: false,
         blocked: blocking::Blocked::default(),
+        eviction: evict::Eviction::new(config.eviction),
         pubsub: crate::pubsub::Broker::default(),
     };
     let (notify, depth) = {
@@ -431,6 +438,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
     core.engine.set_notify(notify);
     core.engine.set_list_compress_depth(depth as usize);
     core.engine.set_exec_clock(Some(crate::calls::monotonic_us));
+    core.engine.set_tracking(config.eviction.tracking());
     if durable_seq == 0 {
         // A new log: its first entry fixes the keyspace hash seed for every node that replays it.
         core.issue(
@@ -727,6 +735,7 @@ impl Started {
                 interval.tick().await;
                 let mut core = ticker.core.borrow_mut();
                 core.maybe_tick();
+                core.maybe_evict();
                 core.flush();
             }
         });
@@ -825,6 +834,8 @@ impl Core {
                 for (i, record) in records.iter().enumerate() {
                     self.apply_record(first_seq + i as u64, None, record);
                 }
+                // Applied writes changed used memory: the next reading is a fresh one.
+                crate::memory::invalidate();
                 self.maybe_snapshot();
             }
             Msg::Delivered {
@@ -835,6 +846,7 @@ impl Core {
                 for record in &records {
                     self.apply_record(seq, Some(time_ms), record);
                 }
+                crate::memory::invalidate();
                 self.durable_seq = seq;
                 self.drain_waiting();
                 self.maybe_snapshot();
@@ -1168,6 +1180,7 @@ impl Core {
         let reply = self
             .engine
             .apply_logged_resolved(&entry, own.as_ref().and_then(|o| o.2));
+        self.evict_applied(&entry, reply.as_ref());
         if let Body::Tick { .. } = entry.body {
             // Redis's `expire-cycle` event: this node's expiry sweep, whoever made the entry.
             let ms = started.elapsed().as_millis() as u64;
@@ -1249,6 +1262,7 @@ impl Core {
                     self.shared.stats.expired_keys.fetch_add(n as u64, Relaxed);
                 }
             }
+            (Body::Evict { .. }, _) => self.evict_resolved(entry),
             (Body::Tick { keys_max }, _) => {
                 self.tick_in_flight = false;
                 if let Reply::Int(n) = reply {
@@ -1320,6 +1334,7 @@ impl Core {
             match &p.entry.body {
                 Body::Tick { .. } => self.tick_in_flight = false,
                 Body::Expire { keys } => self.forget_expiring(p.entry.db, keys),
+                Body::Evict { .. } => self.evict_resolved(&p.entry),
                 _ => {}
             }
             if p.spec.is_some_and(|spec| spec.flags & flag::BLOCKING != 0) {
@@ -1416,45 +1431,8 @@ pub fn misconf(error: &str) -> Reply {
     ))
 }
 
-/// Rebuilds state at `upto` from the newest snapshot plus the log, and writes it. A snapshot
-/// written meanwhile (DEBUG RELOAD, shutdown, another node) may have dropped the records this
-/// rebuild was reading: then it starts over from that newer snapshot, which covers more.
-fn snapshot_by_replay(log: &dyn Log, databases: usize, upto: Seq) -> Result<(), String> {
-    let mut last_error = String::new();
-    // Each retry starts from a strictly newer snapshot; a few are plenty.
-    for _ in 0..3 {
-        match rebuild_at(log, databases, upto) {
-            Ok(None) => return Ok(()),
-            Ok(Some(engine)) => {
-                return log
-                    .put_snapshot(upto, &engine.snapshot())
-                    .map_err(|e| e.to_string());
-            }
-            Err(e) => last_error = e,
-        }
-    }
-    Err(last_error)
-}
-
-/// The engine at `upto`, or `None` when the newest snapshot already covers it.
-fn rebuild_at(log: &dyn Log, databases: usize, upto: Seq) -> Result<Option<Engine>, String> {
-    let (base, mut engine) = match log.latest_snapshot().map_err(|e| e.to_string())? {
-        Some((seq, bytes)) => (
-            seq,
-            Engine::restore(&bytes, databases).map_err(|e| e.to_string())?,
-        ),
-        None => (0, Engine::new(databases)),
-    };
-    if base >= upto {
-        return Ok(None);
-    }
-    let records = log.read_range(base, upto).map_err(|e| e.to_string())?;
-    replay(&mut engine, records)?;
-    Ok(Some(engine))
-}
-
 /// Applies log records in order; returns the position of the last one and how many there were.
-fn replay(
+pub(super) fn replay(
     engine: &mut Engine,
     records: impl Iterator<Item = Result<LogRecord, LogError>>,
 ) -> Result<(Option<Seq>, u64), String> {

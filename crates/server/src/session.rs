@@ -518,15 +518,16 @@ impl Session {
             let reply = crate::multi::rejected(self, spec, refused);
             return self.local(reply);
         }
-        // Over `maxmemory` as this command arrives (read only for commands it matters to).
+        // Over `maxmemory` as this command arrives, the node evicts by its policy first (its
+        // Evict entry goes ahead of this command in the lane); out of memory when it could
+        // not (Redis's processCommand and performEvictions).
         let mut over_maxmemory = false;
         if self.maxmemory > 0 {
-            let refused = crate::multi::refused_on_oom(self, spec)
-                || (self.multi.is_none() && self.script_denies_oom(spec, &argv));
-            if refused || runs_script(spec) {
-                over_maxmemory = crate::info::rss_bytes() > self.maxmemory;
-            }
-            if refused && over_maxmemory {
+            over_maxmemory = self.node.out_of_memory(self.maxmemory, self.lane());
+            let refused = over_maxmemory
+                && (crate::multi::refused_on_oom(self, spec)
+                    || (self.multi.is_none() && self.script_denies_oom(spec, &argv)));
+            if refused {
                 COMMAND_STATS.rejected(spec);
                 let oom =
                     Reply::error_static("OOM command not allowed when used memory > 'maxmemory'.");
@@ -906,6 +907,8 @@ impl Session {
     /// Runs `rows` through the gate in order, pipelined as a RESP client's commands are, and
     /// returns one reply per row.
     pub(crate) async fn run_rows(&mut self, rows: Vec<Row>) -> Vec<Reply> {
+        // As `process` does for a RESP connection: the memory limit as of now.
+        self.maxmemory = self.shared.config.read().expect("config lock").maxmemory;
         let n = rows.len();
         let mut rows = rows.into_iter();
         let mut more = true;

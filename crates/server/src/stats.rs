@@ -107,6 +107,8 @@ pub struct ServerStats {
     pub rejected_connections: AtomicU64,
     pub commands_processed: AtomicU64,
     pub expired_keys: AtomicU64,
+    /// Keys deleted by Evict entries this node applied (any node's).
+    pub evicted_keys: AtomicU64,
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
     pub unexpected_error_replies: AtomicU64,
@@ -140,6 +142,7 @@ impl ServerStats {
             &self.rejected_connections,
             &self.commands_processed,
             &self.expired_keys,
+            &self.evicted_keys,
             &self.net_input_bytes,
             &self.net_output_bytes,
             &self.unexpected_error_replies,

@@ -79,10 +79,9 @@ fn unit_is_bit(arg: &[u8]) -> Result<bool, Reply> {
 
 /// The string at `key` for a read: `Ok(None)` when absent or expired.
 fn get_str<'a>(db: &'a Db, key: &[u8], now_ms: u64) -> Result<Option<&'a [u8]>, Reply> {
-    let Some(slot) = db.get(key, now_ms) else {
+    let Some(slot) = db.lookup(key, now_ms) else {
         return Ok(None);
     };
-    slot.touch(now_ms);
     slot.value.as_str().map(Some).ok_or_else(wrong_type)
 }
 
@@ -115,9 +114,8 @@ fn string_for_bits<'a>(
         grew = true;
     }
     let slot = db
-        .get_mut_untouched(key, now_ms)
+        .lookup_mut_untouched(key, now_ms)
         .expect("present or just created");
-    slot.touch(now_ms);
     let Value::Str(s) = &mut slot.value else {
         return Err(wrong_type());
     };

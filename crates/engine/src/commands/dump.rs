@@ -64,9 +64,6 @@ const RDB_TYPE_HASH_LISTPACK: u8 = 16;
 const RDB_TYPE_ZSET_ZIPLIST: u8 = 12;
 const RDB_TYPE_ZSET_LISTPACK: u8 = 17;
 
-/// FREQ's range: Redis's LFU counter is 8 bits.
-const FREQ_MAX: i64 = 255;
-
 /// RESTORE's options after the payload.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct RestoreArgs {
@@ -74,15 +71,16 @@ struct RestoreArgs {
     absttl: bool,
     /// IDLETIME, in seconds.
     idle_s: Option<u64>,
+    /// FREQ: the LFU counter.
+    freq: Option<u8>,
 }
 
 /// `[REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]`, in any order and repeated, as
 /// Redis reads them: IDLETIME and FREQ exclude each other (the later one is a syntax error),
-/// and each value is checked where it is met. FREQ is accepted and ignored: Cairn's eviction
-/// policy (`noeviction`) tracks no frequencies, and Redis then ignores it too.
+/// and each value is checked where it is met. Which of the two takes effect depends on the
+/// node's eviction policy (`Db::restore_access`): FREQ under an LFU one, IDLETIME otherwise.
 fn parse_restore(argv: &[Bytes]) -> Result<RestoreArgs, Reply> {
     let mut args = RestoreArgs::default();
-    let mut freq_given = false;
     let mut j = 4;
     while j < argv.len() {
         let (arg, has_value) = (&argv[j], j + 1 < argv.len());
@@ -90,17 +88,15 @@ fn parse_restore(argv: &[Bytes]) -> Result<RestoreArgs, Reply> {
             args.replace = true;
         } else if eq_ignore_case(arg, "absttl") {
             args.absttl = true;
-        } else if eq_ignore_case(arg, "idletime") && has_value && !freq_given {
+        } else if eq_ignore_case(arg, "idletime") && has_value && args.freq.is_none() {
             let idle_s = int_arg(&argv[j + 1])?;
             args.idle_s =
                 Some(u64::try_from(idle_s).map_err(|_| Reply::error_static(INVALID_IDLETIME))?);
             j += 1;
         } else if eq_ignore_case(arg, "freq") && has_value && args.idle_s.is_none() {
             let freq = int_arg(&argv[j + 1])?;
-            if !(0..=FREQ_MAX).contains(&freq) {
-                return Err(Reply::error_static(INVALID_FREQ));
-            }
-            freq_given = true;
+            let freq = u8::try_from(freq).map_err(|_| Reply::error_static(INVALID_FREQ))?;
+            args.freq = Some(freq);
             j += 1;
         } else {
             return Err(syntax_error());
@@ -397,10 +393,9 @@ fn from_rdb(engine: &Engine, rdb_type: u8, value: RdbValue) -> Result<Value, Rep
 
 /// `DUMP key`: the payload, or nil when the key is absent.
 fn dump(ctx: &mut ReadCtx, argv: &[Bytes]) -> Reply {
-    let Some(slot) = ctx.db().get(&argv[1], ctx.now_ms) else {
+    let Some(slot) = ctx.db().lookup(&argv[1], ctx.now_ms) else {
         return Reply::Nil;
     };
-    slot.touch(ctx.now_ms);
     match to_rdb(&slot.value, ctx.now_ms) {
         Ok(Some(value)) => {
             let options = dump_options(ctx.engine, &slot.value);
@@ -457,9 +452,7 @@ fn restore_generic(ctx: &mut WriteCtx, argv: &[Bytes]) -> Result<Reply, Reply> {
     let wakes = matches!(value, Value::List(_) | Value::ZSet(_) | Value::Stream(_));
     let db = ctx.db();
     db.set(key, value, expire_at_ms, now_ms);
-    if let (Some(idle_s), Some(slot)) = (args.idle_s, db.get_mut(key, now_ms)) {
-        slot.touch(now_ms.saturating_sub(idle_s.saturating_mul(1000)));
-    }
+    db.restore_access(key, args.idle_s, args.freq, now_ms);
     if wakes {
         ctx.signal_ready(key);
     }

@@ -142,10 +142,9 @@ fn parse_fields<'a>(
 
 /// The hash at `key` for a read: `None` when absent, WRONGTYPE for another type.
 fn read_hash<'a>(db: &'a Db, key: &[u8], now_ms: u64) -> Result<Option<&'a Hash>, Reply> {
-    let Some(slot) = db.get(key, now_ms) else {
+    let Some(slot) = db.lookup(key, now_ms) else {
         return Ok(None);
     };
-    slot.touch(now_ms);
     match &slot.value {
         Value::Hash(h) => Ok(Some(h)),
         _ => Err(wrong_type()),
@@ -203,10 +202,9 @@ fn write_hash<R>(
         }
         None => return Ok(None),
     };
-    let Some(slot) = db.get_mut(key, env.now_ms) else {
+    let Some(slot) = db.lookup_mut(key, env.now_ms) else {
         return Ok(None);
     };
-    slot.touch(env.now_ms);
     let Value::Hash(hash) = &mut slot.value else {
         return Err(wrong_type());
     };

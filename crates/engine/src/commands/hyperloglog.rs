@@ -50,10 +50,9 @@ fn corrupt(_: Corrupt) -> Reply {
 /// The HLL at `key` for reading: `Ok(None)` when absent; WRONGTYPE for another type or a
 /// string that is not an HLL.
 fn get_hll<'a>(db: &'a Db, key: &[u8], now_ms: u64) -> Result<Option<&'a [u8]>, Reply> {
-    let Some(slot) = db.get(key, now_ms) else {
+    let Some(slot) = db.lookup(key, now_ms) else {
         return Ok(None);
     };
-    slot.touch(now_ms);
     let s = slot.value.as_str().ok_or_else(wrong_type)?;
     format::validate(s).ok_or_else(|| Reply::error_static(NOT_HLL))?;
     Ok(Some(s))
@@ -65,10 +64,9 @@ fn get_hll_mut<'a>(
     key: &[u8],
     now_ms: u64,
 ) -> Result<Option<&'a mut Box<[u8]>>, Reply> {
-    let Some(slot) = db.get_mut(key, now_ms) else {
+    let Some(slot) = db.lookup_mut(key, now_ms) else {
         return Ok(None);
     };
-    slot.touch(now_ms);
     let Value::Str(s) = &mut slot.value else {
         return Err(wrong_type());
     };

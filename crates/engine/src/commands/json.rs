@@ -108,10 +108,9 @@ fn opt_int(v: Option<i64>) -> Reply {
 // Typed access
 
 fn read_doc<'a>(ctx: &ReadCtx<'a>, key: &[u8]) -> Result<Option<&'a Json>, Reply> {
-    let Some(slot) = ctx.engine.db(ctx.db).get(key, ctx.now_ms) else {
+    let Some(slot) = ctx.engine.db(ctx.db).lookup(key, ctx.now_ms) else {
         return Ok(None);
     };
-    slot.touch(ctx.now_ms);
     match &slot.value {
         Value::Json(j) => Ok(Some(j)),
         _ => Err(Reply::error_static(WRONGTYPE)),
@@ -120,10 +119,9 @@ fn read_doc<'a>(ctx: &ReadCtx<'a>, key: &[u8]) -> Result<Option<&'a Json>, Reply
 
 fn write_doc<'a>(ctx: &'a mut WriteCtx, key: &[u8]) -> Result<Option<&'a mut Json>, Reply> {
     let now_ms = ctx.now_ms;
-    let Some(slot) = ctx.db().get_mut(key, now_ms) else {
+    let Some(slot) = ctx.db().lookup_mut(key, now_ms) else {
         return Ok(None);
     };
-    slot.touch(now_ms);
     match &mut slot.value {
         Value::Json(j) => Ok(Some(j)),
         _ => Err(Reply::error_static(WRONGTYPE)),

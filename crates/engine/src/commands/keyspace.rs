@@ -126,6 +126,7 @@ static OBJECT: &[Spec] = &[
 
 const SAME_OBJECT: &str = "ERR source and destination objects are the same";
 const NOT_LFU: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+const LFU_SELECTED: &str = "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 const INVALID_CURSOR: &str = "ERR invalid cursor";
 
 /// For writes whose arguments cannot be wrong once arity holds.
@@ -364,8 +365,7 @@ fn touch(ctx: &mut ReadCtx, argv: &[Bytes]) -> Reply {
     let db = ctx.db();
     let mut touched = 0;
     for key in &argv[1..] {
-        if let Some(slot) = db.get(key, ctx.now_ms) {
-            slot.touch(ctx.now_ms);
+        if db.lookup(key, ctx.now_ms).is_some() {
             touched += 1;
         }
     }
@@ -400,10 +400,9 @@ fn expire<const MS: bool, const AT: bool>(ctx: &mut WriteCtx, argv: &[Bytes]) ->
     let now_ms = ctx.now_ms;
     let db = ctx.db();
     let key = &argv[1];
-    let Some(slot) = db.get_mut(key, now_ms) else {
+    let Some(slot) = db.lookup_mut(key, now_ms) else {
         return Reply::Int(0);
     };
-    slot.touch(now_ms);
     // A key without TTL counts as expiring at infinity (GT never beats it, LT always does).
     let current_ms = slot.expire_at_ms().map(|at| at as i64);
     let refused = (conds & cond::NX != 0 && current_ms.is_some())
@@ -452,10 +451,9 @@ fn ttl<const MS: bool, const ABS: bool>(ctx: &mut ReadCtx, argv: &[Bytes]) -> Re
 fn persist(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     let now_ms = ctx.now_ms;
     let db = ctx.db();
-    let Some(slot) = db.get_mut(&argv[1], now_ms) else {
+    let Some(slot) = db.lookup_mut(&argv[1], now_ms) else {
         return Reply::Int(0);
     };
-    slot.touch(now_ms);
     if slot.expire_at_ms().is_none() {
         return Reply::Int(0);
     }
@@ -472,10 +470,9 @@ fn rename<const NX: bool>(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
     let (src, dst) = (&argv[1], &argv[2]);
     let now_ms = ctx.now_ms;
     let db = ctx.db();
-    let Some(slot) = db.get_mut(src, now_ms) else {
+    if db.lookup_mut(src, now_ms).is_none() {
         return Reply::error_static(NO_SUCH_KEY);
-    };
-    slot.touch(now_ms);
+    }
     let done = if NX { Reply::Int(1) } else { Reply::ok() };
     if src == dst {
         return if NX { Reply::Int(0) } else { done };
@@ -519,10 +516,9 @@ fn copy(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         return Reply::error_static(SAME_OBJECT);
     }
     let now_ms = ctx.now_ms;
-    let Some(slot) = ctx.db().get_mut(key, now_ms) else {
+    let Some(slot) = ctx.db().lookup_mut(key, now_ms) else {
         return Reply::Int(0);
     };
-    slot.touch(now_ms);
     let (value, expire_at_ms) = (slot.value.clone(), slot.expire_at_ms());
     let dst = ctx.engine.db_mut(dst_db);
     if dst.get_mut(new_key, now_ms).is_some() {
@@ -555,10 +551,9 @@ fn move_(ctx: &mut WriteCtx, argv: &[Bytes]) -> Reply {
         return Reply::error_static(SAME_OBJECT);
     }
     let (key, now_ms) = (&argv[1], ctx.now_ms);
-    let Some(slot) = ctx.db().get_mut(key, now_ms) else {
+    if ctx.db().lookup_mut(key, now_ms).is_none() {
         return Reply::Int(0);
-    };
-    slot.touch(now_ms);
+    }
     if ctx.engine.db_mut(dst_db).get_mut(key, now_ms).is_some() {
         return Reply::Int(0);
     }
@@ -705,15 +700,30 @@ fn object_encoding(ctx: &mut ReadCtx, argv: &[Bytes]) -> Reply {
     slot.map_or(Reply::Nil, |s| Reply::bulk(s.value.encoding()))
 }
 
-/// Frequencies are tracked only under an LFU eviction policy; Cairn's is `noeviction`.
+/// The access frequency counter, decayed to now: tracked only under an LFU eviction policy
+/// (the node's, `crate::evict`).
 fn object_freq(ctx: &mut ReadCtx, argv: &[Bytes]) -> Reply {
-    let slot = ctx.db().get(&argv[2], ctx.now_ms);
-    slot.map_or(Reply::Nil, |_| Reply::error_static(NOT_LFU))
+    let Some(slot) = ctx.db().get(&argv[2], ctx.now_ms) else {
+        return Reply::Nil;
+    };
+    let tracking = ctx.db().tracking();
+    if !tracking.lfu {
+        return Reply::error_static(NOT_LFU);
+    }
+    Reply::Int(i64::from(
+        slot.lfu_counter(ctx.now_ms, tracking.lfu_decay_time),
+    ))
 }
 
+/// Seconds since the last access; not tracked under an LFU eviction policy.
 fn object_idletime(ctx: &mut ReadCtx, argv: &[Bytes]) -> Reply {
-    let slot = ctx.db().get(&argv[2], ctx.now_ms);
-    slot.map_or(Reply::Nil, |s| Reply::Int(s.idle_s(ctx.now_ms) as i64))
+    let Some(slot) = ctx.db().get(&argv[2], ctx.now_ms) else {
+        return Reply::Nil;
+    };
+    if ctx.db().tracking().lfu {
+        return Reply::error_static(LFU_SELECTED);
+    }
+    Reply::Int(slot.idle_s(ctx.now_ms) as i64)
 }
 
 /// Redis shares one object for the integers 0..=9999 (`OBJ_SHARED_INTEGERS`) and reports

@@ -232,10 +232,9 @@ fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
 // Typed access: a key holding another type is WRONGTYPE
 
 fn get_list<'a>(db: &'a Db, key: &[u8], now_ms: u64) -> Result<Option<&'a List>, Reply> {
-    let Some(slot) = db.get(key, now_ms) else {
+    let Some(slot) = db.lookup(key, now_ms) else {
         return Ok(None);
     };
-    slot.touch(now_ms);
     match &slot.value {
         Value::List(list) => Ok(Some(list)),
         _ => Err(wrong_type()),
@@ -248,10 +247,9 @@ fn get_list_mut<'a>(
     key: &[u8],
     now_ms: u64,
 ) -> Result<Option<&'a mut List>, Reply> {
-    let Some(slot) = db.get_mut(key, now_ms) else {
+    let Some(slot) = db.lookup_mut(key, now_ms) else {
         return Ok(None);
     };
-    slot.touch(now_ms);
     match &mut slot.value {
         Value::List(list) => Ok(Some(list)),
         _ => Err(wrong_type()),

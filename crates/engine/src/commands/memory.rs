@@ -122,6 +122,16 @@ fn value_bytes(value: &Value, samples: usize) -> usize {
     }
 }
 
+/// What `key` holding `value` costs, as MEMORY USAGE answers with its default SAMPLES
+/// (eviction's estimate of the bytes a deletion frees).
+pub fn key_bytes(key: &[u8], value: &Value) -> usize {
+    key_bytes_sampled(key, value, SAMPLES_DEFAULT)
+}
+
+fn key_bytes_sampled(key: &[u8], value: &Value, samples: usize) -> usize {
+    sds_bytes(key.len(), 0) + DICT_ENTRY_BYTES + value_bytes(value, samples)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Commands
 
@@ -146,7 +156,7 @@ fn memory_usage(ctx: &mut ReadCtx, argv: &[Bytes]) -> Reply {
     let Some(slot) = ctx.db().get(key, ctx.now_ms) else {
         return Reply::Nil;
     };
-    let bytes = sds_bytes(key.len(), 0) + DICT_ENTRY_BYTES + value_bytes(&slot.value, samples);
+    let bytes = key_bytes_sampled(key, &slot.value, samples);
     Reply::Int(i64::try_from(bytes).unwrap_or(i64::MAX))
 }
 

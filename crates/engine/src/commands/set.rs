@@ -158,10 +158,9 @@ fn params(engine: &Engine) -> SetParams {
 
 /// The set at `key`: `Ok(None)` when absent or expired, WRONGTYPE when not a set.
 fn get_set<'a>(db: &'a Db, key: &[u8], now_ms: u64) -> Result<Option<&'a Set>, Reply> {
-    let Some(slot) = db.get(key, now_ms) else {
+    let Some(slot) = db.lookup(key, now_ms) else {
         return Ok(None);
     };
-    slot.touch(now_ms);
     match &slot.value {
         Value::Set(set) => Ok(Some(set)),
         _ => Err(wrong_type()),
@@ -170,10 +169,9 @@ fn get_set<'a>(db: &'a Db, key: &[u8], now_ms: u64) -> Result<Option<&'a Set>, R
 
 /// For writes: the set at `key`, an expired key removed first.
 fn get_set_mut<'a>(db: &'a mut Db, key: &[u8], now_ms: u64) -> Result<Option<&'a mut Set>, Reply> {
-    let Some(slot) = db.get_mut(key, now_ms) else {
+    let Some(slot) = db.lookup_mut(key, now_ms) else {
         return Ok(None);
     };
-    slot.touch(now_ms);
     match &mut slot.value {
         Value::Set(set) => Ok(Some(set)),
         _ => Err(wrong_type()),

@@ -219,10 +219,7 @@ fn compare(a: &Item, b: &Item, args: &SortArgs, store: bool) -> Ordering {
 /// The elements of the source the sort reads, and the output window (start, end inclusive;
 /// `end < start` when empty) over the vector the load leaves.
 fn load(db: &Db, now_ms: u64, key: &[u8], args: &SortArgs) -> Result<(Vec<Item>, i64, i64), Reply> {
-    let value = db.get(key, now_ms).map(|slot| {
-        slot.touch(now_ms);
-        &slot.value
-    });
+    let value = db.lookup(key, now_ms).map(|slot| &slot.value);
     let len = match value {
         None => 0,
         Some(Value::List(l)) => l.len(),

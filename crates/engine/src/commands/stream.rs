@@ -237,10 +237,9 @@ fn parse_end(arg: &[u8]) -> Result<StreamId, Reply> {
 // Typed access and replies
 
 fn get_stream<'a>(db: &'a Db, key: &[u8], now_ms: u64) -> Result<Option<&'a Stream>, Reply> {
-    let Some(slot) = db.get(key, now_ms) else {
+    let Some(slot) = db.lookup(key, now_ms) else {
         return Ok(None);
     };
-    slot.touch(now_ms);
     match &slot.value {
         Value::Stream(s) => Ok(Some(s)),
         _ => Err(wrong_type()),
@@ -252,10 +251,9 @@ fn get_stream_mut<'a>(
     key: &[u8],
     now_ms: u64,
 ) -> Result<Option<&'a mut Stream>, Reply> {
-    let Some(slot) = db.get_mut(key, now_ms) else {
+    let Some(slot) = db.lookup_mut(key, now_ms) else {
         return Ok(None);
     };
-    slot.touch(now_ms);
     match &mut slot.value {
         Value::Stream(s) => Ok(Some(s)),
         _ => Err(wrong_type()),

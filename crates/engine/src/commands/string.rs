@@ -77,10 +77,9 @@ fn no_syntax(_argv: &[Bytes]) -> Result<(), Reply> {
 
 /// The string at `key`: `Ok(None)` when absent or expired, WRONGTYPE when not a string.
 fn get_str<'a>(db: &'a Db, key: &[u8], now_ms: u64) -> Result<Option<&'a [u8]>, Reply> {
-    let Some(slot) = db.get(key, now_ms) else {
+    let Some(slot) = db.lookup(key, now_ms) else {
         return Ok(None);
     };
-    slot.touch(now_ms);
     slot.value.as_str().map(Some).ok_or_else(wrong_type)
 }
 
@@ -91,10 +90,9 @@ fn get_str_mut<'a>(
     key: &[u8],
     now_ms: u64,
 ) -> Result<Option<&'a mut Box<[u8]>>, Reply> {
-    let Some(slot) = db.get_mut(key, now_ms) else {
+    let Some(slot) = db.lookup_mut(key, now_ms) else {
         return Ok(None);
     };
-    slot.touch(now_ms);
     match &mut slot.value {
         Value::Str(s) => Ok(Some(s)),
         _ => Err(wrong_type()),

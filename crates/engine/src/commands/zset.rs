@@ -56,10 +56,9 @@ pub(crate) fn read_zset<'a>(
     key: &[u8],
     now_ms: u64,
 ) -> Result<Option<&'a ZSet>, Reply> {
-    let Some(slot) = db.get(key, now_ms) else {
+    let Some(slot) = db.lookup(key, now_ms) else {
         return Ok(None);
     };
-    slot.touch(now_ms);
     match &slot.value {
         Value::ZSet(z) => Ok(Some(z)),
         _ => Err(wrong_type()),
@@ -76,9 +75,8 @@ pub(crate) fn write_zset<R>(
     create: bool,
     f: impl FnOnce(&mut ZSet) -> R,
 ) -> Result<Option<R>, Reply> {
-    let (out, empty) = match db.get_mut(key, now_ms) {
+    let (out, empty) = match db.lookup_mut(key, now_ms) {
         Some(slot) => {
-            slot.touch(now_ms);
             let Value::ZSet(z) = &mut slot.value else {
                 return Err(wrong_type());
             };

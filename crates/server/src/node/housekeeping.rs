@@ -1,9 +1,11 @@
 //! The core's housekeeping: expiry ticks (by the lease holder on a shared log), snapshots
 //! (started by log volume, SAVE/BGSAVE, or a stop) and their completion.
 
-use super::{
-    Body, Core, Msg, Relaxed, Reply, ReplyTx, Seq, TICK_KEYS_MAX, snapshot_by_replay, unix_ms,
-};
+use super::{Body, Core, Engine, Log, Msg, Relaxed, Reply, ReplyTx, Seq, TICK_KEYS_MAX, unix_ms};
+
+/// Records replayed between two reports of the memory a snapshot rebuild holds (a report is
+/// two mallctl reads; the growth between two stays small).
+const RECORDS_PER_CHECKPOINT: usize = 64;
 
 impl Core {
     /// Whether a stop without SAVE/NOSAVE writes a snapshot: always on the file log; on a shared
@@ -70,14 +72,19 @@ impl Core {
         let databases = self.engine.databases();
         let log = self.log.clone();
         let inbox = self.shared.inbox.clone();
+        // The rebuild's copy of the data is left out of used memory (crate::memory).
+        crate::memory::snapshot_started(!self.shared_log);
         let spawned = std::thread::Builder::new()
             .name("cairn-snapshot".into())
             .spawn(move || {
                 lower_priority();
+                crate::memory::snapshot_thread_started();
                 let result = snapshot_by_replay(&*log, databases, upto);
+                crate::memory::snapshot_finished();
                 let _ = inbox.send(Msg::SnapshotDone { seq: upto, result });
             });
         if spawned.is_err() {
+            crate::memory::snapshot_finished();
             self.shared.snapshot_in_progress.store(false, Relaxed);
             return false;
         }
@@ -129,6 +136,60 @@ impl Core {
         self.shared.changes_since_save.store(0, Relaxed);
         Ok(())
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The snapshot thread
+
+/// Rebuilds state at `upto` from the newest snapshot plus the log, and writes it. A snapshot
+/// written meanwhile (DEBUG RELOAD, shutdown, another node) may have dropped the records this
+/// rebuild was reading: then it starts over from that newer snapshot, which covers more.
+fn snapshot_by_replay(log: &dyn Log, databases: usize, upto: Seq) -> Result<(), String> {
+    let mut last_error = String::new();
+    // Each retry starts from a strictly newer snapshot; a few are plenty.
+    for _ in 0..3 {
+        match rebuild_at(log, databases, upto) {
+            Ok(None) => return Ok(()),
+            Ok(Some(engine)) => {
+                // Serializing takes at most about twice what the engine holds (the output
+                // grows by doubling: the old and new buffers live together for a moment);
+                // writing, once the engine is dropped, the serialized bytes and their
+                // compressed copy: no more than that.
+                let held = crate::memory::snapshot_checkpoint(0);
+                crate::memory::snapshot_checkpoint(held.saturating_mul(2));
+                let bytes = engine.snapshot();
+                drop(engine);
+                return log.put_snapshot(upto, &bytes).map_err(|e| e.to_string());
+            }
+            Err(e) => last_error = e,
+        }
+    }
+    Err(last_error)
+}
+
+/// The engine at `upto`, or `None` when the newest snapshot already covers it.
+fn rebuild_at(log: &dyn Log, databases: usize, upto: Seq) -> Result<Option<Engine>, String> {
+    let (base, mut engine) = match log.latest_snapshot().map_err(|e| e.to_string())? {
+        Some((seq, bytes)) => (
+            seq,
+            Engine::restore(&bytes, databases).map_err(|e| e.to_string())?,
+        ),
+        None => (0, Engine::new(databases)),
+    };
+    if base >= upto {
+        return Ok(None);
+    }
+    // What the rebuild holds is reported as it grows.
+    crate::memory::snapshot_checkpoint(0);
+    let records = log.read_range(base, upto).map_err(|e| e.to_string())?;
+    let records = records.enumerate().map(|(i, record)| {
+        if i % RECORDS_PER_CHECKPOINT == 0 {
+            crate::memory::snapshot_checkpoint(0);
+        }
+        record
+    });
+    super::replay(&mut engine, records)?;
+    Ok(Some(engine))
 }
 
 /// The nice value of the snapshot thread. A snapshot replays the log's records since the

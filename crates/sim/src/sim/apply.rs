@@ -142,7 +142,11 @@ impl Sim {
                     self.stats.lease_grants += 1;
                 }
             }
-            Body::Init { .. } | Body::Expire { .. } | Body::Config { .. } | Body::Users { .. } => {}
+            Body::Init { .. }
+            | Body::Expire { .. }
+            | Body::Evict { .. }
+            | Body::Config { .. }
+            | Body::Users { .. } => {}
         }
         Ok(())
     }

@@ -128,20 +128,17 @@ fn numkeys(argv: &[Bytes], at: usize, name: &str) -> Result<usize, Reply> {
 /// Looks every input key up, in order.
 fn sources<'a>(db: &'a Db, keys: &[Bytes], now_ms: u64) -> Result<Vec<Source<'a>>, Reply> {
     keys.iter()
-        .map(|key| match db.get(key, now_ms) {
+        .map(|key| match db.lookup(key, now_ms) {
             None => Ok(Source::Missing),
-            Some(slot) => {
-                slot.touch(now_ms);
-                match &slot.value {
-                    Value::ZSet(z) => Ok(Source::ZSet(z)),
-                    Value::Set(s) => {
-                        let mut sorted: Vec<Bytes> = s.members().collect();
-                        sorted.sort_unstable();
-                        Ok(Source::Set(sorted))
-                    }
-                    _ => Err(wrong_type()),
+            Some(slot) => match &slot.value {
+                Value::ZSet(z) => Ok(Source::ZSet(z)),
+                Value::Set(s) => {
+                    let mut sorted: Vec<Bytes> = s.members().collect();
+                    sorted.sort_unstable();
+                    Ok(Source::Set(sorted))
                 }
-            }
+                _ => Err(wrong_type()),
+            },
         })
         .collect()
 }
