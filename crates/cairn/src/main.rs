@@ -25,12 +25,6 @@ fn jemalloc_allocated() -> Option<u64> {
     allocated.read().ok().map(|bytes| bytes as u64)
 }
 
-/// Turns the calling thread's jemalloc cache off (blocks it caches count as allocated).
-fn jemalloc_thread_uncached() {
-    use tikv_jemalloc_ctl::{Access, AsName};
-    let _ = b"thread.tcache.enabled\0".name().write(false);
-}
-
 /// What the calling thread has allocated and not freed (jemalloc's per-thread counters).
 fn jemalloc_thread_held() -> Option<u64> {
     use tikv_jemalloc_ctl::thread;
@@ -107,7 +101,6 @@ fn main() {
     cairn_server::memory::install(cairn_server::memory::Probe {
         allocated: jemalloc_allocated,
         thread_held: jemalloc_thread_held,
-        thread_uncached: jemalloc_thread_uncached,
         name: "jemalloc-5.3.0",
     });
     // One event-loop thread serves every client and runs the engine, as in Redis; the log's

@@ -9,7 +9,8 @@
 //! A background snapshot rebuilds a second copy of the data set on a thread of its own. That
 //! copy is not the node's to evict for (as the memory of Redis's fork child is not Redis's):
 //! the snapshot thread publishes what it holds, its own allocations less its frees by
-//! jemalloc's per-thread counters with its thread cache off, at checkpoints
+//! jemalloc's per-thread counters (which count calls, so its thread cache does not blur them;
+//! turning that cache off made jemalloc keep the freed copy's pages resident), at checkpoints
 //! (`snapshot_checkpoint`): after loading the previous snapshot, every few records it
 //! replays, and before serializing, with what serializing and writing may allocate counted
 //! ahead; the figure keeps its highest value until the snapshot ends. Used memory leaves it
@@ -32,9 +33,6 @@ pub struct Probe {
     pub allocated: fn() -> Option<u64>,
     /// Bytes the calling thread has allocated and not freed since it started.
     pub thread_held: fn() -> Option<u64>,
-    /// Makes `thread_held` account for everything the calling thread takes from the heap (turns
-    /// its thread cache off: cached blocks count as allocated without being the thread's).
-    pub thread_uncached: fn(),
     /// INFO's `mem_allocator`.
     pub name: &'static str,
 }
@@ -120,13 +118,6 @@ pub fn snapshot_checkpoint(ahead: u64) -> u64 {
         SNAPSHOT_HELD.store(published, Relaxed);
     }
     held
-}
-
-/// On the snapshot's thread, first: its allocations are to be measured exactly.
-pub fn snapshot_thread_started() {
-    if let Some(p) = PROBE.get() {
-        (p.thread_uncached)();
-    }
 }
 
 /// The snapshot's thread is done (its copy is freed).

@@ -78,7 +78,6 @@ impl Core {
             .name("cairn-snapshot".into())
             .spawn(move || {
                 lower_priority();
-                crate::memory::snapshot_thread_started();
                 let result = snapshot_by_replay(&*log, databases, upto);
                 crate::memory::snapshot_finished();
                 let _ = inbox.send(Msg::SnapshotDone { seq: upto, result });
