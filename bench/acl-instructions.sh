@@ -31,12 +31,7 @@ instructions() { # instructions AS TEST N: total instructions of a node serving 
   python3 bench/lib.py wait-ping "$PORT" 120
   redis-cli -p "$PORT" ACL SETUSER bench on '>bench-pw' '+@read' '+@write' '~key:*' >/dev/null
   [ "$as" = restricted ] && auth=(--user bench -a bench-pw)
-  redis-benchmark -p "$PORT" "${auth[@]}" -t "$test" -n "$n" -r 1000 -d 100 -c 10 -P 16 \
-    --csv >/dev/null 2>&1
-  redis-cli -p "$PORT" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
-  wait "$pid" || true
-  forget_pid "$pid"
-  awk '/^(summary|totals):/ {print $2; exit}' "$d/out"
+  callgrind_total "$pid" "$d/out" "$PORT" "$test" "$n" "${auth[@]}"
 }
 
 cat <<EOF
@@ -53,9 +48,7 @@ for test in GET SET; do
   declare -A per
   for as in default restricted; do
     log "$test as $as"
-    small=$(instructions "$as" "$test" "$N_SMALL")
-    large=$(instructions "$as" "$test" "$N_LARGE")
-    per[$as]=$(((large - small) / (N_LARGE - N_SMALL)))
+    per[$as]=$(per_request "$as" "$test")
   done
   d=${per[default]} r=${per[restricted]}
   share=$(awk -v a="$d" -v b="$r" 'BEGIN {printf "%+.1f%%", (b - a) * 100 / a}')

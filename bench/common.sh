@@ -75,3 +75,25 @@ machine_rows() { # the machine rows of a report's "Machine and versions" table
 | load average at start | $(cut -d' ' -f1-3 /proc/loadavg) |
 ROWS
 }
+
+# --- instruction counts (valgrind's callgrind) --------------------------------------------------
+callgrind_total() { # callgrind_total PID OUT PORT TEST N [redis-benchmark args...]
+  # Drives the server PID (running under callgrind, writing OUT) with N pipelined TEST
+  # requests, stops it and prints the instructions it executed.
+  local pid=$1 out=$2 port=$3 test=$4 n=$5
+  shift 5
+  python3 bench/lib.py wait-ping "$port" 120
+  redis-benchmark -p "$port" "$@" -t "$test" -n "$n" -r 1000 -d 100 -c 10 -P 16 \
+    --csv >/dev/null 2>&1
+  redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+  wait "$pid" || true
+  forget_pid "$pid"
+  awk '/^(summary|totals):/ {print $2; exit}' "$out"
+}
+per_request() { # per_request WHO TEST: the slope of the script's `instructions WHO TEST N`
+  # between N_SMALL and N_LARGE requests, so start-up and set-up cancel out.
+  local small large
+  small=$(instructions "$1" "$2" "$N_SMALL")
+  large=$(instructions "$1" "$2" "$N_LARGE")
+  echo $(((large - small) / (N_LARGE - N_SMALL)))
+}

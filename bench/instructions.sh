@@ -36,12 +36,7 @@ instructions() { # instructions SERVER TEST N: total instructions of SERVER serv
   fi
   pid=$!
   PIDS+=("$pid")
-  python3 bench/lib.py wait-ping "$PORT" 120
-  redis-benchmark -p "$PORT" -t "$test" -n "$n" -r 1000 -d 100 -c 10 -P 16 --csv >/dev/null 2>&1
-  redis-cli -p "$PORT" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
-  wait "$pid" || true
-  forget_pid "$pid"
-  awk '/^(summary|totals):/ {print $2; exit}' "$d/out"
+  callgrind_total "$pid" "$d/out" "$PORT" "$test" "$n"
 }
 
 cat <<EOF2
@@ -58,9 +53,7 @@ for test in $TESTS; do
   declare -A per
   for server in redis cairn; do
     log "$test on $server"
-    small=$(instructions "$server" "$test" "$N_SMALL")
-    large=$(instructions "$server" "$test" "$N_LARGE")
-    per[$server]=$(((large - small) / (N_LARGE - N_SMALL)))
+    per[$server]=$(per_request "$server" "$test")
   done
   r=${per[redis]} c=${per[cairn]}
   ratio=$(awk -v a="$c" -v b="$r" 'BEGIN {printf "%.2f", a / b}')

@@ -140,27 +140,16 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 }
 
 fn get_varint(buf: &mut Bytes) -> Result<u64, EntryError> {
-    let mut v = 0u64;
-    // A u64 needs at most 10 groups of 7 bits.
-    for shift in (0..70).step_by(7) {
-        if !buf.has_remaining() {
-            return Err(EntryError::Truncated);
-        }
-        let byte = buf.get_u8();
-        if shift == 63 && byte > 1 {
-            return Err(EntryError::Varint);
-        }
-        v |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Ok(v);
-        }
-    }
-    Err(EntryError::Varint)
+    let mut rest = &buf[..];
+    let v = slice_varint(&mut rest)?;
+    buf.advance(buf.len() - rest.len());
+    Ok(v)
 }
 
-/// `get_varint` over a byte slice.
+/// Reads a varint from the front of `buf`, advancing it.
 fn slice_varint(buf: &mut &[u8]) -> Result<u64, EntryError> {
     let mut v = 0u64;
+    // A u64 needs at most 10 groups of 7 bits.
     for shift in (0..70).step_by(7) {
         let (&byte, rest) = buf.split_first().ok_or(EntryError::Truncated)?;
         *buf = rest;
@@ -173,10 +162,6 @@ fn slice_varint(buf: &mut &[u8]) -> Result<u64, EntryError> {
         }
     }
     Err(EntryError::Varint)
-}
-
-fn skip_varint(buf: &mut &[u8]) -> Result<(), EntryError> {
-    slice_varint(buf).map(|_| ())
 }
 
 fn get_u64(buf: &mut Bytes) -> Result<u64, EntryError> {
@@ -383,7 +368,7 @@ impl Entry {
             [version, _, ..] => return Err(EntryError::Version(*version)),
             _ => return Err(EntryError::Truncated),
         }
-        skip_varint(&mut buf)?;
+        slice_varint(&mut buf)?; // db
         // Time and seed.
         buf = buf.get(16..).ok_or(EntryError::Truncated)?;
         Ok(Origin {
