@@ -425,18 +425,33 @@ impl Conn {
         })
     }
 
-    /// An ordered consumer delivering every message from `from` on.
+    /// An ordered consumer delivering every message from `from` on. While the cluster elects
+    /// (a NATS server just died) creating one times out: retried until `connect_timeout`, as
+    /// opening the log is, so a node starting then waits instead of exiting.
     async fn consumer(&self, from: Seq) -> Result<consumer::pull::Ordered, LogError> {
-        let stream = self.stream().await?;
-        let consumer = stream
-            .create_consumer(consumer::pull::OrderedConfig {
-                deliver_policy: consumer::DeliverPolicy::ByStartSequence {
-                    start_sequence: from.max(1),
-                },
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| nats("creating a consumer", e))?;
+        let deadline = tokio::time::Instant::now() + self.config.connect_timeout;
+        let consumer = loop {
+            let attempt = async {
+                self.stream()
+                    .await?
+                    .create_consumer(consumer::pull::OrderedConfig {
+                        deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                            start_sequence: from.max(1),
+                        },
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|e| nats("creating a consumer", e))
+            };
+            match attempt.await {
+                Ok(consumer) => break consumer,
+                Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+                Err(e) => {
+                    warn!("creating a consumer, will retry: {e}");
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            }
+        };
         consumer
             .messages()
             .await
