@@ -33,6 +33,15 @@ fn jemalloc_thread_held() -> Option<u64> {
     Some(allocated.saturating_sub(deallocated))
 }
 
+/// Empties the calling thread's jemalloc cache (turning it off flushes it; it comes back
+/// empty).
+fn jemalloc_thread_flush() {
+    use tikv_jemalloc_ctl::{Access, AsName};
+    let enabled = b"thread.tcache.enabled\0".name();
+    let _ = enabled.write(false);
+    let _ = enabled.write(true);
+}
+
 fn main() {
     // ring is the only provider compiled in; installing it anyway keeps a dependency that
     // enables another from leaving rustls unable to choose (it would panic). An error only
@@ -101,6 +110,7 @@ fn main() {
     cairn_server::memory::install(cairn_server::memory::Probe {
         allocated: jemalloc_allocated,
         thread_held: jemalloc_thread_held,
+        thread_flush: jemalloc_thread_flush,
         name: "jemalloc-5.3.0",
     });
     // One event-loop thread serves every client and runs the engine, as in Redis; the log's

@@ -9,9 +9,10 @@
 //! A background snapshot rebuilds a second copy of the data set on a thread of its own. That
 //! copy is not the node's to evict for (as the memory of Redis's fork child is not Redis's):
 //! the snapshot thread publishes what it holds, its own allocations less its frees by
-//! jemalloc's per-thread counters (which count calls, so its thread cache does not blur them;
-//! turning that cache off made jemalloc keep the freed copy's pages resident), at checkpoints
-//! (`snapshot_checkpoint`): after loading the previous snapshot, every few records it
+//! jemalloc's per-thread counters, at checkpoints, each of which first hands the thread's
+//! cached blocks back (freed by the thread, they would still count as allocated; turning the
+//! cache off for the whole snapshot instead made jemalloc keep the freed copy's pages
+//! resident) (`snapshot_checkpoint`): after loading the previous snapshot, every few records it
 //! replays, and before serializing, with what serializing and writing may allocate counted
 //! ahead; the figure keeps its highest value until the snapshot ends. Used memory leaves it
 //! out. Until the first checkpoint the reading taken when it started stands: the copy can
@@ -33,6 +34,9 @@ pub struct Probe {
     pub allocated: fn() -> Option<u64>,
     /// Bytes the calling thread has allocated and not freed since it started.
     pub thread_held: fn() -> Option<u64>,
+    /// Hands the blocks the calling thread's cache keeps back to the allocator: freed by the
+    /// thread, they still count as allocated while cached.
+    pub thread_flush: fn(),
     /// INFO's `mem_allocator`.
     pub name: &'static str,
 }
@@ -107,7 +111,11 @@ pub fn snapshot_started(measured: bool) {
 /// grows while the snapshot runs: counting memory the thread does not hold only makes the
 /// node evict later). Returns what it holds.
 pub fn snapshot_checkpoint(ahead: u64) -> u64 {
-    let held = PROBE.get().and_then(|p| (p.thread_held)()).unwrap_or(0);
+    let held = PROBE.get().and_then(|p| {
+        (p.thread_flush)();
+        (p.thread_held)()
+    });
+    let held = held.unwrap_or(0);
     if !SNAPSHOT_MEASURED.load(Relaxed) {
         return held;
     }
